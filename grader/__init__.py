@@ -1,0 +1,1 @@
+"""Checking machinery: gradient checks, check results, rendering, command line."""
