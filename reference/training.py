@@ -1,0 +1,69 @@
+"""Chunked truncated-BPTT training over one long sequence.
+
+The classic scheme of min-char-rnn: cut the sequence into chunks of
+`chunk` steps, run BPTT inside each chunk only, update the weights, and carry
+the last state into the next chunk as its initial state. The state carried is
+the one the chunk's forward pass computed, before the update, as min-char-rnn
+does with `hprev`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.bidirectional import Bidirectional
+from reference.updates import SGD, Adagrad, clip_by_value
+from reference.validation import positive_int
+
+
+@dataclass
+class TrainingRun:
+    """Parameters after training, the loss of every chunk, and the state carried out."""
+
+    params: dict[str, np.ndarray]
+    losses: list[float]
+    final_state: dict[str, np.ndarray]
+
+
+def final_states(trace) -> dict[str, np.ndarray]:
+    """The last state of each layer, as initial-state keywords for the next chunk."""
+    states = {"s0": trace.s[:, -1]}
+    if hasattr(trace, "z"):
+        states["z0"] = trace.z[:, -1]
+    return states
+
+
+def train_chunks(model, params, x, d, chunk: int, optimizer: SGD | Adagrad, *,
+                 clip: float | None = None, epochs: int = 1) -> TrainingRun:
+    """Train a causal network (Elman or Stacked) on x (N, T, n) chunk by chunk.
+
+    optimizer: `SGD(lr)` or `Adagrad(lr)`.
+    clip: clip every gradient entry to [−clip, clip] before the update.
+    The state is carried across chunks and reset to zeros at each epoch.
+    """
+    if isinstance(model, Bidirectional):
+        raise ValueError("chunked training needs a causal network; the bidirectional one "
+                         "reads the future, so its state cannot be carried forward")
+    chunk = positive_int("chunk", chunk)
+    epochs = positive_int("epochs", epochs)
+    if not isinstance(optimizer, (SGD, Adagrad)):
+        raise ValueError(f"optimizer must be SGD(lr) or Adagrad(lr), not {optimizer!r}")
+    memory = optimizer.init(params)
+    T = np.shape(x)[1]
+    losses: list[float] = []
+    state: dict[str, np.ndarray] = {}
+    for _ in range(epochs):
+        state = {}
+        for start in range(0, T, chunk):
+            x_chunk, d_chunk = x[:, start:start + chunk], d[:, start:start + chunk]
+            losses.append(model.loss(params, x_chunk, d_chunk, **state))
+            grads = model.grad(params, x_chunk, d_chunk, **state)
+            grads = {key: grads[key] for key in params}
+            if clip is not None:
+                grads = clip_by_value(grads, clip)
+            next_state = final_states(model.forward(params, x_chunk, **state))
+            params, memory = optimizer.update(params, grads, memory)
+            state = next_state
+    return TrainingRun(params=params, losses=losses, final_state=state)
