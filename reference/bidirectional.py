@@ -47,7 +47,7 @@ class Bidirectional(Network):
             "Ub": (n, d), "Wb": (d, d), "bb": (d,),
             "Vf": (d, k), "Vb": (d, k), "c": (k,),
         }
-        return shapes if self.bias else {key: shapes[key] for key in ("Uf", "Wf", "Ub", "Wb", "Vf", "Vb")}
+        return self._with_or_without_biases(shapes)
 
     def initial_state_sizes(self):
         return {"f0": self.n_hidden, "r0": self.n_hidden}

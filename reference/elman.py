@@ -32,7 +32,7 @@ class Elman(Network):
     def param_shapes(self):
         n, d, k = self.n_in, self.n_hidden, self.n_out
         shapes = {"U": (n, d), "W": (d, d), "b": (d,), "V": (d, k), "c": (k,)}
-        return shapes if self.bias else {key: shapes[key] for key in ("U", "W", "V")}
+        return self._with_or_without_biases(shapes)
 
     def initial_state_sizes(self):
         return {"s0": self.n_hidden}

@@ -49,6 +49,10 @@ class Network:
 
     # -- shared machinery -----------------------------------------------------------
 
+    def _with_or_without_biases(self, shapes: dict[str, tuple[int, ...]]):
+        """All shapes, or with bias=False the weights only (the biases are the vectors)."""
+        return shapes if self.bias else {key: s for key, s in shapes.items() if len(s) > 1}
+
     @property
     def phi(self) -> activations.HiddenActivation:
         return activations.hidden(self.activation)
@@ -59,9 +63,10 @@ class Network:
 
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Weights ~ N(0, 1/fan_in), biases zero; a dict of float64 arrays."""
+        shapes = self.param_shapes().items()
         return {
-            key: np.zeros(shape) if len(shape) == 1 else rng.standard_normal(shape) / np.sqrt(shape[0])
-            for key, shape in self.param_shapes().items()
+            key: rng.standard_normal(s) / np.sqrt(s[0]) if len(s) > 1 else np.zeros(s)
+            for key, s in shapes
         }
 
     def _check_inputs(self, params, x, initial: dict):
@@ -84,7 +89,9 @@ class Network:
         if self.objective == "ce" and isinstance(d, (np.ndarray, list)) and np.ndim(d) == 2:
             labels = np.asarray(d)
             if labels.dtype.kind not in "iu":
-                raise ValueError(f"d holds class indices, so it must be integers, not {labels.dtype}")
+                raise ValueError(
+                    f"d holds class indices, so it must be integers, not {labels.dtype}"
+                )
             if labels.shape != (N, T):
                 raise ValueError(f"d has shape {labels.shape}; expected ({N}, {T}) class indices")
             if labels.size and (labels.min() < 0 or labels.max() >= k):

@@ -51,7 +51,8 @@ def scalar_linear_closed_forms(u, v, b_a, w_y, x, z, a0=0.0) -> dict[str, float]
     a_before = np.concatenate([np.broadcast_to(np.asarray(a0, float), (N,))[:, None], a], axis=1)
     dv = du = db_a = 0.0
     for t in range(T):                       # 0-based t is step t+1 of the notes
-        dv += np.sum(z[:, t] * w_y * sum(v ** (j - 1) * a_before[:, t + 1 - j] for j in range(1, t + 2)))
+        a_terms = sum(v ** (j - 1) * a_before[:, t + 1 - j] for j in range(1, t + 2))
+        dv += np.sum(z[:, t] * w_y * a_terms)
         du += np.sum(z[:, t] * w_y * sum(v ** j * x[:, t - j] for j in range(t + 1)))
         db_a += np.sum(z[:, t] * w_y * sum(v ** j for j in range(t + 1)))
     return {

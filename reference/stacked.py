@@ -53,7 +53,7 @@ class Stacked(Network):
             "V1": (d1, d2), "W2": (d2, d2), "b2": (d2,),
             "V2": (d2, k), "c": (k,),
         }
-        return shapes if self.bias else {k_: v for k_, v in shapes.items() if k_[0] != "b" and k_ != "c"}
+        return self._with_or_without_biases(shapes)
 
     def initial_state_sizes(self):
         return {"s0": self.n_hidden, "z0": self.d2}

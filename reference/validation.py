@@ -38,7 +38,8 @@ def real_array(name: str, value, shape: Shape) -> np.ndarray:
             f"shape {_describe(shape)}"
         )
     if array.ndim != len(shape) or any(
-        isinstance(want, int) and have != want for have, want in zip(array.shape, shape)
+        isinstance(want, int) and have != want
+        for have, want in zip(array.shape, shape, strict=True)
     ):
         raise ValueError(
             f"{name} has shape {_describe(array.shape)}; expected {_describe(shape)}"
