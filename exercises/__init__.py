@@ -1,0 +1,1 @@
+"""What students are asked: one module per exercise, found through `exercises.registry`."""

@@ -1,0 +1,405 @@
+"""Exercise `elman`: the Elman network of seeds 003/004, forward, BPTT and the SGD update.
+
+Notation of seed 004: x_t ∈ ℝⁿ, s_t ∈ ℝᵈ, y_t ∈ ℝᵏ, U ∈ ℝ^{n×d}, W ∈ ℝ^{d×d},
+V ∈ ℝ^{d×k}, with row vectors and a batch of N sequences of T steps:
+
+    s_t = φ(x_t U + s_{t-1} W + b),   y_t = g(s_t V + c),   L = (1/N) Σ_n Σ_t ℓ(y_t, d_t)
+
+The right answers come from the reference; the bugs are a small BPTT written
+here in plain numpy with one mistake switched on at a time.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+import reference as ref
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from reference import activations, losses
+from reference.network import as_injection, band_total, output_layer_grads
+from reference.recurrence import layer_backward, layer_forward, step_backward, step_forward
+
+# -- data for the probes ----------------------------------------------------------------
+
+
+def random_model(variant: Variant, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Parameters U, W, b, V, c at a scale where φ is neither saturated nor linear."""
+    model = ref.Elman(variant.n_in, variant.n_hidden, variant.n_out)
+    return {key: rng.normal(0.0, 0.6, shape) for key, shape in model.param_shapes().items()}
+
+
+def random_states(variant: Variant, rng: np.random.Generator, shape) -> np.ndarray:
+    """States drawn from φ's range that need not be φ of anything."""
+    if variant.activation == "tanh":
+        return rng.uniform(-0.95, 0.95, shape)
+    if variant.activation == "sigmoid":
+        return rng.uniform(0.05, 0.95, shape)
+    if variant.activation == "relu":
+        return np.where(rng.uniform(size=shape) < 0.3, 0.0, rng.uniform(0.05, 2.0, shape))
+    return rng.normal(0.0, 1.0, shape)
+
+
+def random_targets(variant: Variant, rng: np.random.Generator, N: int, T: int):
+    """Targets of the variant's loss: class indices (ce), values in [0, 1] (bce), reals (mse)."""
+    if variant.objective == "ce":
+        return rng.integers(0, variant.n_out, (N, T))
+    if variant.objective == "bce":
+        return rng.uniform(0.0, 1.0, (N, T, variant.n_out))
+    return rng.normal(0.0, 1.0, (N, T, variant.n_out))
+
+
+# -- the right answers, in the student's signatures ---------------------------------------
+
+
+def saturating(variant) -> bool:
+    """Whether φ(φ(s)) differs from φ(s), so φ' taken at φ(s) is a visible mistake."""
+    return variant.activation in ("tanh", "sigmoid")
+
+
+def _phi(variant):
+    return activations.hidden(variant.activation)
+
+
+def solve_phi_prime(variant, s):
+    return _phi(variant).derivative_from_state(s)
+
+
+def solve_step_forward(variant, x_t, s_prev, U, W, b):
+    return step_forward(x_t, s_prev, U, W, b, _phi(variant))
+
+
+def solve_forward(variant, x, s0, U, W, b):
+    return layer_forward(x, s0, U, W, b, _phi(variant))
+
+
+def solve_output_backward(variant, s, V, c, d, *, over_time=False, sign=1.0, elementwise=False):
+    g = activations.output(variant.output)
+    o = s @ V + c
+    y = g.apply(o)
+    targets = np.eye(variant.n_out)[d] if variant.objective == "ce" else d
+    N = s.shape[0]
+    if elementwise:  # softmax treated as a scalar activation: dL/dy ⊙ y(1 − y)
+        if variant.objective == "ce":
+            dy = -targets / y
+        else:
+            dy = 2.0 * (y - targets)
+        delta = dy * y * (1.0 - y) / N
+    else:
+        delta = losses.output_delta(variant.objective, g, o, y, targets) / N
+    if over_time:  # averaged over time as well as over the batch
+        delta = delta / s.shape[1]
+    delta = sign * delta
+    dV, dc = output_layer_grads(s, delta)
+    return dV, dc, delta @ V.T
+
+
+def solve_step_backward(variant, ds, x_t, s_prev, s_t, U, W):
+    return step_backward(ds, x_t, s_prev, s_t, U, W, _phi(variant))
+
+
+def solve_backward(variant, ds_out, x, s0, s, U, W):
+    dU, dW, db, dx, ds0 = layer_backward(as_injection(ds_out), x, s, s0, U, W, _phi(variant))
+    return band_total(dx), ds0, dU, dW, db
+
+
+def solve_sgd(variant, params, grads, lr):
+    return ref.sgd(params, grads, lr)
+
+
+# -- the bugs -------------------------------------------------------------------------------
+
+
+def wrong_derivative(variant, s, *, mistake):
+    """φ'(s) with a mistake: `at-preactivation` applies φ again, `other` uses another φ."""
+    if mistake == "at-preactivation":
+        return _phi(variant).derivative_from_state(_phi(variant).apply(s))
+    other = {"tanh": "sigmoid", "sigmoid": "tanh", "relu": "tanh", "identity": "tanh"}
+    return activations.hidden(other[variant.activation]).derivative_from_state(s)
+
+
+def buggy_bptt(variant, ds_out, x, s0, s, U, W, *, bug):
+    """rnn_backward written out, with one misconception switched on by id."""
+    N, T, _ = x.shape
+    dx = np.zeros_like(x)
+    dU, dW, db = np.zeros_like(U), np.zeros_like(W), np.zeros(W.shape[0])
+    ds_next = np.zeros_like(s0)
+    for t in reversed(range(T)):
+        s_prev = s[:, t - 1] if t > 0 else (np.zeros_like(s0) if bug == "initial-state-ignored"
+                                            else s0)
+        if bug == "off-by-one-previous-state":
+            s_prev = s[:, t]
+        from_output = ds_out[:, t] if (bug != "output-gradient-left-out" or t == T - 1) else 0.0
+        ds = from_output + (0.0 if bug == "recurrent-term-dropped" else ds_next)
+        if bug == "derivative-at-preactivation":
+            da = ds * wrong_derivative(variant, s[:, t], mistake="at-preactivation")
+        elif bug == "wrong-activation-derivative":
+            da = ds * wrong_derivative(variant, s[:, t], mistake="other")
+        else:
+            da = ds * _phi(variant).derivative_from_state(s[:, t])
+        dx[:, t] = da @ U.T
+        ds_next = da @ W if bug == "weight-not-transposed" else da @ W.T
+        db_t = da.mean(axis=0) if bug == "bias-not-summed" else da.sum(axis=0)
+        if bug == "overwrite-not-accumulate":
+            dU, dW, db = x[:, t].T @ da, s_prev.T @ da, db_t
+        else:
+            dU, dW, db = dU + x[:, t].T @ da, dW + s_prev.T @ da, db + db_t
+    return dx, ds_next, dU, dW, db
+
+
+def buggy_step_backward(variant, ds, x_t, s_prev, s_t, U, W, *, bug):
+    """rnn_step_backward with one misconception switched on by id."""
+    if bug == "derivative-at-preactivation":
+        da = ds * wrong_derivative(variant, s_t, mistake="at-preactivation")
+    elif bug == "wrong-activation-derivative":
+        da = ds * wrong_derivative(variant, s_t, mistake="other")
+    else:
+        da = ds * _phi(variant).derivative_from_state(s_t)
+    ds_prev = da @ W if bug == "weight-not-transposed" else da @ W.T
+    dW = (s_t if bug == "off-by-one-previous-state" else s_prev).T @ da
+    db = da.mean(axis=0) if bug == "bias-not-summed" else da.sum(axis=0)
+    return da @ U.T, ds_prev, x_t.T @ da, dW, db
+
+
+def buggy_forward(variant, x, s0, U, W, b, *, bug):
+    if bug == "initial-state-ignored":
+        s0 = np.zeros_like(s0)
+    if bug == "weight-not-transposed":
+        W = W.T
+    return layer_forward(x, s0, U, W, b, _phi(variant))
+
+
+def buggy_sgd(variant, params, grads, lr, *, bug):
+    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
+    return {key: params[key] - step * lr * grads[key] for key in params}
+
+
+# -- the probes -------------------------------------------------------------------------
+
+
+def _shapes(variant):
+    return variant.N, variant.T, variant.n_in, variant.n_hidden, variant.n_out
+
+
+def probes_phi_prime(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:phi_prime")
+    N, T, _, d, _ = _shapes(v)
+    return [Probe("states from φ's range", {"s": random_states(v, rng, (N, T, d))},
+                  "φ'(a) written through the state s = φ(a)")]
+
+
+def probes_step_forward(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:rnn_step_forward")
+    N, _, n, d, _ = _shapes(v)
+    p = random_model(v, rng)
+    return [Probe("one step", {"x_t": rng.normal(size=(N, n)), "s_prev": rng.normal(size=(N, d)),
+                               "U": p["U"], "W": p["W"], "b": p["b"]},
+                  "s_t = φ(x_t U + s_{t-1} W + b) with a non-zero previous state")]
+
+
+def probes_forward(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:rnn_forward")
+    N, T, n, d, _ = _shapes(v)
+    p = random_model(v, rng)
+    x = rng.normal(size=(N, T, n))
+    weights = {"U": p["U"], "W": p["W"], "b": p["b"]}
+    return [
+        Probe("zero initial state", {"x": x, "s0": np.zeros((N, d)), **weights},
+              "the whole sequence from s_0 = 0", time_axis={"s": 1}),
+        Probe("non-zero initial state", {"x": x, "s0": rng.normal(size=(N, d)), **weights},
+              "the first step must use the given s_0", time_axis={"s": 1}),
+    ]
+
+
+def probes_output_backward(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:output_backward")
+    N, T, _, d, _ = _shapes(v)
+    p = random_model(v, rng)
+    return [Probe("random states and targets",
+                  {"s": random_states(v, rng, (N, T, d)), "V": p["V"], "c": p["c"],
+                   "d": random_targets(v, rng, N, T)},
+                  "dL/dV, dL/dc and the gradient reaching each s_t from y_t",
+                  time_axis={"ds": 1})]
+
+
+def probes_step_backward(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:rnn_step_backward")
+    N, _, n, d, _ = _shapes(v)
+    p = random_model(v, rng)
+    return [Probe("one step, states not φ of anything",
+                  {"ds": rng.normal(size=(N, d)), "x_t": rng.normal(size=(N, n)),
+                   "s_prev": random_states(v, rng, (N, d)), "s_t": random_states(v, rng, (N, d)),
+                   "U": p["U"], "W": p["W"]},
+                  "φ' must come from s_t as given")]
+
+
+def probes_backward(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:rnn_backward")
+    N, T, n, d, _ = _shapes(v)
+    p = random_model(v, rng)
+    x = rng.normal(size=(N, T, n))
+    s0 = rng.normal(size=(N, d))
+    s = layer_forward(x, s0, p["U"], p["W"], p["b"], _phi(v))
+    last_only = np.zeros((N, T, d))
+    last_only[:, -1] = rng.normal(size=(N, d))
+    time_axis = {"dx": 1}
+    weights = {"U": p["U"], "W": p["W"]}
+    return [
+        Probe("forward states, non-zero s_0",
+              {"ds_out": rng.normal(size=(N, T, d)), "x": x, "s0": s0, "s": s, **weights},
+              "full BPTT with the reference's forward states", time_axis, repeat=True),
+        Probe("gradient at the last step only",
+              {"ds_out": last_only, "x": x, "s0": s0, "s": s, **weights},
+              "everything before T must arrive through the recurrence", time_axis),
+        Probe("states not φ of anything",
+              {"ds_out": rng.normal(size=(N, T, d)), "x": x, "s0": s0,
+               "s": random_states(v, rng, (N, T, d)), **weights},
+              "φ' must come from the states as given", time_axis),
+    ]
+
+
+def probes_sgd(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:sgd_update")
+    params = random_model(v, rng)
+    grads = {key: rng.normal(size=value.shape) for key, value in params.items()}
+    return [Probe("one update", {"params": params, "grads": grads, "lr": v.lr},
+                  "θ ← θ − α ∇θ for every weight")]
+
+
+# -- the exercise ------------------------------------------------------------------------
+
+
+DERIVATIVE = r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t)\ \text{written through } s_t" \
+             r"\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
+BACKWARD_BUGS = (
+    ("recurrent-term-dropped",
+     r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
+     r"+ \delta_{t+1} W^\top"),
+    ("overwrite-not-accumulate", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t"),
+    ("derivative-at-preactivation", DERIVATIVE),
+    ("wrong-activation-derivative", DERIVATIVE),
+    ("off-by-one-previous-state", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t"),
+    ("initial-state-ignored", r"\nabla_W L \mathrel{+}= s_0^\top \delta_1"),
+    ("weight-not-transposed", r"\frac{\partial L}{\partial s_{t-1}} = \delta_t W^\top"),
+    ("bias-not-summed", r"\nabla_b L = \sum_t \sum_n \delta_{t,n}"),
+    ("output-gradient-left-out",
+     r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
+     r"+ \delta_{t+1} W^\top \text{ at every } t"),
+)
+
+
+def always(variant) -> bool:
+    return True
+
+
+APPLIES = {"derivative-at-preactivation": saturating}
+
+
+def build() -> Exercise:
+    """The `elman` exercise."""
+
+    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
+        return Stage(name=name, title=title, points=points, parameters=parameters,
+                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
+
+    step_bugs = tuple(
+        Bug(bug, partial(buggy_step_backward, bug=bug), correction, APPLIES.get(bug, always))
+        for bug, correction in BACKWARD_BUGS
+        if bug in {"derivative-at-preactivation", "wrong-activation-derivative",
+                   "off-by-one-previous-state", "weight-not-transposed", "bias-not-summed"}
+    )
+    stages = (
+        stage("phi_prime", "The activation's derivative through the state", 1,
+              ("s",), ("dphi",),
+              "φ'(a) for the network's activation φ, computed from the state s = φ(a).\n\n"
+              "s: (..., d) states. Returns an array of the same shape.",
+              solve_phi_prime, probes_phi_prime,
+              (Bug("derivative-at-preactivation",
+                   partial(wrong_derivative, mistake="at-preactivation"), DERIVATIVE, saturating),
+               Bug("wrong-activation-derivative", partial(wrong_derivative, mistake="other"),
+                   DERIVATIVE))),
+        stage("rnn_step_forward", "One step forward", 1,
+              ("x_t", "s_prev", "U", "W", "b"), ("s_t",),
+              "s_t = φ(x_t U + s_{t-1} W + b).\n\n"
+              "x_t: (N, n), s_prev: (N, d), U: (n, d), W: (d, d), b: (d,). Returns s_t: (N, d).",
+              solve_step_forward, probes_step_forward,
+              (Bug("weight-not-transposed",
+                   lambda v, x_t, s_prev, U, W, b: solve_step_forward(v, x_t, s_prev, U, W.T, b),
+                   r"s_t = \varphi(x_t U + s_{t-1} W + b)"),)),
+        stage("rnn_forward", "The forward pass over a sequence", 1,
+              ("x", "s0", "U", "W", "b"), ("s",),
+              "All states s_0 … s_{T-1} from the initial state s0 (the state before x_0).\n\n"
+              "x: (N, T, n), s0: (N, d). Returns s: (N, T, d).",
+              solve_forward, probes_forward,
+              tuple(Bug(bug, partial(buggy_forward, bug=bug), correction) for bug, correction in (
+                  ("initial-state-ignored", r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)"),
+                  ("weight-not-transposed", r"s_t = \varphi(x_t U + s_{t-1} W + b)"),
+              )),
+              depends_on=("rnn_step_forward",)),
+        stage("output_backward", "The output layer's gradients", 2,
+              ("s", "V", "c", "d"), ("dV", "dc", "ds"),
+              "For y_t = g(s_t V + c) and L = (1/N) Σ_n Σ_t ℓ(y_t, d_t): dL/dV, dL/dc and the\n"
+              "gradient dL/ds_t that reaches each state from its own output.\n\n"
+              "s: (N, T, d), V: (d, k), c: (k,), d: targets. Returns dV: (d, k), dc: (k,),\n"
+              "ds: (N, T, d).",
+              solve_output_backward, probes_output_backward,
+              (Bug("output-delta-sign", partial(solve_output_backward, sign=-1.0),
+                   r"\frac{\partial L}{\partial o_t} = \frac{1}{N}(y_t - d_t)"),
+               Bug("mean-sum-mixed-up", partial(solve_output_backward, over_time=True),
+                   r"L = \frac{1}{N}\sum_n \sum_t \ell(y_{nt}, d_{nt})"),
+               Bug("softmax-jacobian-elementwise", partial(solve_output_backward, elementwise=True),
+                   r"\frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)",
+                   lambda v: v.output == "softmax"))),
+        stage("rnn_step_backward", "One step of BPTT", 2,
+              ("ds", "x_t", "s_prev", "s_t", "U", "W"), ("dx_t", "ds_prev", "dU", "dW", "db"),
+              "One step of BPTT for s_t = φ(x_t U + s_{t-1} W + b).\n\n"
+              "ds: (N, d) total gradient dL/ds_t (from y_t and from s_{t+1}).\n"
+              "Returns dx_t (N, n), ds_prev (N, d), dU (n, d), dW (d, d), db (d,).",
+              solve_step_backward, probes_step_backward, step_bugs,
+              depends_on=("phi_prime",)),
+        stage("rnn_backward", "Backpropagation through time", 3,
+              ("ds_out", "x", "s0", "s", "U", "W"), ("dx", "ds0", "dU", "dW", "db"),
+              "BPTT through the whole sequence.\n\n"
+              "ds_out: (N, T, d), the gradient reaching each s_t from its own output y_t.\n"
+              "x: (N, T, n), s0: (N, d), s: (N, T, d) the forward states.\n"
+              "Returns dx (N, T, n), ds0 (N, d), dU (n, d), dW (d, d), db (d,).",
+              solve_backward, probes_backward,
+              tuple(Bug(bug, partial(buggy_bptt, bug=bug), correction, APPLIES.get(bug, always))
+                    for bug, correction in BACKWARD_BUGS),
+              depends_on=("rnn_step_backward",)),
+        stage("sgd_update", "The gradient-descent update", 1,
+              ("params", "grads", "lr"), ("U", "W", "b", "V", "c"),
+              "ΔW = −α ∇_W L for every weight.\n\n"
+              "params, grads: dicts of arrays with keys U, W, b, V, c; lr: the rate α.\n"
+              "Returns a new dict of updated weights (do not change params in place).",
+              solve_sgd, probes_sgd,
+              tuple(Bug(bug, partial(buggy_sgd, bug=bug), r"\Delta\theta = -\alpha\nabla_\theta L")
+                    for bug in ("update-wrong-sign", "update-applied-twice"))),
+    )
+    return Exercise(
+        id="elman",
+        title="Backpropagation through time in an Elman network",
+        seed="004",
+        summary=("An Elman network reads a sequence x_1 … x_T and keeps a state s_t that "
+                 "depends on the input and on the previous state. You will write its forward "
+                 "pass, the gradients of its output layer, one step of BPTT, BPTT over the "
+                 "whole sequence, and the gradient-descent update."),
+        notation={"x_t": "input at step t", "s_t": "state at step t", "y_t": "output at step t",
+                  "U": "input-to-state weights", "W": "state-to-state weights",
+                  "V": "state-to-output weights", "b": "state bias", "c": "output bias"},
+        variant_space={
+            "activation": ("tanh", "sigmoid", "relu", "identity"),
+            "head": (("softmax", "ce"), ("sigmoid", "bce"), ("linear", "mse"), ("tanh", "mse"),
+                     ("softmax", "mse")),
+            "n_in": (2, 3, 4, 5), "n_hidden": (3, 4, 5, 6), "n_out": (2, 3, 4),
+            "T": (4, 5, 6, 7), "N": (2, 3), "lr": (0.05, 0.1, 0.2),
+        },
+        stages=stages,
+        solution_module="exercises.solutions.elman",
+        equations=(r"s_t = \varphi(x_t U + s_{t-1} W + b)", r"y_t = g(s_t V + c)",
+                   r"L = \frac{1}{N}\sum_{n=1}^{N}\sum_{t=1}^{T} \ell(y_{nt}, d_{nt})"),
+    )
+
+
+EXERCISE = build()

@@ -1,0 +1,141 @@
+"""The catalogue of known BPTT mistakes, in plain words.
+
+Each exercise stage that a mistake can show up in implements it as a `Bug`
+(`exercises.spec`): a function with the student's signature that makes that
+mistake, and the corrected equation in the exercise's notation. When a
+student's wrong answer matches a bug's answer, the feedback names the
+misconception with the words below and shows the correction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Misconception:
+    id: str
+    title: str
+    explanation: str
+
+
+_ENTRIES = (
+    Misconception(
+        "recurrent-term-dropped",
+        "The recurrent term is missing from the state gradient",
+        "The gradient reaching a state must include what flows back from the next state, "
+        "through W, not only what comes from this step's output. Without it every loss term "
+        "only updates the weights at its own step: that is truncation with horizon 1, not BPTT.",
+    ),
+    Misconception(
+        "overwrite-not-accumulate",
+        "Gradients are overwritten instead of accumulated over time",
+        "The weights are shared by every time step, so their gradient is a sum over steps. "
+        "Assigning the gradient in the loop (=) keeps only the last step visited; add each "
+        "step's contribution (+=).",
+    ),
+    Misconception(
+        "derivative-at-preactivation",
+        "The activation's derivative is applied to a value that has already been activated",
+        "The state s_t is φ(a_t) already. Write φ'(a_t) through the state (for tanh, 1 − s_t²); "
+        "applying φ once more, as in 1 − tanh(s_t)², differentiates at the wrong point.",
+    ),
+    Misconception(
+        "wrong-activation-derivative",
+        "The derivative of another activation function is used",
+        "The derivative must be that of this network's activation: tanh' = 1 − s², "
+        "σ' = s(1 − s), relu' = [s > 0], identity' = 1.",
+    ),
+    Misconception(
+        "off-by-one-previous-state",
+        "The current state is used where the previous state belongs",
+        "In s_t = φ(x_t U + s_{t-1} W + b) the recurrent weight W multiplies the previous state, "
+        "so its gradient at step t is s_{t-1}ᵀ δ_t, not s_tᵀ δ_t.",
+    ),
+    Misconception(
+        "initial-state-ignored",
+        "The initial state is treated as zero",
+        "The first step uses the given initial state s_0 (the state before the first input), "
+        "both in the forward pass and in the recurrent weight's gradient at the first step.",
+    ),
+    Misconception(
+        "weight-not-transposed",
+        "A weight matrix is not transposed in the backward pass",
+        "With row vectors, s_t = … + s_{t-1} W sends the gradient back as δ_t Wᵀ. Because W is "
+        "square, forgetting the transpose gives no shape error, only wrong numbers.",
+    ),
+    Misconception(
+        "bias-not-summed",
+        "The bias gradient is not summed over the batch",
+        "The bias is added to every sequence of the batch, so its gradient is the sum of the "
+        "per-sequence gradients, not their mean or the gradient of one sequence.",
+    ),
+    Misconception(
+        "mean-sum-mixed-up",
+        "Mean and sum over the batch or time are mixed up",
+        "The loss is L = (1/N) Σ_n Σ_t ℓ: a mean over the N sequences and a sum over the time "
+        "steps. Dividing by T or N·T, or not dividing by N, scales every gradient.",
+    ),
+    Misconception(
+        "softmax-jacobian-elementwise",
+        "The softmax Jacobian is treated as diagonal",
+        "Softmax is a vector activation: every y_j depends on every o_i, "
+        "∂y_j/∂o_i = y_j(δ_ij − y_i). Multiplying elementwise by y(1 − y) treats it as a scalar "
+        "activation such as the sigmoid (seed 002, case 1 against case 2).",
+    ),
+    Misconception(
+        "output-delta-sign",
+        "The output gradient has the wrong sign",
+        "The gradient of the loss at the output pre-activation points from the target to the "
+        "prediction: y − d for softmax with cross-entropy, not d − y.",
+    ),
+    Misconception(
+        "output-gradient-left-out",
+        "The output's gradient is left out of the state gradient",
+        "Each state s_t feeds both the next state and its own output y_t, so dL/ds_t is the sum "
+        "of both: the gradient from y_t must be added at every step, not only at the last.",
+    ),
+    Misconception(
+        "bidirectional-not-reversed",
+        "The backward-in-time net is backpropagated in the wrong direction",
+        "The backward net computes r_t from r_{t+1}, so its BPTT runs from t = 0 up to t = T−1, "
+        "the opposite of the forward net's (seed 002).",
+    ),
+    Misconception(
+        "horizon-off-by-one",
+        "The truncation horizon is off by one",
+        "With horizon k a loss term E_t keeps the parameter uses at t, t−1, …, t−k+1: k steps "
+        "counting step t itself.",
+    ),
+    Misconception(
+        "update-wrong-sign",
+        "The update climbs the gradient",
+        "Gradient descent moves against the gradient: Δθ = −α ∇_θ E.",
+    ),
+    Misconception(
+        "update-applied-twice",
+        "The update is applied twice",
+        "One step changes each weight once by −α ∇_θ E; here the change is twice that.",
+    ),
+    Misconception(
+        "clipping-wrong-quantity",
+        "Clipping is applied to the wrong quantity",
+        "Clipping bounds the gradients before the update, not the weights and not the update.",
+    ),
+    Misconception(
+        "stacked-recurrence-missing",
+        "The first layer's recurrent path is missing from the two-layer network",
+        "In the s→z network E_{t+1} reaches U at step t along two paths: through z_t "
+        "(z_{t+1} → z_t → s_t) and through s_{t+1} (z_{t+1} → s_{t+1} → s_t). "
+        "Seed 000's Q3 has three terms; the third one is this second path.",
+    ),
+    Misconception(
+        "closed-form-explicit-only",
+        "Only the explicit part of the derivative is kept",
+        "a_t depends on the parameter directly and through a_{t-1} (seed 004: explicit and "
+        "implicit derivatives). The total derivative sums over all earlier steps, with the "
+        "powers of the recurrent weight.",
+    ),
+)
+
+CATALOGUE: dict[str, Misconception] = {entry.id: entry for entry in _ENTRIES}

@@ -1,0 +1,170 @@
+"""What an exercise is: stages the student implements, probes that exercise them, bugs to recognise.
+
+An `Exercise` is a set of `Stage`s, one per function the student writes. A
+stage carries
+
+- the student's signature, docstring and the solution's source (for the notebooks);
+- `solve`, the right answer: a function of the variant followed by the
+  student's arguments, `solve(variant, *student_args)`;
+- `probes`, the inputs the grader calls the student's function with: random
+  data from the student's instance and the probes good hand-made graders use
+  (a non-zero initial state, states that are not φ of anything, inputs that
+  isolate one term);
+- `bugs`, the misconceptions of `exercises.misconceptions` that apply, each as
+  a function with the signature of `solve` that makes that mistake, and the
+  corrected equation in this exercise's notation.
+
+The grader calls the student's function on every probe (in a sandbox), calls
+`solve` and every bug on the same probe (in the trusted parent), and compares.
+Nothing here imports the grader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Outputs = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The randomised choices of one student's exercise (a pure function of student and salt)."""
+
+    activation: str
+    output: str
+    objective: str
+    n_in: int
+    n_hidden: int
+    n_out: int
+    T: int
+    N: int
+    bias: bool = True
+    horizon: int | None = None
+    lr: float = 0.1
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str, default=None):
+        """An exercise-specific choice from `extra`."""
+        return dict(self.extra).get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        fields = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        fields.update(dict(self.extra))
+        return fields
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One call of a student function: keyword arguments and what the call tests.
+
+    `time_axis` names the outputs that have a time axis and which axis it is,
+    so that the grader can say at which step a wrong answer starts.
+    `repeat` asks the grader to call twice and compare (accumulation bugs,
+    non-determinism).
+    """
+
+    name: str
+    kwargs: Mapping[str, Any]
+    purpose: str = ""
+    time_axis: Mapping[str, int] = field(default_factory=dict)
+    repeat: bool = False
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A misconception as it shows in one stage: a wrong implementation and its correction."""
+
+    misconception: str                       # an id of exercises.misconceptions.CATALOGUE
+    implementation: Callable[..., Any]       # same signature as Stage.solve
+    correction: str                          # the right equation in the notation, LaTeX
+    applies: Callable[[Variant], bool] = lambda variant: True   # can the mistake show here?
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One function the student implements."""
+
+    name: str                                # the function's name in the notebook
+    title: str
+    points: float
+    parameters: tuple[str, ...]              # argument names, in order
+    returns: tuple[str, ...]                 # names of the returned arrays, in order
+    docstring: str                           # shapes and the equation, in the student's notation
+    solve: Callable[..., Any]                # the right answer: solve(variant, *student_args)
+    probes: Callable[[Instance], list[Probe]]
+    bugs: tuple[Bug, ...] = ()
+    tolerance: float = 1e-6                  # relative error accepted per entry
+    visibility: str = "visible"
+    depends_on: tuple[str, ...] = ()         # stages whose functions this one may call
+
+    def bugs_for(self, variant: Variant) -> tuple[Bug, ...]:
+        """The bugs that can show in this variant (φ'(φ(s)) = φ'(s) for relu, say)."""
+        return tuple(bug for bug in self.bugs if bug.applies(variant))
+
+    def outputs(self, result) -> dict[str, np.ndarray]:
+        """A function's return value as named outputs (a single array or a tuple)."""
+        return named_outputs(self.returns, result)
+
+
+def named_outputs(names: tuple[str, ...], result) -> dict[str, Any]:
+    """Pair the declared output names with a returned value, tuple of values or dict."""
+    if isinstance(result, Mapping):
+        missing = [name for name in names if name not in result]
+        if missing:
+            raise ValueError(f"the returned dict has no entries {missing}")
+        return {name: result[name] for name in names}
+    if len(names) == 1:
+        return {names[0]: result}
+    if not isinstance(result, tuple) or len(result) != len(names):
+        count = len(result) if isinstance(result, tuple) else 1
+        raise ValueError(f"expected {len(names)} return values ({', '.join(names)}), got {count}")
+    return dict(zip(names, result, strict=True))
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise of the catalogue."""
+
+    id: str
+    title: str
+    seed: str                                # which lecture notes it follows, e.g. "004"
+    summary: str                             # one paragraph for the notebook's introduction
+    notation: Mapping[str, str]              # student symbol → meaning, shown in the notebook
+    variant_space: Mapping[str, tuple]       # Variant field → options; "head" → (output, objective)
+    stages: tuple[Stage, ...]
+    solution_module: str                     # module holding the solutions' source, for notebooks
+    equations: tuple[str, ...] = ()          # the forward equations in LaTeX, for the notebook
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"exercise {self.id!r} has no stage {name!r}")
+
+    @property
+    def points(self) -> float:
+        return sum(stage.points for stage in self.stages)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One student's exercise: the variant and a source of hidden data.
+
+    `rng(purpose)` gives the same generator for the same (exercise, student,
+    secret, purpose), so probes are reproducible anywhere and differ between
+    students. See `exercises.instance` for how both are derived.
+    """
+
+    exercise: Exercise
+    student: str
+    variant: Variant
+    data_key: bytes
+
+    def rng(self, purpose: str) -> np.random.Generator:
+        from exercises.instance import keyed_generator
+
+        return keyed_generator(self.data_key, purpose)
