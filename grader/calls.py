@@ -1,0 +1,73 @@
+"""Calling a student's functions on the planned probes, in the current process.
+
+This is the runner for code already running where the student's code runs: a
+sandbox worker, or a notebook's hidden-test cell under nbgrader. It returns
+the `Outcome`s that `grader.verdicts.grade_outcomes` judges. Each call gets
+fresh copies of the probe's arguments, so one call cannot spoil the next.
+"""
+
+from __future__ import annotations
+
+import copy
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from exercises.spec import Instance, Probe, Stage
+from grader.verdicts import Outcome, plan_calls
+
+
+def _changed(before: Any, after: Any) -> bool:
+    """Whether an argument was changed in place (arrays and dicts of arrays)."""
+    if isinstance(before, np.ndarray):
+        return not (type(after) is np.ndarray and before.shape == after.shape
+                    and np.array_equal(before, after, equal_nan=True))
+    if isinstance(before, dict):
+        return (not isinstance(after, dict) or before.keys() != after.keys()
+                or any(_changed(before[k], after[k]) for k in before))
+    return False
+
+
+def describe_error(error: BaseException) -> str:
+    """`Type: message`, and the line of the student's code it came from when known."""
+    text = f"{type(error).__name__}: {error}"
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if f.filename.startswith("<")]  # cells and exec'd code, not library files
+    if frames:
+        text += f" (at line {frames[-1].lineno}: {frames[-1].line or '…'})"
+    return text[:2000]
+
+
+def call_probe(function: Callable, stage: Stage, probe: Probe) -> Outcome:
+    """Call `function` on the probe (twice for a `repeat` probe) and record what happened."""
+    kwargs = copy.deepcopy(dict(probe.kwargs))
+    try:
+        outputs = stage.outputs(function(**kwargs))
+        repeat = (stage.outputs(function(**copy.deepcopy(dict(probe.kwargs))))
+                  if probe.repeat else None)
+    except NotImplementedError:
+        return Outcome(error=f"NotImplementedError: {stage.name} is not implemented yet")
+    except Exception as error:  # the student's code may raise anything
+        return Outcome(error=describe_error(error))
+    mutated = tuple(name for name, value in probe.kwargs.items() if _changed(value, kwargs[name]))
+    return Outcome(outputs=outputs, repeat_outputs=repeat, mutated=mutated)
+
+
+def run_in_process(instance: Instance, namespace: Mapping[str, Any],
+                   stages: list[str] | None = None) -> dict[str, list[Outcome]]:
+    """Outcomes of every planned call whose function `namespace` defines.
+
+    stages: only these stages (by function name); None for all.
+    """
+    outcomes: dict[str, list[Outcome]] = {}
+    for name, probes in plan_calls(instance).items():
+        if stages is not None and name not in stages:
+            continue
+        function = namespace.get(name)
+        if not callable(function):
+            continue
+        stage = instance.exercise.stage(name)
+        outcomes[name] = [call_probe(function, stage, probe) for probe in probes]
+    return outcomes
