@@ -1,0 +1,202 @@
+"""Grading the elman exercise: fair to correct code however written, precise about wrong code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_diagnosis import solution_namespace, stage_check
+
+from exercises.instance import DEMO_SECRET, make_instance
+from exercises.registry import get_exercise
+from grader.calls import run_in_process
+from grader.verdicts import grade_outcomes, plan_calls
+
+ELMAN = get_exercise("elman")
+STUDENTS = [f"student-{i:03d}" for i in range(16)]
+
+# Correct implementations written the way different students write them.
+ALTERNATIVES = {
+    "vectorised step, einsum": '''
+def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
+    da = ds * phi_prime(s_t)
+    return (np.einsum("nd,id->ni", da, U), np.einsum("nd,jd->nj", da, W),
+            np.einsum("ni,nd->id", x_t, da), np.einsum("nj,nd->jd", s_prev, da),
+            np.einsum("nd->d", da))
+''',
+    "explicit loops over the batch": '''
+def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
+    N = ds.shape[0]
+    dx, ds_prev = np.zeros((N, U.shape[0])), np.zeros((N, W.shape[0]))
+    dU, dW, db = np.zeros(U.shape), np.zeros(W.shape), np.zeros(W.shape[1])
+    for n in range(N):
+        da = ds[n] * phi_prime(s_t[n])
+        dx[n], ds_prev[n] = U @ da, W @ da
+        dU += np.outer(x_t[n], da)
+        dW += np.outer(s_prev[n], da)
+        db += da
+    return dx, ds_prev, dU, dW, db
+''',
+    "reversed accumulation order, gradients in float32 inputs cast to float64": '''
+def rnn_backward(ds_out, x, s0, s, U, W):
+    x, s0, s = x.astype(np.float64), s0.astype(np.float64), s.astype(np.float64)
+    N, T, _ = x.shape
+    deltas = [None] * T
+    ds_next = np.zeros_like(s0)
+    for t in range(T - 1, -1, -1):
+        deltas[t] = (ds_out[:, t] + ds_next) * phi_prime(s[:, t])
+        ds_next = deltas[t] @ W.T
+    s_before = np.concatenate([s0[:, None], s[:, :-1]], axis=1)
+    da = np.stack(deltas, axis=1)
+    dU = sum(x[:, t].T @ da[:, t] for t in range(T))
+    dW = np.einsum("ntj,ntd->jd", s_before, da)
+    return da @ U.T, ds_next, dU, dW, da.sum(axis=(0, 1))
+''',
+    "φ' from the pre-activation recovered from the state": '''
+def phi_prime(s):
+    if ACTIVATION == "tanh":
+        return 1.0 / np.cosh(np.arctanh(s)) ** 2
+    if ACTIVATION == "sigmoid":
+        a = np.log(s / (1.0 - s))
+        return np.exp(-a) / (1.0 + np.exp(-a)) ** 2
+    if ACTIVATION == "relu":
+        return np.where(s > 0, 1.0, 0.0)
+    return np.ones(s.shape)
+''',
+    "update returned as lists": '''
+def sgd_update(params, grads, lr):
+    new = {}
+    for name in ["U", "W", "b", "V", "c"]:
+        new[name] = (params[name] - lr * grads[name]).tolist()
+    return new
+''',
+    "forward with a preallocated list of states": '''
+def rnn_forward(x, s0, U, W, b):
+    states = [s0]
+    for t in range(x.shape[1]):
+        states.append(phi(x[:, t] @ U + states[-1] @ W + b))
+    return np.stack(states[1:], axis=1)
+''',
+}
+
+
+@pytest.mark.parametrize("style", sorted(ALTERNATIVES))
+def test_correct_code_written_differently_gets_full_marks(style):
+    for student in STUDENTS:
+        instance = make_instance(ELMAN, student, DEMO_SECRET)
+        namespace = solution_namespace(instance)
+        namespace["ACTIVATION"] = instance.variant.activation
+        exec(compile(ALTERNATIVES[style], "<student cell>", "exec"), namespace)
+        result = grade_outcomes(instance, run_in_process(instance, namespace))
+        assert result.score == result.max_score, [c.message for c in result.checks
+                                                  if c.score < 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(student=st.text(min_size=1, max_size=12).filter(str.strip),
+       stage_name=st.sampled_from([s.name for s in ELMAN.stages]))
+def test_the_reference_itself_gets_full_marks(student, stage_name):
+    instance = make_instance(ELMAN, student, DEMO_SECRET)
+    stage = ELMAN.stage(stage_name)
+    namespace = {stage_name: lambda **kwargs: stage.solve(instance.variant, **kwargs)}
+    check = stage_check(grade_outcomes(instance, run_in_process(instance, namespace)),
+                        stage_name)
+    assert check.score == 1.0 and check.status == "passed"
+
+
+@settings(max_examples=60, deadline=None)
+@given(student=st.sampled_from(STUDENTS), data=st.data())
+def test_one_wrong_entry_is_caught_and_localised(student, data):
+    """Perturb one entry of one output of rnn_backward beyond the tolerance."""
+    instance = make_instance(ELMAN, student, DEMO_SECRET)
+    stage = ELMAN.stage("rnn_backward")
+    probes = plan_calls(instance)["rnn_backward"]
+    output = data.draw(st.sampled_from(stage.returns), label="output")
+    shape = stage.outputs(stage.solve(instance.variant, **probes[0].kwargs))[output].shape
+    index = tuple(data.draw(st.integers(0, n - 1)) for n in shape)
+    relative = data.draw(st.sampled_from([1e-4, 1e-2, 1.0, -3.0]), label="relative change")
+
+    def perturbed(**kwargs):
+        outputs = list(stage.solve(instance.variant, **kwargs))
+        position = stage.returns.index(output)
+        changed = outputs[position].copy()
+        changed[index] += relative * max(abs(changed[index]), 1e-3)
+        outputs[position] = changed
+        return tuple(outputs)
+
+    check = stage_check(grade_outcomes(instance, run_in_process(
+        instance, {"rnn_backward": perturbed})), "rnn_backward")
+    assert check.score < 1.0 and check.status == "failed"
+    assert f"{output}: 1 of {int(np.prod(shape))} entries wrong" in check.message
+    if output == "dx":
+        T = shape[1]
+        assert f"walking back from t={T - 1}, the first wrong step is t={index[1]}" \
+            in check.message
+        assert check.score == pytest.approx(1 - 1 / (len(stage.returns) * T))
+    else:
+        assert check.score == pytest.approx(1 - 1 / len(stage.returns))
+
+
+def grade_stage(stage_name: str, code: str, student: str = "student-000"):
+    instance = make_instance(ELMAN, student, DEMO_SECRET)
+    namespace = solution_namespace(instance)
+    namespace["_solution"] = namespace["rnn_backward"]    # for cells that wrap the solution
+    exec(compile(code, "<student cell>", "exec"), namespace)
+    return stage_check(grade_outcomes(instance, run_in_process(instance, namespace)), stage_name)
+
+
+def test_an_exception_scores_zero_and_says_where():
+    check = grade_stage("rnn_forward", "def rnn_forward(x, s0, U, W, b):\n"
+                                       "    return x @ W\n")
+    assert check.score == 0.0 and check.status == "error"
+    assert "ValueError" in check.message and "line 2" in check.message
+
+
+def test_a_stub_is_reported_as_not_implemented():
+    check = grade_stage("sgd_update", "def sgd_update(params, grads, lr):\n"
+                                      "    raise NotImplementedError\n")
+    assert check.score == 0.0 and "not implemented yet" in check.message
+
+
+def test_a_missing_function_scores_zero():
+    instance = make_instance(ELMAN, "student-000", DEMO_SECRET)
+    result = grade_outcomes(instance, run_in_process(instance, {}))
+    assert result.score == 0.0
+    assert all("is not defined" in check.message for check in result.checks)
+
+
+def test_changing_an_argument_in_place_costs_half_and_is_named():
+    check = grade_stage("sgd_update", '''
+def sgd_update(params, grads, lr):
+    for name in params:
+        params[name] -= lr * grads[name]
+    return params
+''')
+    assert check.score == 0.5
+    assert "changed its argument(s) params in place" in check.message
+
+
+def test_state_kept_between_calls_is_caught():
+    check = grade_stage("rnn_backward", '''
+_dW_total = None
+
+def rnn_backward(ds_out, x, s0, s, U, W):
+    global _dW_total
+    dx, ds0, dU, dW, db = _solution(ds_out, x, s0, s, U, W)
+    _dW_total = dW if _dW_total is None else _dW_total + dW
+    return dx, ds0, dU, _dW_total, db
+''')
+    assert check.score < 1.0
+    assert "a second call with the same inputs returned something else" in check.message
+
+
+def test_a_dependency_that_is_wrong_is_pointed_out():
+    check = grade_stage("rnn_backward", '''
+def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
+    da = ds * phi_prime(s_t)
+    return da @ U.T, da @ W, x_t.T @ da, s_prev.T @ da, da.sum(axis=0)
+''')
+    assert check.score < 1.0
+    assert "calls rnn_step_backward, which is wrong too" in check.message
+    assert "A weight matrix is not transposed" in check.message
