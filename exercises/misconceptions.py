@@ -136,6 +136,35 @@ _ENTRIES = (
         "implicit derivatives). The total derivative sums over all earlier steps, with the "
         "powers of the recurrent weight.",
     ),
+    Misconception(
+        "recurrent-power-off-by-one",
+        "The power of the recurrent weight is off by one",
+        "Unrolling a_t = v a_{t-1} + u x_t + b_a multiplies by v once for every step crossed: "
+        "x_{t-j} reaches a_t with v^j, and a_{t-j} enters ∂a_t/∂v through the explicit term of "
+        "step t−j+1, so with v^{j-1}. Starting the powers one too high or too low scales the "
+        "terms by v.",
+    ),
+    Misconception(
+        "clipping-per-array",
+        "Each gradient array is clipped by its own norm",
+        "Clipping by norm rescales all the gradients together by max_norm / ‖g‖, where ‖g‖ is "
+        "the norm of every gradient entry of every weight taken as one vector. Clipping each "
+        "array by its own norm changes the direction of the update.",
+    ),
+    Misconception(
+        "jacobian-product-order",
+        "The step Jacobians are multiplied in the wrong order",
+        "∂s_t/∂s_k is the chain ∂s_t/∂s_{t-1} ∂s_{t-1}/∂s_{t-2} … ∂s_{k+1}/∂s_k: the latest "
+        "step on the left. Matrices do not commute, so the reversed product is another matrix "
+        "(and diag(φ'_t) must multiply Wᵀ from the left, scaling its rows).",
+    ),
+    Misconception(
+        "outer-product-reversed",
+        "The weight gradient's outer product is taken the wrong way round",
+        "For o = h W, ∂L/∂W_ij = h_i ∂L/∂o_j: the gradient is hᵀ δ, with the layer's input on "
+        "the left, and has W's shape. δᵀ h is its transpose; when W is square the shapes agree "
+        "and only the numbers are wrong.",
+    ),
 )
 
 CATALOGUE: dict[str, Misconception] = {entry.id: entry for entry in _ENTRIES}

@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "bptt_autograder.exercises"
 
 BUILT_IN = (
     "exercises.elman",
+    "exercises.scalar_linear",
 )
 
 
