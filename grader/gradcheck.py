@@ -170,6 +170,37 @@ def _numerical_gradient_batched(f, x, eps, max_batch_bytes) -> np.ndarray:
     return grad.reshape(x.shape)
 
 
+def numerical_gradient_perturbed(
+    f: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    shape,
+    eps: float = DEFAULT_EPS,
+    *,
+    chunk: int = 4096,
+) -> np.ndarray:
+    """Central differences through a perturbation interface, without stacking copies of x.
+
+    f(index, delta) → values: for flat indices index (P,) and offsets delta
+    (P,), the values f(x + delta_p e_{index_p}) (P,), x being the point f
+    was built around. This is the batched mode of `numerical_gradient` for
+    functions that can exploit that each input differs from x in one entry
+    (see grader.batched_loss): building the (P, x.size) stack itself costs
+    O(x.size²). Perturbations go in chunks of 2·chunk. Returns x's shape.
+    """
+    shape = tuple(np.atleast_1d(shape)) if np.ndim(shape) else (int(shape),)
+    n = int(np.prod(shape, dtype=np.int64))
+    grad = np.empty(n)
+    for start in range(0, n, chunk):
+        idx = np.arange(start, min(start + chunk, n))
+        m = idx.size
+        values = np.asarray(f(np.concatenate([idx, idx]),
+                              np.concatenate([np.full(m, eps), np.full(m, -eps)])),
+                            dtype=np.float64)
+        if values.shape != (2 * m,):
+            raise ValueError(f"f must return shape ({2 * m},), got {values.shape}")
+        grad[idx] = (values[:m] - values[m:]) / (2 * eps)
+    return grad.reshape(shape)
+
+
 def unit_directions(rng: np.random.Generator, n_directions: int, shape) -> np.ndarray:
     """n_directions random unit vectors (Gaussian, normalised), shape (n_directions, *shape)."""
     u = rng.standard_normal((n_directions,) + tuple(shape))
