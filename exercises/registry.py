@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "bptt_autograder.exercises"
 BUILT_IN = (
     "exercises.elman",
     "exercises.scalar_linear",
+    "exercises.char_rnn",
 )
 
 

@@ -1,0 +1,329 @@
+"""Exercise `char-rnn`: seed 004's autocompletion over {d, e, p, <stop>}, trained by SGD.
+
+Notation of seed 004 for one word of T characters (row vectors, 0-based steps):
+x_t ∈ ℝ⁴ the one-hot character, s_t ∈ ℝᵈ, y_t ∈ ℝ⁴ the predicted distribution of
+the next character, U ∈ ℝ^{4×d}, W ∈ ℝ^{d×d}, V ∈ ℝ^{d×4}, biases b ∈ ℝᵈ, c ∈ ℝ⁴:
+
+    s_t = φ(x_t U + s_{t-1} W + b),   y_t = softmax(s_t V + c),
+    L = Σ_t L_t,   L_t = −log y_{t,c_t}   (c_t the index of the true next character)
+
+The vocabulary is ordered d, e, p, <stop> (indices 0…3); the target at the last
+character is <stop>. One word is a batch of N = 1, so DESIGN.md's
+L = (1/N) Σ_n Σ_t ℓ is the seed's L = Σ_t L_t. Training (`train`) takes
+`k_updates` plain SGD steps, update i on the word words[i mod len(words)],
+each word from the constant starting state s_0 = 0.
+
+The right answers come from `reference.Elman(4, d, 4, φ, "softmax", "ce")`
+and `reference.sgd`; the bugs reuse the Elman exercise's BPTT with one
+misconception switched on at a time.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+import reference as ref
+from exercises.elman import buggy_bptt, random_model, saturating
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from reference import activations
+
+VOCABULARY = ("d", "e", "p", "<stop>")
+STOP = 3
+WORDS = ("deep", "peed", "dee", "ped", "pee", "deed", "peep", "dep", "epee", "ede")
+PARAMETERS = ("U", "W", "b", "V", "c")
+
+# -- data for the probes ----------------------------------------------------------------
+
+
+def model_of(variant: Variant) -> ref.Elman:
+    return ref.Elman(4, variant.n_hidden, 4, activation=variant.activation,
+                     output="softmax", objective="ce")
+
+
+def random_word(rng: np.random.Generator, low: int = 2, high: int = 6) -> str:
+    """A string over {d, e, p}, not necessarily a word."""
+    return "".join(rng.choice(list("dep"), int(rng.integers(low, high + 1))))
+
+
+def training_words(variant: Variant, rng: np.random.Generator) -> list[str]:
+    """A few words of the list, in the student's order."""
+    count = variant.get("n_words", 3)
+    return [str(word) for word in rng.choice(WORDS, size=count, replace=False)]
+
+
+def random_state(variant: Variant, rng: np.random.Generator) -> np.ndarray:
+    if variant.activation == "sigmoid":
+        return rng.uniform(0.05, 0.95, variant.n_hidden)
+    return rng.uniform(-0.9, 0.9, variant.n_hidden)
+
+
+# -- the right answers, in the student's signatures ---------------------------------------
+
+
+def solve_encode(variant, word):
+    index = [VOCABULARY.index(character) for character in word]
+    x = np.eye(4)[index]
+    targets = np.eye(4)[index[1:] + [STOP]]
+    return x, targets
+
+
+def solve_forward(variant, params, x, s0):
+    trace = model_of(variant).forward(params, np.asarray(x)[None], s0=np.asarray(s0)[None])
+    return trace.s[0], trace.y[0]
+
+
+def solve_loss(variant, y, targets):
+    return float(-np.sum(targets * np.log(y)))
+
+
+def solve_grads(variant, params, x, targets, s0):
+    grads = model_of(variant).grad(params, np.asarray(x)[None], np.asarray(targets)[None],
+                                   s0=np.asarray(s0)[None])
+    return {key: grads[key] for key in PARAMETERS}
+
+
+def solve_train(variant, params, words, lr, k_updates):
+    model = model_of(variant)
+    params = {key: np.asarray(params[key], dtype=np.float64) for key in PARAMETERS}
+    for i in range(k_updates):
+        x, targets = solve_encode(variant, words[i % len(words)])
+        params = ref.sgd(params, model.grad(params, x[None], targets[None]), lr)
+    return params
+
+
+def words_loss(variant: Variant, params, words) -> float:
+    """Σ over the words of L(word), each from s_0 = 0: what training should bring down."""
+    model = model_of(variant)
+    total = 0.0
+    for word in words:
+        x, targets = solve_encode(variant, word)
+        total += model.loss(params, x[None], targets[None])
+    return total
+
+
+# -- the bugs -------------------------------------------------------------------------------
+
+
+def buggy_forward(variant, params, x, s0, *, bug):
+    if bug == "initial-state-ignored":
+        s0 = np.zeros_like(s0)
+    W = params["W"].T if bug == "weight-not-transposed" else params["W"]
+    return solve_forward(variant, {**params, "W": W}, x, s0)
+
+
+def buggy_loss_per_step(variant, y, targets):
+    """The loss averaged over the T steps instead of summed."""
+    return solve_loss(variant, y, targets) / len(y)
+
+
+def buggy_grads(variant, params, x, targets, s0, *, bug):
+    """char_grads written out, with one misconception switched on by id."""
+    U, W, b, V, c = (np.asarray(params[key], dtype=np.float64) for key in PARAMETERS)
+    start = np.zeros_like(s0) if bug == "initial-state-ignored" else np.asarray(s0, float)
+    phi = activations.hidden(variant.activation)
+    s = ref.layer_forward(np.asarray(x)[None], start[None], U, W, b, phi)     # (1, T, d)
+    y = activations.softmax(s @ V + c)
+    if bug == "softmax-jacobian-elementwise":   # dL/dy = −d/y times y(1 − y), as for a sigmoid
+        do = -targets / y * y * (1.0 - y)
+    else:
+        do = y - targets
+    if bug == "output-delta-sign":
+        do = -do
+    if bug == "overwrite-not-accumulate":       # the backward loop ends at t = 0
+        dV, dc = np.outer(s[0, 0], do[0, 0]), do[0, 0]
+    else:
+        dV, dc = np.einsum("ntd,ntk->dk", s, do), do.sum(axis=(0, 1))
+    _, _, dU, dW, db = buggy_bptt(variant, do @ V.T, np.asarray(x)[None], start[None], s, U, W,
+                                  bug=bug)
+    return {"U": dU, "W": dW, "b": db, "V": dV, "c": dc}
+
+
+def buggy_train(variant, params, words, lr, k_updates, *, bug):
+    model = model_of(variant)
+    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
+    params = {key: np.asarray(params[key], dtype=np.float64) for key in PARAMETERS}
+    for i in range(k_updates):
+        x, targets = solve_encode(variant, words[i % len(words)])
+        grads = model.grad(params, x[None], targets[None])
+        params = {key: params[key] - step * lr * grads[key] for key in PARAMETERS}
+    return params
+
+
+# -- the probes -------------------------------------------------------------------------
+
+
+def _params(variant, rng):
+    return random_model(model_variant(variant), rng)
+
+
+def model_variant(variant: Variant) -> Variant:
+    """The variant with the vocabulary's sizes, for the Elman exercise's helpers."""
+    return Variant(activation=variant.activation, output="softmax", objective="ce", n_in=4,
+                   n_hidden=variant.n_hidden, n_out=4, T=variant.T, N=1)
+
+
+def probes_encode(instance: Instance) -> list[Probe]:
+    rng = instance.rng("probe:encode")
+    words = [str(rng.choice(WORDS)), random_word(rng), str(rng.choice(list("dep")))]
+    purposes = ("a word of the list", "a string over {d, e, p}",
+                "one character: its only target is <stop>")
+    return [Probe(f"{word!r}", {"word": word}, purpose, {"x": 0, "targets": 0})
+            for word, purpose in zip(words, purposes, strict=True)]
+
+
+def probes_forward(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:char_forward")
+    params = _params(v, rng)
+    x, _ = solve_encode(v, str(rng.choice(WORDS)))
+    time_axis = {"s": 0, "y": 0}
+    return [
+        Probe("zero initial state", {"params": params, "x": x, "s0": np.zeros(v.n_hidden)},
+              "the word read from s_0 = 0", time_axis),
+        Probe("non-zero initial state", {"params": params, "x": x, "s0": random_state(v, rng)},
+              "the first step must use the given s_0", time_axis),
+    ]
+
+
+def probes_loss(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:char_loss")
+    probes = []
+    for word in (str(rng.choice(WORDS)), random_word(rng, 1, 6)):
+        _, targets = solve_encode(v, word)
+        y = activations.softmax(rng.normal(0.0, 1.5, targets.shape))
+        probes.append(Probe(f"predictions for {word!r}", {"y": y, "targets": targets},
+                            "L = −Σ_t log y_{t,c_t}, summed over the steps"))
+    return probes
+
+
+def probes_grads(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:char_grads")
+    params = _params(v, rng)
+    probes = []
+    for i, word in enumerate((str(rng.choice(WORDS)), random_word(rng, 4, 6))):
+        x, targets = solve_encode(v, word)
+        s0 = random_state(v, rng) if i == 0 else np.zeros(v.n_hidden)
+        probes.append(Probe(
+            f"{word!r} from a {'non-zero' if i == 0 else 'zero'} initial state",
+            {"params": params, "x": x, "targets": targets, "s0": s0},
+            "BPTT through the whole word", repeat=(i == 0)))
+    return probes
+
+
+def probes_train(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:train")
+    params = _params(v, rng)
+    k = v.get("k_updates", 5)
+    return [Probe(f"{k} updates", {"params": params, "words": training_words(v, rng),
+                                   "lr": v.lr, "k_updates": k},
+                  "the weights after k SGD updates, one word per update", repeat=True)]
+
+
+# -- the exercise ------------------------------------------------------------------------
+
+
+DERIVATIVE = r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t)\ \text{written through } s_t" \
+             r"\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
+GRAD_BUGS = (
+    ("output-delta-sign", r"\frac{\partial L}{\partial o_t} = y_t - \mathbb{1}_{c_t}", None),
+    ("softmax-jacobian-elementwise",
+     r"\frac{\partial L_t}{\partial o_t} = y_t - \mathbb{1}_{c_t}"
+     r"\quad\text{from}\quad \frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)", None),
+    ("recurrent-term-dropped",
+     r"\frac{\partial L}{\partial s_t} = \frac{\partial L_t}{\partial o_t} V^\top "
+     r"+ \delta_{t+1} W^\top", None),
+    ("weight-not-transposed", r"\frac{\partial L}{\partial s_{t-1}} \mathrel{+}= \delta_t W^\top",
+     None),
+    ("initial-state-ignored", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t,\ s_{-1} = s_0", None),
+    ("overwrite-not-accumulate", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t", None),
+    ("derivative-at-preactivation", DERIVATIVE, saturating),
+)
+UPDATE = r"\theta \leftarrow \theta - \alpha \nabla_\theta L(\text{word}_i)"
+PARAMS_DOC = ("params: dict with U (4, d), W (d, d), b (d,), V (d, 4), c (4,).")
+
+
+def build() -> Exercise:
+    """The `char-rnn` exercise."""
+
+    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
+        return Stage(name=name, title=title, points=points, parameters=parameters,
+                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
+
+    stages = (
+        stage("encode", "Characters to one-hot inputs and next-character targets", 1,
+              ("word",), ("x", "targets"),
+              "The vocabulary is d, e, p, <stop> (indices 0, 1, 2, 3). For a word of T\n"
+              "characters, x_t is the one-hot row of character t and the target at t is the\n"
+              "one-hot row of character t + 1, <stop> after the last character.\n\n"
+              "word: a str over {d, e, p}. Returns x: (T, 4) and targets: (T, 4), floats.",
+              solve_encode, probes_encode),
+        stage("char_forward", "The forward pass over one word", 1,
+              ("params", "x", "s0"), ("s", "y"),
+              "s_t = φ(x_t U + s_{t-1} W + b), y_t = softmax(s_t V + c) for t = 0 … T−1.\n\n"
+              + PARAMS_DOC + "\nx: (T, 4) one-hot characters, s0: (d,) the state before x_0.\n"
+              "Returns s: (T, d) and y: (T, 4), each row of y a distribution.",
+              solve_forward, probes_forward,
+              (Bug("initial-state-ignored", partial(buggy_forward, bug="initial-state-ignored"),
+                   r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)"),
+               Bug("weight-not-transposed", partial(buggy_forward, bug="weight-not-transposed"),
+                   r"s_t = \varphi(x_t U + s_{t-1} W + b)"))),
+        stage("char_loss", "The loss of one word", 1, ("y", "targets"), ("L",),
+              "L = Σ_t L_t with L_t = −log y_{t,c_t}, c_t the true next character\n"
+              "(= −Σ_t Σ_k targets_{t,k} log y_{t,k}). A sum over the steps, not a mean.\n\n"
+              "y: (T, 4) predicted distributions, targets: (T, 4) one-hot. Returns L: a float.",
+              solve_loss, probes_loss,
+              (Bug("mean-sum-mixed-up", buggy_loss_per_step,
+                   r"\mathscr{L} = \sum_{t=1}^{T} -\log y_{t c_t}"),)),
+        stage("char_grads", "BPTT for one word", 3, ("params", "x", "targets", "s0"), PARAMETERS,
+              "The gradients of L = Σ_t −log y_{t,c_t} for one word, by BPTT:\n"
+              "∂L/∂o_t = y_t − targets_t, δ_t = (∂L/∂o_t Vᵀ + δ_{t+1} Wᵀ) ⊙ φ'(a_t) and\n"
+              "∇_U L = Σ_t x_tᵀ δ_t, ∇_W L = Σ_t s_{t-1}ᵀ δ_t, ∇_b L = Σ_t δ_t,\n"
+              "∇_V L = Σ_t s_tᵀ ∂L/∂o_t, ∇_c L = Σ_t ∂L/∂o_t.\n\n"
+              + PARAMS_DOC + "\nx: (T, 4), targets: (T, 4), s0: (d,).\n"
+              "Returns a dict of gradients with the keys and shapes of params.",
+              solve_grads, probes_grads,
+              tuple(Bug(bug, partial(buggy_grads, bug=bug), correction,
+                        applies or (lambda variant: True))
+                    for bug, correction, applies in GRAD_BUGS),
+              depends_on=("char_forward",)),
+        stage("train", "Training by SGD", 2, ("params", "words", "lr", "k_updates"), PARAMETERS,
+              "k_updates steps of gradient descent θ ← θ − α ∇_θ L(word), update i on the word\n"
+              "words[i mod len(words)], each word read from s_0 = 0.\n\n"
+              + PARAMS_DOC + "\nwords: a list of str, lr: the rate α, k_updates: an int.\n"
+              "Returns a new dict of weights (do not change params in place).",
+              solve_train, probes_train,
+              tuple(Bug(bug, partial(buggy_train, bug=bug), UPDATE)
+                    for bug in ("update-wrong-sign", "update-applied-twice")),
+              depends_on=("encode", "char_grads")),
+    )
+    return Exercise(
+        id="char-rnn",
+        title="Character autocompletion over {d, e, p, <stop>}",
+        seed="004",
+        summary=("An RNN reads a word one character at a time and predicts, at every step, "
+                 "the distribution of the next character over the vocabulary d, e, p, <stop>. "
+                 "You will encode words, run the network, compute the loss "
+                 "L = Σ_t −log y_{t,c_t}, backpropagate it through time and train the network "
+                 "with a few steps of gradient descent."),
+        notation={"x_t": "one-hot character at step t (4,)", "s_t": "state at step t (d,)",
+                  "y_t": "predicted distribution of the next character (4,)",
+                  "c_t": "index of the true next character",
+                  "U": "input-to-state weights (4, d)", "W": "state-to-state weights (d, d)",
+                  "V": "state-to-output weights (d, 4)", "b": "state bias (d,)",
+                  "c": "output bias (4,)"},
+        variant_space={
+            "activation": ("tanh", "sigmoid"), "head": (("softmax", "ce"),),
+            "n_in": (4,), "n_hidden": (3, 4, 5, 6), "n_out": (4,),
+            "T": (4,), "N": (1,), "lr": (0.05, 0.1, 0.2),
+            "k_updates": (3, 5, 8), "n_words": (2, 3, 4),
+        },
+        stages=stages,
+        solution_module="exercises.solutions.char_rnn",
+        equations=(r"s_t = \varphi(x_t U + s_{t-1} W + b)", r"y_t = \mathrm{softmax}(s_t V + c)",
+                   r"\mathscr{L} = \sum_{t=1}^{T} \mathscr{L}_t,\quad "
+                   r"\mathscr{L}_t = -\log y_{t c_t}"),
+    )
+
+
+EXERCISE = build()
