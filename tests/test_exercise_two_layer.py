@@ -1,0 +1,210 @@
+"""The `two-layer` exercise: solution cells, bugs, instances, and its answers checked
+against the reference's truncated gradients and against finite differences."""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+
+import numpy as np
+import pytest
+from catalogue_harness import bug_report, check_solutions, instance_of, probe_fingerprint
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exercises import two_layer
+from exercises.registry import get_exercise
+from exercises.spec import Variant
+
+EXERCISE = two_layer.EXERCISE
+STUDENTS = [f"student-{i:03d}" for i in range(60)]
+student_ids = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1,
+                      max_size=12).filter(lambda s: s.strip())
+
+
+def test_registered():
+    assert get_exercise("two-layer") is EXERCISE
+    assert EXERCISE.seed == "000"
+    assert {stage.name for stage in EXERCISE.stages} == {
+        "z_step_forward", "two_layer_forward", "delta_V1_single_step", "dE_dU_two_steps",
+        "two_layer_backward"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(student_ids)
+def test_solution_cells_agree_with_solve(student):
+    assert check_solutions(EXERCISE, student) == []
+
+
+def test_every_applicable_bug_is_caught_and_named_unambiguously():
+    applicable, uncaught, ambiguous = Counter(), Counter(), Counter()
+    for student in STUDENTS:
+        a, u, m = bug_report(EXERCISE, student)
+        applicable.update(a)
+        uncaught.update(u)
+        ambiguous.update(m)
+    assert not uncaught, uncaught
+    assert not ambiguous, ambiguous
+    required = {
+        "dE_dU_two_steps": {"stacked-recurrence-missing", "recurrent-term-dropped",
+                            "horizon-off-by-one", "weight-not-transposed",
+                            "derivative-at-preactivation"},
+        "delta_V1_single_step": {"update-wrong-sign", "horizon-off-by-one",
+                                 "derivative-at-preactivation"},
+        "two_layer_backward": {"stacked-recurrence-missing", "recurrent-term-dropped",
+                               "overwrite-not-accumulate", "off-by-one-previous-state",
+                               "initial-state-ignored", "weight-not-transposed",
+                               "derivative-at-preactivation"},
+    }
+    for stage, bugs in required.items():
+        assert bugs <= {bug for (name, bug) in applicable if name == stage}
+
+
+def test_derivative_at_preactivation_only_where_it_can_show():
+    for activation, expected in (("tanh", True), ("sigmoid", True), ("relu", False),
+                                 ("identity", False)):
+        variant = Variant(activation, "linear", "mse", 2, 3, 2, 4, 2)
+        names = {bug.misconception for bug in EXERCISE.stage("two_layer_backward")
+                 .bugs_for(variant)}
+        assert ("derivative-at-preactivation" in names) == expected
+
+
+def test_same_student_same_instance_and_students_differ():
+    assert probe_fingerprint(EXERCISE, "ada") == probe_fingerprint(EXERCISE, "ada")
+    prints = [probe_fingerprint(EXERCISE, student) for student in STUDENTS[:20]]
+    assert len(set(prints)) == len(prints)
+    assert len({variant for variant, _ in prints}) > 10
+
+
+# -- the answers against the reference's truncated gradients ----------------------------
+
+
+def stacked_problem(student: str):
+    variant = instance_of(EXERCISE, student).variant
+    rng = np.random.default_rng(zlib.crc32(student.encode()))
+    model = two_layer.model_of(variant)
+    params = two_layer.random_model(variant, rng)
+    N, T = variant.N, variant.T
+    x = rng.normal(size=(N, T, variant.n_in))
+    s0 = rng.uniform(0.05, 0.9, (N, variant.n_hidden))
+    z0 = rng.uniform(0.05, 0.9, (N, two_layer.d2_of(variant)))
+    d = two_layer.random_targets(variant, rng, (N, T, variant.n_out))
+    return variant, model, params, x, s0, z0, d
+
+
+@pytest.mark.parametrize("student", STUDENTS[:30])
+def test_q2_is_horizon_one_and_q3_horizon_two_of_the_reference(student):
+    variant, model, p, x, s0, z0, d = stacked_problem(student)
+    trace = model.forward(p, x, s0=s0, z0=z0)
+    s, z = trace.s, trace.z
+    for t in range(1, variant.T):
+        expected = -variant.lr * model.grad(p, x, d, s0=s0, z0=z0, horizon=1, times=[t])["V1"]
+        got = two_layer.solve_delta_V1(variant, s[:, t - 1], s[:, t], z[:, t - 1], z[:, t],
+                                       p["W2"], p["V2"], p["c"], d[:, t], variant.lr)
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    for t in range(variant.T - 1):
+        expected = model.grad(p, x, d, s0=s0, z0=z0, horizon=2, times=[t + 1])["U"]
+        got = two_layer.solve_dE_dU(variant, x[:, t], x[:, t + 1], s[:, t], s[:, t + 1], z[:, t],
+                                    z[:, t + 1], p["W1"], p["V1"], p["W2"], p["V2"], p["c"],
+                                    d[:, t + 1])
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    forward = two_layer.solve_forward(variant, x, s0, z0, *(p[k] for k in
+                                      ("U", "W1", "b1", "V1", "W2", "b2")))
+    np.testing.assert_allclose(forward[0], s, rtol=1e-12)
+    np.testing.assert_allclose(forward[1], z, rtol=1e-12)
+
+
+# -- finite differences with an independent forward pass ----------------------------------
+
+PHI = {"tanh": np.tanh, "sigmoid": lambda a: 1.0 / (1.0 + np.exp(-a)), "identity": lambda a: a}
+G = {"linear": lambda o: o, "sigmoid": lambda o: 1.0 / (1.0 + np.exp(-o))}
+
+
+def numeric_gradient(f, arrays: dict, key: str, h: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar f(arrays) in every entry of arrays[key]."""
+    grad = np.zeros_like(arrays[key])
+    for index in np.ndindex(grad.shape):
+        saved = arrays[key][index]
+        arrays[key][index] = saved + h
+        up = f(arrays)
+        arrays[key][index] = saved - h
+        down = f(arrays)
+        arrays[key][index] = saved
+        grad[index] = (up - down) / (2 * h)
+    return grad
+
+
+def forward_loop(a, phi):
+    """The two layers stepped by hand: s, z (N, T, ·)."""
+    N, T, _ = a["x"].shape
+    s_prev, z_prev, s, z = a["s0"], a["z0"], [], []
+    for t in range(T):
+        s_prev = phi(a["x"][:, t] @ a["U"] + s_prev @ a["W1"] + a["b1"])
+        z_prev = phi(s_prev @ a["V1"] + z_prev @ a["W2"] + a["b2"])
+        s.append(s_prev)
+        z.append(z_prev)
+    return np.stack(s, axis=1), np.stack(z, axis=1)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "identity"])
+def test_full_backward_against_finite_differences(activation):
+    variant = Variant(activation, "linear", "mse", 3, 4, 2, 5, 2, extra=(("n_hidden2", 3),))
+    rng = np.random.default_rng(7)
+    a = {key: rng.normal(0.0, 0.6, shape)
+         for key, shape in two_layer.model_of(variant).param_shapes().items()}
+    a.update(x=rng.normal(size=(2, 5, 3)), s0=rng.uniform(-0.5, 0.5, (2, 4)),
+             z0=rng.uniform(-0.5, 0.5, (2, 3)))
+    do = rng.normal(size=(2, 5, 2))
+    phi = PHI[activation]
+
+    def surrogate(arrays):   # L with dL/do_t = do_t: Σ ⟨do_t, o_t⟩
+        _, z = forward_loop(arrays, phi)
+        return float(np.sum(do * (z @ arrays["V2"] + arrays["c"])))
+
+    s, z = forward_loop(a, phi)
+    grads = two_layer.solve_backward(variant, do, a["x"], a["s0"], a["z0"], s, z, a["U"],
+                                     a["W1"], a["V1"], a["W2"], a["V2"])
+    for key in two_layer.GRADIENTS:
+        np.testing.assert_allclose(grads[key], numeric_gradient(surrogate, a, key),
+                                   rtol=1e-6, atol=1e-8, err_msg=key)
+
+
+@pytest.mark.parametrize("output", ["linear", "sigmoid"])
+def test_q2_and_q3_against_finite_differences_of_the_truncated_window(output):
+    """Horizon h on E_t: the earlier states s_{t-h}, z_{t-h} held fixed, the weights moved."""
+    variant = Variant("tanh", output, "mse", 3, 4, 2, 5, 2, lr=0.1, extra=(("n_hidden2", 3),))
+    rng = np.random.default_rng(11)
+    a = {key: rng.normal(0.0, 0.6, shape)
+         for key, shape in two_layer.model_of(variant).param_shapes().items()}
+    x_t, x_next = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    s_before, z_before = rng.uniform(-0.5, 0.5, (2, 4)), rng.uniform(-0.5, 0.5, (2, 3))
+    d_next = rng.uniform(0.0, 1.0, (2, 2))
+    g = G[output]
+
+    def steps(arr, x_list, s_prev, z_prev):
+        states = []
+        for x_step in x_list:
+            s_prev = np.tanh(x_step @ arr["U"] + s_prev @ arr["W1"] + arr["b1"])
+            z_prev = np.tanh(s_prev @ arr["V1"] + z_prev @ arr["W2"] + arr["b2"])
+            states.append((s_prev, z_prev))
+        return states
+
+    def error(arr, z_last):
+        return float(np.sum((g(z_last @ arr["V2"] + arr["c"]) - d_next) ** 2) / 2)
+
+    # Q3: E_{t+1} with s_{t-1}, z_{t-1} fixed and U used at t and t+1.
+    (s_t, z_t), (s_next, z_next) = steps(a, [x_t, x_next], s_before, z_before)
+    numeric = numeric_gradient(lambda arr: error(arr, steps(arr, [x_t, x_next], s_before,
+                                                              z_before)[-1][1]), a, "U")
+    got = two_layer.solve_dE_dU(variant, x_t, x_next, s_t, s_next, z_t, z_next, a["W1"],
+                                a["V1"], a["W2"], a["V2"], a["c"], d_next)
+    np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-9)
+
+    # Q2: E_t with s_t and z_{t-1} fixed and V1 used at t only.
+    def e_t(arr):
+        z_now = np.tanh(s_next @ arr["V1"] + z_t @ arr["W2"] + arr["b2"])
+        return error(arr, z_now)
+
+    got = two_layer.solve_delta_V1(variant, s_t, s_next, z_t, z_next, a["W2"], a["V2"], a["c"],
+                                   d_next, 0.1)
+    np.testing.assert_allclose(got, -0.1 * numeric_gradient(e_t, a, "V1"), rtol=1e-6, atol=1e-9)
