@@ -24,6 +24,7 @@ BUILT_IN = (
     "exercises.elman",
     "exercises.scalar_linear",
     "exercises.char_rnn",
+    "exercises.vanishing",
     "exercises.two_layer",
 )
 
