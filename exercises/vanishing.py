@@ -29,7 +29,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
-from exercises.elman import random_model, random_states, saturating
+from exercises.elman import random_model, random_states, saturating, wrong_derivative
 from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
 from reference import activations
 
@@ -108,7 +108,9 @@ def solve_clipped_update(variant, params, grads, lr, max_norm):
 def buggy_step(variant, s_t, W, *, bug):
     dphi = _phi(variant).derivative_from_state(s_t)
     if bug == "derivative-at-preactivation":
-        dphi = _phi(variant).derivative_from_state(_phi(variant).apply(s_t))
+        dphi = wrong_derivative(variant, s_t, mistake="at-preactivation")
+    if bug == "wrong-activation-derivative":
+        dphi = wrong_derivative(variant, s_t, mistake="other")
     if bug == "weight-not-transposed":
         return dphi[..., :, None] * W
     if bug == "jacobian-product-order":          # Wᵀ diag(φ'): columns scaled, not rows
@@ -227,7 +229,8 @@ def probes_clipped_update(instance: Instance) -> list[Probe]:
 STEP = r"\frac{\partial s_t}{\partial s_{t-1}} = \mathrm{diag}(\varphi'_t)\, W^\top"
 CHAIN = r"\frac{\partial s_{T}}{\partial s_k} = \prod_{j=T}^{k+1} " \
         r"\mathrm{diag}(\varphi'_j)\, W^\top \ \text{(latest step on the left)}"
-DERIVATIVE = r"\varphi'_t \text{ written through } s_t\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
+DERIVATIVE = r"\varphi'_t \text{ written through } s_t\ (\tanh: 1 - s_t^2,\ " \
+             r"\sigma: s_t(1 - s_t),\ \text{identity}: 1)"
 CLIP = r"g \leftarrow g \cdot \frac{\text{max\_norm}}{\|g\|}\ \text{when}\ " \
        r"\|g\| = \sqrt{\textstyle\sum_{\text{keys}}\sum g^2} > \text{max\_norm}"
 CLIPPED_UPDATE = r"\theta \leftarrow \theta - \alpha\,\mathrm{clip}(\nabla_\theta L)"
@@ -257,6 +260,8 @@ def build() -> Exercise:
                Bug("derivative-at-preactivation",
                    partial(buggy_step, bug="derivative-at-preactivation"), DERIVATIVE,
                    saturating),
+               Bug("wrong-activation-derivative",
+                   partial(buggy_step, bug="wrong-activation-derivative"), DERIVATIVE),
                Bug("jacobian-product-order", partial(buggy_step, bug="jacobian-product-order"),
                    STEP, not_identity))),
         stage("jacobian_norms", "How far back a gradient reaches", 3, ("s", "W"), ("norms",),
@@ -271,6 +276,8 @@ def build() -> Exercise:
                Bug("derivative-at-preactivation",
                    partial(buggy_jacobian_norms, bug="derivative-at-preactivation"), DERIVATIVE,
                    saturating),
+               Bug("wrong-activation-derivative",
+                   partial(buggy_jacobian_norms, bug="wrong-activation-derivative"), DERIVATIVE),
                Bug("jacobian-product-order",
                    partial(buggy_jacobian_norms, bug="jacobian-product-order"), CHAIN,
                    not_identity)),
