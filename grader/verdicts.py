@@ -42,12 +42,14 @@ from grader.results import CheckResult, SubmissionResult
 RTOL, ATOL = 1e-6, 1e-9
 
 
-@dataclass(frozen=True)
-class Call:
-    """One call of a student's function, as planned."""
+class ForeignValue:
+    """A returned value the sandbox would not turn into an array: only its type is known."""
 
-    stage: str
-    probe: Probe
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name}>"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ def _judge_output(name: str, got: Any, expected: Any, time_axis: int | None) -> 
         ok = got is None
         return _OutputVerdict(name, float(ok), ok, "" if ok else f"{name} should be None")
     expected = np.asarray(expected, dtype=np.float64)
+    if isinstance(got, ForeignValue):
+        return _OutputVerdict(name, 0.0, False,
+                              f"{name}: expected a numpy array, got {got.type_name}")
     try:
         array = answer_array(got)
     except RejectedAnswer as error:

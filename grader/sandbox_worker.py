@@ -1,0 +1,340 @@
+"""The sandbox's zygote: runs untrusted student code, one forked child per job.
+
+This file runs inside the sandbox, alone: it imports the standard library and
+numpy only, never the grader, the reference or the exercises, which are not
+even mounted there. It is started once per worker with numpy imported, then
+reads jobs as JSON lines on stdin and answers one JSON line per job on stdout:
+
+    → {"job": "/exchange/<id>", "uid": 60001, "limits": {...}, "private_pids": true}
+    ← {"job": "/exchange/<id>", "nonce": …, "status": "ok" | "timeout" | "crashed",
+       "seconds": 0.03, "exit": …, "stdout": "…"}
+
+For each job it forks a child that takes on the limits (memory, CPU, file size,
+processes), drops to an unprivileged uid when started as root, works in a fresh
+scratch directory, runs the given code and the student's cells, calls the
+planned functions and writes what they returned into the scratch directory as
+`.npy` files (no pickle) and `outputs.jsonl`, one line per call as it ends.
+The zygote then copies those files, size-capped, into the job's exchange
+directory, kills every process the job left behind, and wipes the scratch
+directory.
+
+Job directory (written by the trusted parent, readable only by root):
+    plan.json   {"given": source, "cells": [source, …], "calls": [call, …]}
+    call:       {"stage": name, "probe": i, "repeat": bool, "kwargs": {name: encoded}}
+    encoded:    {"array": "a3.npy"} | {"dict": {key: encoded}} | {"value": number or str}
+"""
+
+import copy
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+import traceback
+
+import numpy as np
+
+SCRATCH_ROOT = os.environ.get("BPTT_SCRATCH", "/tmp")
+MAX_COPY_BYTES = 64 * 1024 * 1024
+
+
+# -- in the child: running the student's code ----------------------------------------
+
+
+def decode(value, folder):
+    if "array" in value:
+        return np.load(os.path.join(folder, value["array"]), allow_pickle=False)
+    if "dict" in value:
+        return {key: decode(item, folder) for key, item in value["dict"].items()}
+    return value["value"]
+
+
+def _plain_numbers(value):
+    """Whether value is a number or a (nested) list/tuple of exact numbers or float arrays."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) in (list, tuple):
+            stack.extend(item)
+        elif type(item) is np.ndarray:
+            continue
+        elif type(item) not in (float, int, np.float64, np.float32, np.float16):
+            return False
+    return True
+
+
+def encode_output(value, folder, stem):
+    """Save one returned value as plain data, judging its type by exact class only."""
+    cls = type(value)
+    if value is None:
+        return {"none": True}
+    if cls is np.ndarray:
+        if value.dtype.kind in "OVSUMm":
+            return {"type": f"numpy array of dtype {value.dtype.name}"}
+        np.save(os.path.join(folder, stem + ".npy"), value, allow_pickle=False)
+        return {"array": stem + ".npy"}
+    if cls in (list, tuple, float, int, np.float64, np.float32, np.float16):
+        if cls in (list, tuple) and not _plain_numbers(value):
+            return {"type": f"{cls.__name__} holding non-numbers"}
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            return {"type": f"ragged {cls.__name__}"}
+        np.save(os.path.join(folder, stem + ".npy"), array, allow_pickle=False)
+        return {"array": stem + ".npy"}
+    if isinstance(value, np.ndarray):
+        return {"type": "subclass of numpy.ndarray (" + cls.__qualname__ + ")"}
+    return {"type": type.__dict__["__qualname__"].__get__(cls, type)}
+
+
+SOURCES = {}   # "<cell 3>" → its lines, for quoting the line an error came from
+
+
+def describe(error):
+    text = f"{type(error).__name__}: {error}"
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename in SOURCES]
+    if frames:
+        frame = frames[-1]
+        lines = SOURCES[frame.filename]
+        line = lines[frame.lineno - 1].strip() if 0 < frame.lineno <= len(lines) else "…"
+        text += f" (at line {frame.lineno} of {frame.filename[1:-1]}: {line})"
+    return text[:2000]
+
+
+def run_source(source, filename, namespace):
+    SOURCES[filename] = source.splitlines()
+    exec(compile(source, filename, "exec"), namespace)
+
+
+MAX_ITEMS = 64
+
+
+def encode_result(value, folder, stem):
+    """A function's return value: a tuple or a dict of values, or one value.
+
+    The parent pairs the items with the stage's output names, so a wrong
+    number of return values is judged there, not here.
+    """
+    if type(value) is tuple and len(value) <= MAX_ITEMS:
+        return {"tuple": [encode_output(item, folder, f"{stem}_{i}")
+                          for i, item in enumerate(value)]}
+    if type(value) is dict and len(value) <= MAX_ITEMS and all(type(k) is str for k in value):
+        return {"dict": {key: encode_output(item, folder, f"{stem}_{i}")
+                         for i, (key, item) in enumerate(value.items())}}
+    return encode_output(value, folder, stem)
+
+
+def changed(before, after):
+    if type(before) is np.ndarray:
+        return not (type(after) is np.ndarray and before.shape == after.shape
+                    and np.array_equal(before, after, equal_nan=True))
+    if type(before) is dict:
+        return (type(after) is not dict or before.keys() != after.keys()
+                or any(changed(before[k], after[k]) for k in before))
+    return False
+
+
+def run_calls(plan, job, out):
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    run_source(plan["given"], "<given cell>", namespace)
+    cell_errors = []
+    for number, source in enumerate(plan["cells"], start=1):
+        try:
+            run_source(source, f"<cell {number}>", namespace)
+        except BaseException as error:  # noqa: BLE001 — SystemExit, KeyboardInterrupt too
+            cell_errors.append(f"cell {number}: {describe(error)}")
+    log = open(os.path.join(out, "outputs.jsonl"), "w")
+    log.write(json.dumps({"cell_errors": cell_errors}) + "\n")
+    log.flush()
+    for index, call in enumerate(plan["calls"]):
+        record = {"stage": call["stage"], "probe": call["probe"]}
+        function = namespace.get(call["stage"])
+        if not callable(function):
+            record["missing"] = True
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            continue
+        given = {name: decode(value, job) for name, value in call["kwargs"].items()}
+        try:
+            kwargs = copy.deepcopy(given)
+            record["result"] = encode_result(function(**kwargs), out, f"c{index}")
+            if call["repeat"]:
+                again = function(**copy.deepcopy(given))
+                record["repeat_result"] = encode_result(again, out, f"r{index}")
+            record["mutated"] = [name for name in given if changed(given[name], kwargs[name])]
+        except NotImplementedError:
+            record["error"] = f"NotImplementedError: {call['stage']} is not implemented yet"
+        except BaseException as error:  # noqa: BLE001
+            record["error"] = describe(error)
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+    log.close()
+
+
+def child(inbox, scratch, uid, limits):
+    """In the forked child: limits, unprivileged uid, then the student's code."""
+    os.setsid()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversized write fails, not the job
+    null = os.open(os.devnull, os.O_RDONLY)          # no way back to the zygote's requests
+    os.dup2(null, 0)
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
+    cpu = int(limits["cpu_seconds"]) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb,) * 2)
+    if os.getuid() == 0 and uid is not None:  # counted per uid: only the job's own uid
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    log = os.open(os.path.join(scratch, "stdout.txt"), os.O_WRONLY | os.O_CREAT, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    if os.getuid() == 0 and uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    os.chdir(scratch)
+    with open(os.path.join(inbox, "plan.json")) as handle:
+        plan = json.load(handle)
+    run_calls(plan, inbox, scratch)
+
+
+def run_job(job, uid, limits, private_pids):
+    scratch = os.path.join(SCRATCH_ROOT, "job")
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch, mode=0o700)
+    plan = open(os.path.join(job, "plan.json")).read()
+    job_arrays = {name: open(os.path.join(job, name), "rb").read()
+                  for name in os.listdir(job) if name.endswith(".npy")}
+    # The child gets its own copies of the plan and arrays: the exchange folder
+    # is not its business.
+    inbox = os.path.join(scratch, "in")
+    os.makedirs(inbox)
+    with open(os.path.join(inbox, "plan.json"), "w") as handle:
+        handle.write(plan)
+    for name, data in job_arrays.items():
+        with open(os.path.join(inbox, name), "wb") as handle:
+            handle.write(data)
+    if os.getuid() == 0 and uid is not None:
+        for folder in (scratch, inbox):
+            os.chown(folder, uid, uid)
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            child(inbox, scratch, uid, limits)
+        except BaseException:  # noqa: BLE001
+            code = 3
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except BaseException:  # noqa: BLE001
+                    pass
+            os._exit(code)
+    status = wait_for(pid, limits["wall_seconds"])
+    seconds = time.monotonic() - started
+    kill_leftovers(pid, uid if os.getuid() == 0 else None, private_pids)
+    reply = {"status": status[0], "exit": status[1], "seconds": round(seconds, 4),
+             "stdout": read_capped(os.path.join(scratch, "stdout.txt"),
+                                   limits["output_kb"] * 1024)}
+    copy_outputs(scratch, job)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return reply
+
+
+def wait_for(pid, seconds):
+    """("ok" | "timeout" | "crashed", detail) once the child exits or the time is up."""
+    fd = os.pidfd_open(pid)
+    try:
+        ready, _, _ = select.select([fd], [], [], seconds)
+    finally:
+        os.close(fd)
+    if not ready:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.waitpid(pid, 0)
+        return "timeout", None
+    _, code = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(code):
+        return "crashed", f"killed by signal {signal.Signals(os.WTERMSIG(code)).name}"
+    return ("ok", 0) if os.WEXITSTATUS(code) == 0 else ("crashed", os.WEXITSTATUS(code))
+
+
+def kill_leftovers(pid, uid, private_pids):
+    """SIGKILL every process the job left behind.
+
+    Its process group always; then, in a private pid namespace, every process
+    but the namespace's init and this zygote; else, as root, every process of
+    the job's uid. A non-root worker without a pid namespace can only do the
+    first, and a process that left the group escapes it: the weaker fallback.
+    """
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if not private_pids and uid is None:
+        return
+    me = os.getpid()
+    for _ in range(100):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in (me, 1):
+                continue
+            try:
+                if private_pids or os.stat(f"/proc/{entry}").st_uid == uid:
+                    os.kill(int(entry), signal.SIGKILL)
+                    found = True
+            except OSError:
+                continue
+        if not found:
+            return
+        time.sleep(0.002)
+
+
+def read_capped(path, limit):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        return ""
+    text = data[:limit].decode("utf-8", "replace")
+    return text + ("\n[output cut]" if len(data) > limit else "")
+
+
+def copy_outputs(scratch, job):
+    """Copy outputs.jsonl and the .npy files, regular files only, size-capped."""
+    total = 0
+    for name in os.listdir(scratch):
+        if name != "outputs.jsonl" and not name.endswith(".npy"):
+            continue
+        source = os.path.join(scratch, name)
+        if os.path.islink(source) or not os.path.isfile(source):
+            continue
+        total += os.path.getsize(source)
+        if total > MAX_COPY_BYTES:
+            return
+        shutil.copyfile(source, os.path.join(job, "out_" + name))
+
+
+def main():
+    print(json.dumps({"ready": True, "root": os.getuid() == 0}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            reply = run_job(request["job"], request["uid"], request["limits"],
+                            request.get("private_pids", False))
+        except Exception as error:  # the worker itself failed: report, keep serving
+            reply = {"status": "worker-error", "detail": repr(error)}
+        reply["job"] = request["job"]
+        reply["nonce"] = request.get("nonce")
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()
