@@ -318,8 +318,8 @@ def vjp_check(
 
     fun: y = F(x_1, …, x_m), an array (positional inputs) — or F(**inputs) when
         inputs is a mapping of names to arrays.
-    vjp: (ḡ, *inputs) → one array per input, Jᵀ_i ḡ = ∂⟨ḡ, F⟩/∂x_i
-        (a sequence in input order, or a mapping by name for mapping inputs).
+    vjp: (ḡ, *inputs) — or (ḡ, **inputs) — → one array per input,
+        Jᵀ_i ḡ = ∂⟨ḡ, F⟩/∂x_i: a sequence in input order, or a mapping by name.
     Draws ḡ ~ N(0, 1) of y's shape; for each input x_i, the scalar
         h(x_i) = ⟨ḡ, F(…, x_i, …)⟩
     is differenced entry by entry when x_i.size ≤ elementwise_limit, else
@@ -336,7 +336,7 @@ def vjp_check(
     y = np.asarray(call(values), dtype=np.float64)
     g = rng.standard_normal(y.shape)
     claimed = vjp(g, **dict(zip(names, values, strict=True))) if named else vjp(g, *values)
-    claimed = [claimed[k] for k in names] if named else list(claimed)
+    claimed = ([claimed[k] for k in names] if isinstance(claimed, Mapping) else list(claimed))
     if len(claimed) != len(values):
         raise ValueError(f"vjp returned {len(claimed)} arrays for {len(values)} inputs")
 

@@ -122,11 +122,13 @@ def render_json(result: SubmissionResult, indent: int | None = 2) -> str:
 
 
 def xml_text(text: str) -> str:
-    """text with every character XML 1.0 cannot hold written as a visible escape (\\x07)."""
+    """text as XML 1.0 can hold it: line endings as \\n (what a parser would make of them),
+    every character XML cannot hold (controls, lone surrogates) as a visible escape (\\x07).
+    ElementTree escapes <, & and quotes itself."""
     def escape(m: re.Match) -> str:
         code = ord(m.group())
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return _NOT_XML.sub(escape, str(text))
+    return _NOT_XML.sub(escape, str(text).replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _first_line(text: str, limit: int = 200) -> str:
