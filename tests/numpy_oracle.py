@@ -162,6 +162,39 @@ def preactivations(kind: str, spec, params: dict, x: np.ndarray, states: dict) -
     return [value for key, value in out.items() if key.startswith("a_")]
 
 
+# -- truncated BPTT by definition ---------------------------------------------------------
+
+
+def truncation_windows(kind: str, T: int, t: int, k: int):
+    """For E_t and horizon k, the steps τ whose uses count (DESIGN.md, truncated BPTT).
+
+    Returns ({use: [τ, …]} for every parameter and input use of `forward`,
+    {initial state: whether its use is in the window}).
+
+    Forward in time 0 ≤ t − τ ≤ k − 1; backward in time (the bidirectional
+    net's second layer) 0 ≤ τ − t ≤ k − 1. The output layer is used at t only.
+    Initial states are used at the step where their net starts: 0, or T − 1
+    for r0.
+    """
+    fwd = list(range(max(0, t - k + 1), t + 1))
+    bwd = list(range(t, min(T, t + k)))
+    now = [t]
+    if kind == "elman":
+        uses = {"U": fwd, "W": fwd, "b": fwd, "V": now, "c": now, "x": fwd}
+        starts = {"s0": 0}
+    elif kind == "stacked":
+        uses = {key: fwd for key in ("U", "W1", "b1", "V1", "W2", "b2", "x")}
+        uses.update(V2=now, c=now)
+        starts = {"s0": 0, "z0": 0}
+    else:
+        uses = {key: fwd for key in ("Uf", "Wf", "bf", "xf")}
+        uses.update({key: bwd for key in ("Ub", "Wb", "bb", "xb")})
+        uses.update(Vf=now, Vb=now, c=now)
+        starts = {"f0": 0, "r0": T - 1}
+    states_in_window = {name: abs(t - step) <= k - 1 for name, step in starts.items()}
+    return uses, states_in_window
+
+
 # -- finite differences -----------------------------------------------------------------
 
 

@@ -110,15 +110,20 @@ class Problem:
 
 @st.composite
 def models(draw, kinds=KINDS, activations=ACTIVATIONS, combinations=COMBINATIONS,
-           bias=None, max_size=6):
-    """A reference model of one of `kinds` with a valid activation × output × loss."""
+           bias=None, max_size=6, single_class_softmax=True):
+    """A reference model of one of `kinds` with a valid activation × output × loss.
+
+    single_class_softmax=False keeps softmax outputs at two classes or more
+    (over one class y ≡ 1 and every gradient is exactly zero).
+    """
     kind = draw(st.sampled_from(kinds))
     activation = draw(st.sampled_from(activations))
     output, objective = draw(st.sampled_from(combinations))
     size = st.integers(1, max_size)
     # softmax over one class is constantly 1: bce against it is infinite, so
     # softmax + bce needs at least two outputs.
-    n_out = draw(st.integers(2 if (output, objective) == ("softmax", "bce") else 1, max_size))
+    one_class_ok = output != "softmax" or (single_class_softmax and objective != "bce")
+    n_out = draw(st.integers(1 if one_class_ok else 2, max_size))
     kwargs = dict(
         n_in=draw(size), n_hidden=draw(size), n_out=n_out, activation=activation,
         output=output, objective=objective,
@@ -193,10 +198,12 @@ def draw_arrays(model, rng, N, T, gain, one_hot, zero_states):
 
 @st.composite
 def problems(draw, kinds=KINDS, activations=ACTIVATIONS, combinations=COMBINATIONS,
-             bias=None, max_size=6, T=None, N=None, model_strategy=None):
+             bias=None, max_size=6, T=None, N=None, model_strategy=None,
+             single_class_softmax=True):
     """A `Problem` (model, params, x, d, initial states) away from relu kinks."""
     model = draw(model_strategy if model_strategy is not None
-                 else models(kinds, activations, combinations, bias, max_size))
+                 else models(kinds, activations, combinations, bias, max_size,
+                             single_class_softmax))
     T = draw(st.integers(1, 8) if T is None else T)
     N = draw(st.integers(1, 3) if N is None else N)
     gain = draw(st.floats(0.5, 1.2))

@@ -25,6 +25,7 @@ from numpy_oracle import (
     g,
     input_uses,
     loss_term,
+    truncation_windows,
 )
 from strategies import (
     ACTIVATIONS,
@@ -121,33 +122,6 @@ def test_single_time_gradients_sum_to_the_full_gradient(problem, data):
     assert_grads_close(summed, total, SAME_RTOL, SAME_FLOOR)
 
 
-def windows(kind: str, T: int, t: int, k: int) -> dict:
-    """For E_t and horizon k, the steps τ whose uses count, per use in `numpy_oracle`.
-
-    Forward in time 0 ≤ t − τ ≤ k − 1; backward in time (the bidirectional
-    net's second layer) 0 ≤ τ − t ≤ k − 1. The output layer is used at t only.
-    Initial states are used at the step where their net starts: 0, or T − 1
-    for r0.
-    """
-    fwd = list(range(max(0, t - k + 1), t + 1))
-    bwd = list(range(t, min(T, t + k)))
-    now = [t]
-    if kind == "elman":
-        uses = {"U": fwd, "W": fwd, "b": fwd, "V": now, "c": now, "x": fwd}
-        starts = {"s0": 0}
-    elif kind == "stacked":
-        uses = {key: fwd for key in ("U", "W1", "b1", "V1", "W2", "b2", "x")}
-        uses.update(V2=now, c=now)
-        starts = {"s0": 0, "z0": 0}
-    else:
-        uses = {key: fwd for key in ("Uf", "Wf", "bf", "xf")}
-        uses.update({key: bwd for key in ("Ub", "Wb", "bb", "xb")})
-        uses.update(Vf=now, Vb=now, c=now)
-        starts = {"f0": 0, "r0": T - 1}
-    states_in_window = {name: abs(t - step) <= k - 1 for name, step in starts.items()}
-    return uses, states_in_window
-
-
 def brute_force_truncated_grad(problem, t: int, k: int) -> dict:
     """Σ_{τ in the window} ∂E_t/∂θ_τ, θ_τ the copy of θ used at step τ, by finite differences.
 
@@ -160,7 +134,7 @@ def brute_force_truncated_grad(problem, t: int, k: int) -> dict:
     X = input_uses(kind, problem.x)
     states = {key: np.array(value, dtype=float) for key, value in problem.states.items()}
     d = problem.d_dense
-    uses, states_in_window = windows(kind, T, t, k)
+    uses, states_in_window = truncation_windows(kind, T, t, k)
     h = fd_step(problem.model.activation)
 
     def E():
