@@ -25,6 +25,7 @@ BUILT_IN = (
     "exercises.scalar_linear",
     "exercises.char_rnn",
     "exercises.vanishing",
+    "exercises.output_jacobian",
     "exercises.two_layer",
 )
 

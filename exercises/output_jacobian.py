@@ -1,0 +1,262 @@
+"""Exercise `output-jacobian`: seed 002's vector (case 1) against scalar (case 2) output activation.
+
+Seed 002 writes the output layer as Z^{(2)}(t) = h(t) W^{(2)} + b^{(2)} and
+Y(t) = f^{(2)}(Z^{(2)}(t)), with row vectors and the derivative of the
+divergence as a row: ∇_{Z^{(2)}} DIV = ∇_Y DIV · ∇_{Z^{(2)}} Y. Here, batch
+first and 0-based in time (DESIGN.md):
+
+    o = Z^{(2)} (N, T, k),  y = Y (N, T, k),  h (N, T, d),  W2 = W^{(2)} (d, k),  o = h W2 + b2
+
+- Case 1, vector activation (softmax): every y_j depends on every o_i and
+  J = ∂y/∂o is full, J[j, i] = ∂y_j/∂o_i = y_j (δ_ij − y_i).
+- Case 2, scalar activation (tanh, sigmoid): y_i depends on o_i alone and J is
+  diagonal, J[i, i] = g'(o_i) (tanh: 1 − y_i², sigmoid: y_i (1 − y_i)).
+
+Then dL/do = dL/dy · J (a row times the Jacobian: dL/do_i = Σ_j dL/dy_j J[j, i]),
+dL/dh = dL/do · W2ᵀ and ∇_{W2} L = Σ_{n,t} h_ntᵀ dL/do_nt.
+
+Transposes. W2 is stored as seed 002 stores W^{(2)}: row i for hidden unit i,
+column j for output j (w_ij connects h_i to Z_j). The matrix the notes display
+in ∇_h DIV = ∇_Z DIV W^{(2)} has w_1j … w_{N₁}j in its row j: it is W2ᵀ in this
+storage, hence dL/dh = dL/do W2ᵀ.
+
+A Jacobian transposed in the product, dL/dy · Jᵀ, cannot be told apart here:
+the softmax Jacobian is symmetric (y_j δ_ij − y_j y_i) and the scalar ones are
+diagonal. The transposition that does show is that of W2 (when d = k, so that
+no shape error gives it away) and of the weight gradient's outer product.
+
+The right answers come from `reference.activations` (g, its vector–Jacobian
+product and `softmax_jacobian`) and `reference.network.output_layer_grads`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from reference import activations
+from reference.network import output_layer_grads
+
+# -- data for the probes ----------------------------------------------------------------
+
+
+def _g(variant: Variant) -> activations.OutputActivation:
+    return activations.output(variant.output)
+
+
+def _sizes(variant: Variant):
+    return variant.N, variant.T, variant.n_hidden, variant.n_out
+
+
+def random_preactivations(variant: Variant, rng: np.random.Generator) -> np.ndarray:
+    N, T, _, k = _sizes(variant)
+    return rng.normal(0.0, 1.5, (N, T, k))
+
+
+# -- the right answers, in the student's signatures ---------------------------------------
+
+
+def solve_jacobian(variant, o):
+    g = _g(variant)
+    y = g.apply(np.asarray(o, dtype=np.float64))
+    if not g.elementwise:
+        return activations.softmax_jacobian(y)
+    return g.vjp(y, np.ones_like(y))[..., :, None] * np.eye(y.shape[-1])
+
+
+def solve_delta(variant, o, dL_dy):
+    g = _g(variant)
+    return g.vjp(g.apply(np.asarray(o, dtype=np.float64)), np.asarray(dL_dy, dtype=np.float64))
+
+
+def solve_hidden_delta(variant, do, W2):
+    return do @ W2.T
+
+
+def solve_weight_grad(variant, h, do):
+    return output_layer_grads(h, do)
+
+
+# -- the bugs -------------------------------------------------------------------------------
+
+
+def _scalar_derivative(name: str, y: np.ndarray) -> np.ndarray:
+    return {"tanh": 1.0 - y * y, "sigmoid": y * (1.0 - y), "softmax": y * (1.0 - y)}[name]
+
+
+def buggy_jacobian(variant, o, *, bug):
+    y = _g(variant).apply(np.asarray(o, dtype=np.float64))
+    if bug == "softmax-jacobian-elementwise":          # softmax as if it were a sigmoid
+        derivative = y * (1.0 - y)
+    else:                                              # the other scalar activation's g'
+        other = {"tanh": "sigmoid", "sigmoid": "tanh"}[variant.output]
+        derivative = _scalar_derivative(other, y)
+    return derivative[..., :, None] * np.eye(y.shape[-1])
+
+
+def buggy_delta(variant, o, dL_dy, *, bug):
+    J = buggy_jacobian(variant, o, bug=bug)
+    return np.einsum("ntj,ntji->nti", dL_dy, J)
+
+
+def hidden_delta_untransposed(variant, do, W2):
+    return do @ W2
+
+
+def buggy_weight_grad(variant, h, do, *, bug):
+    if bug == "outer-product-reversed":
+        dW2, db2 = output_layer_grads(h, do)
+        return dW2.T, db2
+    if bug == "overwrite-not-accumulate":              # a loop over t that keeps the last step
+        return h[:, -1].T @ do[:, -1], do[:, -1].sum(axis=0)
+    dW2, _ = output_layer_grads(h, do)                 # bias-not-summed: a mean over the batch
+    return dW2, do.sum(axis=1).mean(axis=0)
+
+
+# -- the probes -------------------------------------------------------------------------
+
+
+def probes_jacobian(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:output_jacobian")
+    return [Probe("random pre-activations", {"o": random_preactivations(v, rng)},
+                  "∂y_j/∂o_i for every j and i at every step", time_axis={"J": 1})]
+
+
+def probes_delta(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:output_delta")
+    N, T, _, k = _sizes(v)
+    o = random_preactivations(v, rng)
+    one_output = np.zeros((N, T, k))
+    one_output[..., int(rng.integers(k))] = rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 2.0)
+    time_axis = {"do": 1}
+    return [
+        Probe("random dL/dy", {"o": o, "dL_dy": rng.normal(size=(N, T, k))},
+              "dL/do = dL/dy · ∂y/∂o", time_axis),
+        Probe("dL/dy on one output only", {"o": o, "dL_dy": one_output},
+              "only y_j carries a gradient: every o_i still receives one through softmax",
+              time_axis),
+    ]
+
+
+def probes_hidden_delta(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:hidden_delta")
+    N, T, d, k = _sizes(v)
+    return [Probe("random dL/do and W2", {"do": rng.normal(size=(N, T, k)),
+                                          "W2": rng.normal(0.0, 0.6, (d, k))},
+                  "dL/dh = dL/do · W2ᵀ at every step", time_axis={"dh": 1})]
+
+
+def probes_weight_grad(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:output_weight_grad")
+    N, T, d, k = _sizes(v)
+    return [Probe("random states and dL/do", {"h": rng.uniform(-1.0, 1.0, (N, T, d)),
+                                              "do": rng.normal(size=(N, T, k))},
+                  "the sum over sequences and steps of h_tᵀ dL/do_t", repeat=True)]
+
+
+# -- the exercise ------------------------------------------------------------------------
+
+
+JACOBIAN = r"\frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)"
+SCALAR = r"\frac{\partial y_i}{\partial o_i} = g'(o_i)\quad(\tanh: 1 - y_i^2,\ " \
+         r"\sigma: y_i(1 - y_i))"
+DELTA = r"\frac{\partial L}{\partial o_i} = \sum_j \frac{\partial L}{\partial y_j}" \
+        r"\frac{\partial y_j}{\partial o_i}"
+HIDDEN = r"\frac{\partial L}{\partial h} = \frac{\partial L}{\partial o}\, W_2^\top"
+WEIGHT = r"\nabla_{W_2} L = \sum_{n,t} h_{nt}^\top \frac{\partial L}{\partial o_{nt}},\quad " \
+         r"\nabla_{b_2} L = \sum_{n,t} \frac{\partial L}{\partial o_{nt}}"
+
+
+def is_softmax(variant) -> bool:
+    return variant.output == "softmax"
+
+
+def is_scalar(variant) -> bool:
+    return variant.output != "softmax"
+
+
+def is_square(variant) -> bool:
+    """Whether W2 is square, so that a missing transpose raises no shape error."""
+    return variant.n_hidden == variant.n_out
+
+
+def build() -> Exercise:
+    """The `output-jacobian` exercise."""
+
+    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
+        return Stage(name=name, title=title, points=points, parameters=parameters,
+                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
+
+    def activation_bugs(implementation, correction):
+        return (Bug("softmax-jacobian-elementwise",
+                    partial(implementation, bug="softmax-jacobian-elementwise"), JACOBIAN,
+                    is_softmax),
+                Bug("wrong-activation-derivative",
+                    partial(implementation, bug="wrong-activation-derivative"), correction,
+                    is_scalar))
+
+    stages = (
+        stage("output_jacobian", "The Jacobian of the output activation", 2, ("o",), ("J",),
+              "J = ∂y/∂o for y = g(o) at every step: J[n, t, j, i] = ∂y_{t,j}/∂o_{t,i}.\n"
+              "softmax (case 1, a vector activation): y_j (δ_ij − y_i), a full matrix;\n"
+              "tanh, sigmoid (case 2, scalar activations): g'(o_i) on the diagonal, 0 off it.\n\n"
+              "o: (N, T, k) output pre-activations Z^(2). Returns J: (N, T, k, k).",
+              solve_jacobian, probes_jacobian, activation_bugs(buggy_jacobian, SCALAR)),
+        stage("output_delta", "The gradient at the output pre-activation", 2,
+              ("o", "dL_dy"), ("do",),
+              "dL/do = dL/dy · ∂y/∂o, a row times the Jacobian at every step:\n"
+              "dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i (seed 002's ∇_Z DIV = ∇_Y DIV ∇_Z Y).\n\n"
+              "o: (N, T, k), dL_dy: (N, T, k). Returns do: (N, T, k).",
+              solve_delta, probes_delta, activation_bugs(buggy_delta, DELTA),
+              depends_on=("output_jacobian",)),
+        stage("hidden_delta", "The gradient reaching the hidden state", 1,
+              ("do", "W2"), ("dh",),
+              "dL/dh = dL/do · W2ᵀ at every step (o = h W2 + b2; seed 002's\n"
+              "∇_h DIV = ∇_Z DIV W^(2) displays the matrix W2ᵀ of this storage).\n\n"
+              "do: (N, T, k), W2: (d, k). Returns dh: (N, T, d).",
+              solve_hidden_delta, probes_hidden_delta,
+              (Bug("weight-not-transposed", hidden_delta_untransposed, HIDDEN, is_square),)),
+        stage("output_weight_grad", "The output layer's weight gradient", 1,
+              ("h", "do"), ("dW2", "db2"),
+              "∇_{W2} L = Σ_n Σ_t h_ntᵀ dL/do_nt (seed 002: ∂DIV/∂w_ij = h_i ∂DIV/∂Z_j) and\n"
+              "∇_{b2} L = Σ_n Σ_t dL/do_nt.\n\n"
+              "h: (N, T, d), do: (N, T, k). Returns dW2: (d, k) and db2: (k,).",
+              solve_weight_grad, probes_weight_grad,
+              (Bug("outer-product-reversed", partial(buggy_weight_grad,
+                                                     bug="outer-product-reversed"),
+                   WEIGHT, is_square),
+               Bug("overwrite-not-accumulate", partial(buggy_weight_grad,
+                                                       bug="overwrite-not-accumulate"), WEIGHT),
+               Bug("bias-not-summed", partial(buggy_weight_grad, bug="bias-not-summed"), WEIGHT,
+                   lambda variant: variant.N > 1))),
+    )
+    return Exercise(
+        id="output-jacobian",
+        title="Vector against scalar output activations in the backward pass",
+        seed="002",
+        summary=("Softmax is a vector activation: each output depends on every pre-activation, "
+                 "so its Jacobian is a full matrix (seed 002, case 1). tanh and sigmoid act on "
+                 "each entry alone and their Jacobian is diagonal (case 2). You will build the "
+                 "Jacobian of your network's output activation, push dL/dy through it to dL/do, "
+                 "and carry the gradient on to the hidden state and the output weights."),
+        notation={"o": "output pre-activation Z^(2)(t) (k,)", "y": "output Y(t) = g(o) (k,)",
+                  "h": "hidden state h(t) (d,)", "W2": "hidden-to-output weights W^(2) (d, k)",
+                  "b2": "output bias b^(2) (k,)", "J": "the Jacobian ∂y/∂o (k, k)"},
+        variant_space={
+            "activation": ("identity",),
+            "head": (("softmax", "mse"), ("tanh", "mse"), ("sigmoid", "mse")),
+            "n_in": (2,), "n_hidden": (3, 4, 5), "n_out": (3, 4),
+            "T": (3, 4, 5), "N": (2, 3),
+        },
+        stages=stages,
+        solution_module="exercises.solutions.output_jacobian",
+        equations=(r"o_t = h_t W_2 + b_2", r"y_t = g(o_t)",
+                   r"\frac{\partial L}{\partial o_t} = \frac{\partial L}{\partial y_t}"
+                   r"\,\frac{\partial y_t}{\partial o_t}",
+                   HIDDEN),
+    )
+
+
+EXERCISE = build()

@@ -1,0 +1,140 @@
+"""The `output-jacobian` exercise (seed 002, case 1 against case 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+from catalogue_probes import (
+    bug_verdicts,
+    disagreements,
+    instance_of,
+    probe_fingerprint,
+    same_fingerprint,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exercises import output_jacobian
+from exercises.misconceptions import CATALOGUE
+from exercises.registry import get_exercise
+from exercises.spec import Variant
+from reference import activations
+
+EXERCISE = output_jacobian.EXERCISE
+STUDENTS = [f"student-{i:03d}" for i in range(40)]
+
+
+def test_registered_under_its_id():
+    assert get_exercise("output-jacobian") is EXERCISE
+
+
+def test_every_bug_names_a_catalogue_entry():
+    for stage in EXERCISE.stages:
+        for bug in stage.bugs:
+            assert bug.misconception in CATALOGUE, (stage.name, bug.misconception)
+
+
+def test_solution_cells_agree_with_solve_on_every_probe():
+    found = [problem for student in STUDENTS for problem in disagreements(EXERCISE, student)]
+    assert not found, found
+
+
+def test_every_bug_is_caught_by_some_probe():
+    uncaught = [(student, *where) for student in STUDENTS
+                for where in bug_verdicts(EXERCISE, student)[0]]
+    assert not uncaught, uncaught
+
+
+def test_no_two_bugs_look_alike():
+    twins = set().union(*(bug_verdicts(EXERCISE, student)[1] for student in STUDENTS[:10]))
+    assert twins == set(), twins
+
+
+def test_same_student_same_instance_and_students_differ():
+    first, again = instance_of(EXERCISE, "ada"), instance_of(EXERCISE, "ada")
+    assert first.variant == again.variant
+    assert same_fingerprint(probe_fingerprint(first), probe_fingerprint(again))
+    prints = [probe_fingerprint(instance_of(EXERCISE, s)) for s in STUDENTS[:8]]
+    for i in range(len(prints)):
+        for j in range(i + 1, len(prints)):
+            assert not same_fingerprint(prints[i], prints[j])
+
+
+def test_every_output_activation_and_a_square_w2_are_handed_out():
+    variants = [instance_of(EXERCISE, s).variant for s in STUDENTS]
+    assert {v.output for v in variants} == {"softmax", "tanh", "sigmoid"}
+    assert any(v.n_hidden == v.n_out for v in variants)
+
+
+# -- solve against finite differences -------------------------------------------------------
+
+
+def _variant(output, d, k, N=2, T=3):
+    return Variant(activation="identity", output=output, objective="mse", n_in=2, n_hidden=d,
+                   n_out=k, T=T, N=N)
+
+
+problems = st.tuples(st.sampled_from(("softmax", "tanh", "sigmoid")), st.integers(1, 4),
+                     st.integers(1, 4), st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(problems)
+def test_jacobian_and_delta_match_finite_differences(problem):
+    output, d, k, seed = problem
+    variant = _variant(output, d, k)
+    rng = np.random.default_rng(seed)
+    o, dL_dy = rng.normal(0.0, 1.5, (2, 3, k)), rng.normal(size=(2, 3, k))
+    g = activations.output(output).apply
+    J = output_jacobian.solve_jacobian(variant, o)
+    h = 1e-6
+    numeric = np.empty_like(J)
+    for i in range(k):
+        up, down = o.copy(), o.copy()
+        up[..., i] += h
+        down[..., i] -= h
+        numeric[..., :, i] = (g(up) - g(down)) / (2 * h)          # column i: ∂y/∂o_i
+    assert np.allclose(J, numeric, rtol=1e-6, atol=1e-9)
+    # dL/do of L = Σ dL_dy · g(o), by central differences
+    delta = output_jacobian.solve_delta(variant, o, dL_dy)
+    for index in np.ndindex(o.shape):
+        up, down = o.copy(), o.copy()
+        up[index] += h
+        down[index] -= h
+        numeric_delta = (np.sum(dL_dy * g(up)) - np.sum(dL_dy * g(down))) / (2 * h)
+        assert np.isclose(delta[index], numeric_delta, rtol=1e-6, atol=1e-8)
+
+
+@settings(max_examples=30, deadline=None)
+@given(problems)
+def test_hidden_delta_and_weight_grad_match_finite_differences(problem):
+    output, d, k, seed = problem
+    variant = _variant(output, d, k)
+    rng = np.random.default_rng(seed)
+    hidden, W2, b2 = rng.normal(size=(2, 3, d)), rng.normal(size=(d, k)), rng.normal(size=k)
+    do = rng.normal(size=(2, 3, k))
+
+    def L(hidden, W2, b2):                      # linear in o, so dL/do = do exactly
+        return np.sum(do * (hidden @ W2 + b2))
+
+    dh = output_jacobian.solve_hidden_delta(variant, do, W2)
+    dW2, db2 = output_jacobian.solve_weight_grad(variant, hidden, do)
+    h = 1e-6
+    for array, grad, wrap in ((hidden, dh, lambda a: L(a, W2, b2)),
+                              (W2, dW2, lambda a: L(hidden, a, b2)),
+                              (b2, db2, lambda a: L(hidden, W2, a))):
+        for index in np.ndindex(array.shape):
+            up, down = array.copy(), array.copy()
+            up[index] += h
+            down[index] -= h
+            assert np.isclose(grad[index], (wrap(up) - wrap(down)) / (2 * h),
+                              rtol=1e-6, atol=1e-8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems)
+def test_no_output_jacobian_here_is_asymmetric(problem):
+    """Why a Jacobian transposed in dL/dy · J is not among the bugs: it would change nothing."""
+    output, d, k, seed = problem
+    o = np.random.default_rng(seed).normal(0.0, 1.5, (2, 3, k))
+    J = output_jacobian.solve_jacobian(_variant(output, d, k), o)
+    assert np.allclose(J, np.swapaxes(J, -1, -2), rtol=0, atol=1e-15)
