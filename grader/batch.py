@@ -1,0 +1,236 @@
+"""Grading many submissions: find them, grade each in a sandbox, keep every grade.
+
+    load submission → run in sandbox → checks → score → render
+
+`discover` turns files, folders and nbgrader `submitted/` trees into targets.
+`grade_target` grades one target with one sandbox `Worker` and always returns
+a `SubmissionResult`: a file that cannot be read, an exercise that does not
+exist or code that crashes, loops or attacks the worker becomes a result with
+a clear message, never an exception that stops the batch. `grade_batch` runs
+one worker per core, records each grade in the SQLite gradebook as it comes
+(skipping files graded before in the same context), and writes the results
+files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from exercises.instance import make_instance
+from exercises.registry import get_exercise
+from exercises.solutions import given_cell
+from grader.course import CourseConfig
+from grader.gradebook import Grade, Gradebook
+from grader.results import CheckResult, SubmissionResult
+from grader.sandbox import Call, Worker
+from grader.submission import Submission, SubmissionError, load_submission
+from grader.verdicts import grade_outcomes, plan_calls
+
+SUFFIXES = (".ipynb", ".py")
+GRADER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file to grade, and the student and exercise its location vouches for."""
+
+    path: Path
+    student: str | None = None
+    exercise: str | None = None
+
+
+def from_nbgrader_path(path: Path) -> tuple[str | None, str | None]:
+    """(student, assignment) for nbgrader's submitted/<student>/<assignment>/<file>."""
+    parts = path.resolve().parts
+    for i in range(len(parts) - 3, -1, -1):
+        if parts[i] in ("submitted", "autograded") and i + 3 < len(parts):
+            return parts[i + 1], parts[i + 2]
+    return None, None
+
+
+def discover(paths: Iterable[str | Path]) -> list[Target]:
+    """Every gradable file under the given files and folders, in a stable order."""
+    found: dict[Path, Target] = {}
+    for given in map(Path, paths):
+        if given.is_dir():
+            files = sorted(p for p in given.rglob("*") if p.suffix in SUFFIXES and p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(given).parts))
+        elif given.exists():
+            files = [given]
+        else:
+            raise FileNotFoundError(f"no such file or folder: {given}")
+        for path in files:
+            found.setdefault(path.resolve(), Target(path, *from_nbgrader_path(path)))
+    return list(found.values())
+
+
+def context_fingerprint(config: CourseConfig) -> str:
+    """What a grade depends on besides the file: grader version, secret, salt and limits."""
+    text = json.dumps([GRADER_VERSION, config.secret, config.salt, repr(config.limits)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def unreadable(target: Target, message: str, points: float = 0.0) -> SubmissionResult:
+    """The result of a submission that could not be graded at all."""
+    return SubmissionResult(
+        student=target.student or "", exercise=target.exercise or "",
+        checks=(CheckResult("Submission", points, 0.0, "error", "visible", message),),
+        output=message, metadata={"path": str(target.path)})
+
+
+def _notes(submission: Submission, instance, limits, report) -> list[str]:
+    notes = list(submission.notes)
+    claimed = submission.claimed
+    if claimed.get("student") not in (None, submission.student):
+        notes.append(f"The notebook says it belongs to {claimed['student']!r}; it was graded "
+                     f"as {submission.student!r}'s.")
+    variant = claimed.get("variant")
+    if isinstance(variant, dict) and variant != _jsonable(instance.variant.as_dict()):
+        notes.append("The notebook's metadata claims a different variant of the exercise "
+                     "than this student's; it was graded against the student's own variant.")
+    notes += [f"Error while running {error}" for error in report.cell_errors]
+    if report.status == "timeout":
+        notes.append(f"The code ran longer than the {limits.wall_seconds:g} s limit "
+                     "and was stopped (an infinite loop?).")
+    elif report.status == "crashed":
+        notes.append(f"The code crashed the process running it ({report.detail}): "
+                     "a memory or file-size limit, os._exit or a signal.")
+    elif report.status == "worker-error":
+        notes.append(f"The sandbox failed while running this submission ({report.detail}).")
+    if report.stdout.strip():
+        notes.append("Printed output (first lines):\n" + "\n".join(
+            report.stdout.strip().splitlines()[:20]))
+    return notes
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value))
+
+
+def grade_target(target: Target, config: CourseConfig, worker: Worker,
+                 student: str | None = None, exercise: str | None = None) -> SubmissionResult:
+    """Grade one file in the worker's sandbox; a result in every case."""
+    try:
+        submission = load_submission(target.path, student=student or target.student,
+                                     exercise=exercise or target.exercise)
+    except SubmissionError as error:
+        return unreadable(target, f"This submission could not be graded: {error}.")
+    try:
+        definition = get_exercise(submission.exercise)
+    except ValueError as error:
+        return unreadable(target, f"This submission could not be graded: {error}.")
+    instance = make_instance(definition, submission.student, config.secret, config.salt)
+    plan = plan_calls(instance)
+    calls = [Call(stage, index, dict(probe.kwargs), probe.repeat)
+             for stage, probes in plan.items() for index, probe in enumerate(probes)]
+
+    def stage_outputs(stage_name, value):
+        return definition.stage(stage_name).outputs(value)
+
+    outcomes, report = worker.run(given_cell(definition, instance.variant),
+                                  list(submission.cells), calls, stage_outputs)
+    result = grade_outcomes(instance, outcomes, metadata={
+        "path": str(target.path), "digest": submission.digest,
+        "isolation": worker.isolation.kind, "run_seconds": report.seconds})
+    notes = _notes(submission, instance, config.limits, report)
+    return SubmissionResult(student=result.student, exercise=result.exercise,
+                            checks=result.checks, output="\n".join(notes),
+                            execution_time=report.seconds, metadata=result.metadata)
+
+
+# -- the pool of workers ------------------------------------------------------------
+
+_WORKER: Worker | None = None
+_CONFIG: CourseConfig | None = None
+
+
+def _start_worker(config: CourseConfig, slot_counter, isolate: bool) -> None:
+    global _WORKER, _CONFIG
+    with slot_counter.get_lock():
+        slot = slot_counter.value
+        slot_counter.value += 1
+    _CONFIG = config
+    _WORKER = Worker(config.limits, slot, isolate=isolate)
+
+
+def _grade_in_pool(job: tuple[Target, str | None, str | None]) -> tuple[Target, str, str]:
+    target, student, exercise = job
+    try:
+        result = grade_target(target, _CONFIG, _WORKER, student, exercise)
+    except Exception as error:  # the grader's own fault: still a result, never a lost batch
+        result = unreadable(target, f"The grader failed on this submission ({error!r}); "
+                                    "tell your instructor.")
+    return target, json.dumps(result.to_gradescope()), _WORKER.isolation.description
+
+
+@dataclass
+class BatchSummary:
+    graded: int
+    skipped: int
+    isolation: str
+    results: list[SubmissionResult]
+
+
+def results_name(target: Target, stems: dict[str, int]) -> str:
+    """DIR/<file stem>.json, or <student>-<stem>.json where stems repeat (nbgrader trees)."""
+    stem = target.path.stem
+    return f"{target.student}-{stem}.json" if stems[stem] > 1 and target.student else f"{stem}.json"
+
+
+def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, *,
+                student: str | None = None, exercise: str | None = None,
+                workers: int | None = None, isolate: bool = True,
+                progress: Callable[[int, int], None] | None = None) -> BatchSummary:
+    """Grade every target not graded before, recording each grade as it is done."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    gradebook = Gradebook(results_dir / "gradebook.sqlite")
+    context = context_fingerprint(config)
+    stems: dict[str, int] = {}
+    for target in targets:
+        stems[target.path.stem] = stems.get(target.path.stem, 0) + 1
+    todo, digests = [], {}
+    for target in targets:
+        try:
+            digests[target.path] = hashlib.sha256(target.path.read_bytes()).hexdigest()
+        except OSError:
+            digests[target.path] = "unreadable"
+        if not gradebook.is_current(str(target.path.resolve()), digests[target.path], context):
+            todo.append(target)
+    skipped = len(targets) - len(todo)
+    isolation = ""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    done = 0
+    if todo:
+        context_ = get_context("fork")
+        counter = context_.Value("i", 0)
+        with context_.Pool(workers, initializer=_start_worker,
+                           initargs=(config, counter, isolate)) as pool:
+            for target, payload, description in pool.imap_unordered(
+                    _grade_in_pool, [(t, student, exercise) for t in todo]):
+                isolation = description
+                result = SubmissionResult.from_gradescope(json.loads(payload))
+                _write_atomically(results_dir / results_name(target, stems), payload)
+                gradebook.record(Grade(
+                    path=str(target.path.resolve()), student=result.student,
+                    exercise=result.exercise, digest=digests[target.path], context=context,
+                    score=result.score, max_score=result.max_score, results=payload))
+                done += 1
+                if progress:
+                    progress(done, len(todo))
+    wanted = {str(t.path.resolve()) for t in targets}
+    results = [SubmissionResult.from_gradescope(json.loads(grade.results))
+               for grade in gradebook.grades() if grade.path in wanted]
+    gradebook.close()
+    return BatchSummary(graded=done, skipped=skipped, isolation=isolation, results=results)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(text)
+    os.replace(temporary, path)
