@@ -165,6 +165,14 @@ _ENTRIES = (
         "the left, and has W's shape. δᵀ h is its transpose; when W is square the shapes agree "
         "and only the numbers are wrong.",
     ),
+    Misconception(
+        "truncation-wrong-end",
+        "The truncation window is counted from the wrong end",
+        "Truncated BPTT keeps, for each loss term E_t, the k most recent uses of the weights: "
+        "steps t, t−1, …, t−k+1. Keeping the first k terms of the sum over τ = 0 … t instead "
+        "(steps 0 … k−1) throws away the nearest steps, which matter most, and keeps the "
+        "oldest ones.",
+    ),
 )
 
 CATALOGUE: dict[str, Misconception] = {entry.id: entry for entry in _ENTRIES}

@@ -27,6 +27,7 @@ BUILT_IN = (
     "exercises.vanishing",
     "exercises.output_jacobian",
     "exercises.two_layer",
+    "exercises.truncated",
 )
 
 

@@ -53,14 +53,20 @@ def call(function, kwargs: Mapping, *, variant=None):
     return function(**kwargs) if variant is None else function(variant, **kwargs)
 
 
-def outputs(stage, result) -> dict[str, np.ndarray]:
-    return {name: np.asarray(value, dtype=float) for name, value in stage.outputs(result).items()}
+def outputs(stage, result) -> dict[str, np.ndarray | None]:
+    """The named outputs as float arrays; None stays None (a gradient that does not exist)."""
+    return {name: None if value is None else np.asarray(value, dtype=float)
+            for name, value in stage.outputs(result).items()}
 
 
 def max_difference(a: dict, b: dict) -> float:
-    """The largest |a − b| / (1 + |b|) over every output (inf on a shape mismatch)."""
+    """The largest |a − b| / (1 + |b|) over every output (inf on a shape or None mismatch)."""
     worst = 0.0
     for name in b:
+        if a[name] is None or b[name] is None:
+            if (a[name] is None) != (b[name] is None):
+                return float("inf")
+            continue
         if a[name].shape != b[name].shape:
             return float("inf")
         if b[name].size:
