@@ -13,6 +13,10 @@ L = (1/N) Σ_n Σ_t ℓ is the seed's L = Σ_t L_t. Training (`train`) takes
 `k_updates` plain SGD steps, update i on the word words[i mod len(words)],
 each word from the constant starting state s_0 = 0.
 
+The variant's sizes are fixed by the vocabulary (n_in = n_out = 4, N = 1);
+its T is unused, since every word sets its own length. The extras are the
+number of training words and of updates.
+
 The right answers come from `reference.Elman(4, d, 4, φ, "softmax", "ce")`
 and `reference.sgd`; the bugs reuse the Elman exercise's BPTT with one
 misconception switched on at a time.

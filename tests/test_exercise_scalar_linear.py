@@ -117,6 +117,13 @@ def test_bptt_equals_the_closed_forms_and_the_initial_state_gradient(problem):
     for name, value in got.items():
         assert np.isclose(value, forms[name], rtol=1e-9, atol=1e-9), name
     assert np.allclose(da0, forms["a0"], rtol=1e-9, atol=1e-9)
+    h = 1e-6
+    for n in range(len(a0)):
+        up, down = a0.copy(), a0.copy()
+        up[n] += h
+        down[n] -= h
+        numeric = (_linear_loss(params, x, up, z) - _linear_loss(params, x, down, z)) / (2 * h)
+        assert np.isclose(da0[n], numeric, rtol=1e-6, atol=1e-6)
 
 
 def test_the_notes_equation_5_is_right_only_for_v_zero():
