@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.activations import OutputActivation, log_softmax
+from reference.activations import OutputActivation, log_softmax, softmax
 
 OBJECTIVES = ("mse", "bce", "ce")
 
@@ -71,8 +71,7 @@ def output_delta(objective: str, g: OutputActivation, o, y, d) -> np.ndarray:
 
     Where the output activation and the loss cancel, the fused form is used:
     softmax + ce gives y Σd − d (= y − d for a distribution d), sigmoid + bce
-    gives y − d, softmax + bce is the softmax vector–Jacobian product written
-    with y_j dℓ/dy_j. mse is dℓ/dy = 2(y − d) pushed through g's
+    gives y − d, softmax + bce is summed term by term so that nothing cancels. mse is dℓ/dy = 2(y − d) pushed through g's
     vector–Jacobian product, the full softmax Jacobian included (seed 002, case 1).
     """
     if objective == "ce":
@@ -81,8 +80,11 @@ def output_delta(objective: str, g: OutputActivation, o, y, d) -> np.ndarray:
         return y - d
     if objective == "mse":
         return g.vjp(y, 2.0 * (y - d))
-    # bce with softmax: with dℓ/dy_j = −d_j/y_j + (1 − d_j)/(1 − y_j), the product
-    # y_j dℓ/dy_j = −d_j + (1 − d_j) y_j/(1 − y_j) stays finite where y_j → 0.
-    log_y, log_1my = _log_y_and_log_1_minus_y(g, o)
-    y_dy = -d + (1.0 - d) * np.exp(log_y - log_1my)
-    return y_dy - y * y_dy.sum(axis=-1, keepdims=True)
+    # bce with softmax. log(1 − y_j) = logsumexp_{i≠j} o_i − logsumexp o has the
+    # derivative q⁽ʲ⁾_i [i ≠ j] − y_i, q⁽ʲ⁾ the softmax over the classes but j, so
+    #     dℓ/do_i = k y_i − d_i − Σ_{j≠i} (1 − d_j) q⁽ʲ⁾_i,
+    # a sum of bounded terms that stays accurate where some y_j rounds to 1.
+    k = o.shape[-1]
+    others = np.where(np.eye(k, dtype=bool), -np.inf, o[..., None, :])     # (..., j, i)
+    q = softmax(others)
+    return k * y - d - np.einsum("...j,...ji->...i", 1.0 - d, q)

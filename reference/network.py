@@ -36,6 +36,9 @@ class Network:
             raise ValueError(f"bias must be True or False, not {self.bias!r}")
         activations.hidden(self.activation)
         losses.check_combination(self.objective, activations.output(self.output))
+        if self.objective == "bce" and self.output == "softmax" and self.n_out < 2:
+            raise ValueError("objective 'bce' with a softmax over n_out=1 class is log(1 − 1): "
+                             "use output='sigmoid' for a single output")
 
     # -- what a subclass declares ---------------------------------------------------
 

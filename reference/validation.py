@@ -34,8 +34,8 @@ def real_array(name: str, value, shape: Shape) -> np.ndarray:
         raise ValueError(f"{name} must be a numpy array, not {type(value).__name__}")
     if array.dtype.kind not in "fiu":
         raise ValueError(
-            f"{name} has dtype {array.dtype}; expected real numbers (float64), "
-            f"shape {_describe(shape)}"
+            f"{name} has dtype {array.dtype} and shape {_describe(array.shape)}; "
+            f"expected real numbers (float64) of shape {_describe(shape)}"
         )
     if array.ndim != len(shape) or any(
         isinstance(want, int) and have != want
@@ -78,8 +78,9 @@ def time_indices(times, T: int) -> np.ndarray:
     if times is None:
         mask[:] = True
         return mask
-    for t in np.atleast_1d(np.asarray(times)):
-        if not isinstance(t.item(), int) or not 0 <= t < T:
+    for t in np.atleast_1d(np.asarray(times, dtype=object)):
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) \
+                or not 0 <= t < T:
             raise ValueError(f"times must hold integers in [0, {T - 1}], got {t!r}")
         mask[t] = True
     return mask
