@@ -71,8 +71,9 @@ def output_delta(objective: str, g: OutputActivation, o, y, d) -> np.ndarray:
 
     Where the output activation and the loss cancel, the fused form is used:
     softmax + ce gives y Σd − d (= y − d for a distribution d), sigmoid + bce
-    gives y − d, softmax + bce is summed term by term so that nothing cancels. mse is dℓ/dy = 2(y − d) pushed through g's
-    vector–Jacobian product, the full softmax Jacobian included (seed 002, case 1).
+    gives y − d, softmax + bce is summed term by term so that nothing cancels.
+    mse is dℓ/dy = 2(y − d) pushed through g's vector–Jacobian product, the
+    full softmax Jacobian included (seed 002, case 1).
     """
     if objective == "ce":
         return y * d.sum(axis=-1, keepdims=True) - d
