@@ -28,6 +28,7 @@ BUILT_IN = (
     "exercises.output_jacobian",
     "exercises.two_layer",
     "exercises.truncated",
+    "exercises.bidirectional",
 )
 
 

@@ -1,0 +1,326 @@
+"""Exercise `bidirectional`: the bidirectional RNN of seed 002, its two nets, output and BPTT.
+
+Notation of seed 002 with row vectors and a batch of N sequences of T steps:
+x_t ∈ ℝⁿ, f_t, r_t ∈ ℝᵈ, y_t ∈ ℝᵏ, Uf, Ub ∈ ℝ^{n×d}, Wf, Wb ∈ ℝ^{d×d},
+Vf, Vb ∈ ℝ^{d×k}:
+
+    f_t = φ(x_t Uf + f_{t-1} Wf + bf)      forward in time, from f0 before x_0
+    r_t = φ(x_t Ub + r_{t+1} Wb + bb)      backward in time, from r0 after x_{T-1}
+    y_t = g(f_t Vf + r_t Vb + c)
+
+BPTT runs from t = T−1 down to 0 for the forward net and from t = 0 up to T−1
+for the backward net ("separately perform back propagation on both nets").
+The right answers come from the reference; the bugs of the backward pass run
+the elman exercise's buggy BPTT on each net (the backward net on the reversed
+sequence, as the reference does), one mistake at a time.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+import reference as ref
+from exercises.elman import buggy_bptt, random_states, saturating
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from reference import activations
+from reference.bidirectional import reversed_in_time
+from reference.network import as_injection, band_total, output_layer_grads
+from reference.recurrence import layer_backward, layer_forward
+
+# -- data for the probes ----------------------------------------------------------------
+
+
+def random_model(variant: Variant, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Uf, Wf, bf, Ub, Wb, bb, Vf, Vb, c at a scale where φ is neither saturated nor linear."""
+    model = ref.Bidirectional(variant.n_in, variant.n_hidden, variant.n_out)
+    return {key: rng.normal(0.0, 0.6, shape) for key, shape in model.param_shapes().items()}
+
+
+def random_sequence(variant: Variant, rng: np.random.Generator, p):
+    """x, non-zero f0 and r0, and both nets' forward states from them."""
+    N, T, n, d = variant.N, variant.T, variant.n_in, variant.n_hidden
+    x = rng.normal(size=(N, T, n))
+    f0, r0 = random_states(variant, rng, (N, d)), random_states(variant, rng, (N, d))
+    f = solve_forward_net(variant, x, f0, p["Uf"], p["Wf"], p["bf"])
+    r = solve_backward_net(variant, x, r0, p["Ub"], p["Wb"], p["bb"])
+    return x, f0, r0, f, r
+
+
+# -- the right answers, in the student's signatures ---------------------------------------
+
+
+def _phi(variant):
+    return activations.hidden(variant.activation)
+
+
+def solve_forward_net(variant, x, f0, Uf, Wf, bf):
+    return layer_forward(x, f0, Uf, Wf, bf, _phi(variant))
+
+
+def solve_backward_net(variant, x, r0, Ub, Wb, bb):
+    return reversed_in_time(layer_forward(reversed_in_time(x), r0, Ub, Wb, bb, _phi(variant)))
+
+
+def solve_output(variant, f, r, Vf, Vb, c):
+    return activations.output(variant.output).apply(f @ Vf + r @ Vb + c)
+
+
+def solve_backward(variant, do, x, f0, r0, f, r, Uf, Wf, Ub, Wb, Vf, Vb):
+    phi = _phi(variant)
+    dVf, dc = output_layer_grads(f, do)
+    dVb, _ = output_layer_grads(r, do)
+    dUf, dWf, dbf, dx_f, df0 = layer_backward(as_injection(do @ Vf.T), x, f, f0, Uf, Wf, phi)
+    dUb, dWb, dbb, dx_r, dr0 = layer_backward(
+        as_injection(reversed_in_time(do @ Vb.T)), reversed_in_time(x), reversed_in_time(r), r0,
+        Ub, Wb, phi)
+    return {"Uf": dUf, "Wf": dWf, "bf": dbf, "Ub": dUb, "Wb": dWb, "bb": dbb, "Vf": dVf,
+            "Vb": dVb, "c": dc,
+            "x": band_total(dx_f) + reversed_in_time(band_total(dx_r)), "f0": df0, "r0": dr0}
+
+
+# -- the bugs -------------------------------------------------------------------------------
+
+
+def buggy_forward_net(variant, x, f0, Uf, Wf, bf, *, bug):
+    if bug == "initial-state-ignored":
+        f0 = np.zeros_like(f0)
+    if bug == "weight-not-transposed":
+        Wf = Wf.T
+    return solve_forward_net(variant, x, f0, Uf, Wf, bf)
+
+
+def buggy_backward_net(variant, x, r0, Ub, Wb, bb, *, bug):
+    if bug == "forward-in-time":        # r_t = φ(x_t Ub + r_{t-1} Wb + bb), from r0 at the start
+        return layer_forward(x, r0, Ub, Wb, bb, _phi(variant))
+    if bug == "not-reversed-back":      # run on the reversed sequence, left in that order
+        return layer_forward(reversed_in_time(x), r0, Ub, Wb, bb, _phi(variant))
+    if bug == "initial-state-ignored":
+        r0 = np.zeros_like(r0)
+    if bug == "weight-not-transposed":
+        Wb = Wb.T
+    return solve_backward_net(variant, x, r0, Ub, Wb, bb)
+
+
+def output_reversed_r(variant, f, r, Vf, Vb, c):
+    """y_t from f_t and r_{T-1-t}: the backward net's states taken in the order computed."""
+    return solve_output(variant, f, reversed_in_time(r), Vf, Vb, c)
+
+
+def buggy_backward(variant, do, x, f0, r0, f, r, Uf, Wf, Ub, Wb, Vf, Vb, *, bug):
+    """Each net through the elman exercise's buggy BPTT, the same mistake in both;
+    `bidirectional-not-reversed`: the backward net backpropagated as a forward-in-time net."""
+    dVf, dc = output_layer_grads(f, do)
+    dVb, _ = output_layer_grads(r, do)
+    dx_f, df0, dUf, dWf, dbf = buggy_bptt(variant, do @ Vf.T, x, f0, f, Uf, Wf, bug=bug)
+    if bug == "bidirectional-not-reversed":
+        dx_r, dr0, dUb, dWb, dbb = buggy_bptt(variant, do @ Vb.T, x, r0, r, Ub, Wb, bug="none")
+    else:
+        dx_r, dr0, dUb, dWb, dbb = buggy_bptt(
+            variant, reversed_in_time(do @ Vb.T), reversed_in_time(x), r0, reversed_in_time(r),
+            Ub, Wb, bug=bug)
+        dx_r = reversed_in_time(dx_r)
+    return {"Uf": dUf, "Wf": dWf, "bf": dbf, "Ub": dUb, "Wb": dWb, "bb": dbb, "Vf": dVf,
+            "Vb": dVb, "c": dc, "x": dx_f + dx_r, "f0": df0, "r0": dr0}
+
+
+# -- the probes -------------------------------------------------------------------------
+
+
+def probes_forward_net(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:forward_net")
+    p = random_model(v, rng)
+    x = rng.normal(size=(v.N, v.T, v.n_in))
+    weights = {"Uf": p["Uf"], "Wf": p["Wf"], "bf": p["bf"]}
+    return [
+        Probe("zero initial state", {"x": x, "f0": np.zeros((v.N, v.n_hidden)), **weights},
+              "f_0 … f_{T-1} from f_{-1} = 0", time_axis={"f": 1}),
+        Probe("non-zero initial state", {"x": x, "f0": rng.normal(size=(v.N, v.n_hidden)),
+                                         **weights},
+              "the first step must use the given f0", time_axis={"f": 1}),
+    ]
+
+
+def probes_backward_net(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:backward_net")
+    p = random_model(v, rng)
+    x = rng.normal(size=(v.N, v.T, v.n_in))
+    weights = {"Ub": p["Ub"], "Wb": p["Wb"], "bb": p["bb"]}
+    return [
+        Probe("zero initial state", {"x": x, "r0": np.zeros((v.N, v.n_hidden)), **weights},
+              "r_{T-1} … r_0 from r_T = 0, backward in time", time_axis={"r": 1}),
+        Probe("non-zero initial state", {"x": x, "r0": rng.normal(size=(v.N, v.n_hidden)),
+                                         **weights},
+              "the step at t = T−1 must use the given r0", time_axis={"r": 1}),
+    ]
+
+
+def probes_output(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:birnn_output")
+    p = random_model(v, rng)
+    shape = (v.N, v.T, v.n_hidden)
+    return [Probe("states of both nets",
+                  {"f": random_states(v, rng, shape), "r": random_states(v, rng, shape),
+                   "Vf": p["Vf"], "Vb": p["Vb"], "c": p["c"]},
+                  "y_t = g(f_t Vf + r_t Vb + c): both states of the same step t",
+                  time_axis={"y": 1})]
+
+
+def probes_backward(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.rng("probe:birnn_backward")
+    p = random_model(v, rng)
+    x, f0, r0, f, r = random_sequence(v, rng, p)
+    N, T, k = v.N, v.T, v.n_out
+    weights = {key: p[key] for key in ("Uf", "Wf", "Ub", "Wb", "Vf", "Vb")}
+    middle = T // 2
+    one_step = np.zeros((N, T, k))
+    one_step[:, middle] = rng.normal(size=(N, k))
+    time_axis = {"x": 1}
+    return [
+        Probe("forward states, non-zero f0 and r0",
+              {"do": rng.normal(size=(N, T, k)), "x": x, "f0": f0, "r0": r0, "f": f, "r": r,
+               **weights},
+              "BPTT through both nets with the reference's forward states", time_axis,
+              repeat=True),
+        Probe(f"gradient at t = {middle} only",
+              {"do": one_step, "x": x, "f0": f0, "r0": r0, "f": f, "r": r, **weights},
+              f"the forward net's gradient must reach t < {middle} and the backward net's "
+              f"t > {middle}", time_axis),
+        Probe("states not φ of anything",
+              {"do": rng.normal(size=(N, T, k)), "x": x, "f0": f0, "r0": r0,
+               "f": random_states(v, rng, f.shape), "r": random_states(v, rng, r.shape),
+               **weights},
+              "φ' must come from the states as given", time_axis),
+    ]
+
+
+# -- the exercise ------------------------------------------------------------------------
+
+
+DERIVATIVE = (r"\varphi'(a)\ \text{written through the state: } \tanh: 1 - f_t^2,\ "
+              r"\sigma: f_t(1 - f_t) \text{ (and the same for } r_t)")
+REVERSED = (r"\frac{\partial L}{\partial r_t} = \frac{\partial L}{\partial o_t} V_b^\top "
+            r"+ \delta^r_{t-1} W_b^\top,\ \nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"
+            r"\quad (t = 0 \to T-1)")
+BACKWARD_BUGS = (
+    ("bidirectional-not-reversed", REVERSED),
+    ("recurrent-term-dropped",
+     r"\frac{\partial L}{\partial f_t} = \frac{\partial L}{\partial o_t} V_f^\top "
+     r"+ \delta^f_{t+1} W_f^\top,\ \frac{\partial L}{\partial r_t} = "
+     r"\frac{\partial L}{\partial o_t} V_b^\top + \delta^r_{t-1} W_b^\top"),
+    ("overwrite-not-accumulate",
+     r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
+     r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"),
+    ("weight-not-transposed",
+     r"\frac{\partial L}{\partial f_{t-1}} \ni \delta^f_t W_f^\top,\ "
+     r"\frac{\partial L}{\partial r_{t+1}} \ni \delta^r_t W_b^\top"),
+    ("initial-state-ignored",
+     r"\nabla_{W_f} L \mathrel{+}= f_{\text{init}}^\top \delta^f_0,\ "
+     r"\nabla_{W_b} L \mathrel{+}= r_{\text{init}}^\top \delta^r_{T-1}"),
+    ("derivative-at-preactivation", DERIVATIVE),
+    ("wrong-activation-derivative", DERIVATIVE),
+    ("off-by-one-previous-state",
+     r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
+     r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"),
+    ("bias-not-summed",
+     r"\nabla_{b_f} L = \sum_t \sum_n \delta^f_{t,n},\ \nabla_{b_b} L = \sum_t \sum_n "
+     r"\delta^r_{t,n}"),
+)
+
+
+def always(variant) -> bool:
+    return True
+
+
+APPLIES = {"derivative-at-preactivation": saturating}
+GRADIENTS = ("Uf", "Wf", "bf", "Ub", "Wb", "bb", "Vf", "Vb", "c", "x", "f0", "r0")
+
+
+def build() -> Exercise:
+    """The `bidirectional` exercise."""
+
+    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
+        return Stage(name=name, title=title, points=points, parameters=parameters,
+                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
+
+    stages = (
+        stage("forward_net", "The forward net", 1,
+              ("x", "f0", "Uf", "Wf", "bf"), ("f",),
+              "f_t = φ(x_t Uf + f_{t-1} Wf + bf) for t = 0 … T−1, from f0 (the state before\n"
+              "x_0).\n\n"
+              "x: (N, T, n), f0: (N, d), Uf: (n, d), Wf: (d, d), bf: (d,). Returns f: (N, T, d).",
+              solve_forward_net, probes_forward_net,
+              tuple(Bug(bug, partial(buggy_forward_net, bug=bug), correction)
+                    for bug, correction in (
+                        ("initial-state-ignored",
+                         r"f_0 = \varphi(x_0 U_f + f_{\text{init}} W_f + b_f)"),
+                        ("weight-not-transposed",
+                         r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)")))),
+        stage("backward_net", "The backward-in-time net", 2,
+              ("x", "r0", "Ub", "Wb", "bb"), ("r",),
+              "r_t = φ(x_t Ub + r_{t+1} Wb + bb) for t = T−1 down to 0, from r0 (the state\n"
+              "after the last input x_{T-1}). r[:, t] is r_t, in the order of time.\n\n"
+              "x: (N, T, n), r0: (N, d), Ub: (n, d), Wb: (d, d), bb: (d,). Returns r: (N, T, d).",
+              solve_backward_net, probes_backward_net,
+              tuple(Bug(misconception, partial(buggy_backward_net, bug=bug), correction)
+                    for misconception, bug, correction in (
+                        ("bidirectional-not-reversed", "forward-in-time",
+                         r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b),\ t = T-1 \to 0"),
+                        ("bidirectional-not-reversed", "not-reversed-back",
+                         r"r[:, t] = r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"),
+                        ("initial-state-ignored", "initial-state-ignored",
+                         r"r_{T-1} = \varphi(x_{T-1} U_b + r_{\text{init}} W_b + b_b)"),
+                        ("weight-not-transposed", "weight-not-transposed",
+                         r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"))),
+              depends_on=("forward_net",)),
+        stage("birnn_output", "The output from both nets", 1,
+              ("f", "r", "Vf", "Vb", "c"), ("y",),
+              "y_t = g(f_t Vf + r_t Vb + c): both nets' states of the same step t.\n\n"
+              "f, r: (N, T, d), Vf, Vb: (d, k), c: (k,). Returns y: (N, T, k).",
+              solve_output, probes_output,
+              (Bug("bidirectional-not-reversed", output_reversed_r,
+                   r"y_t = g(f_t V_f + r_t V_b + c)"),)),
+        stage("birnn_backward", "BPTT through both nets", 4,
+              ("do", "x", "f0", "r0", "f", "r", "Uf", "Wf", "Ub", "Wb", "Vf", "Vb"), GRADIENTS,
+              "BPTT through both nets given dL/do_t at every step (o_t = f_t Vf + r_t Vb + c,\n"
+              "the output before g): from t = T−1 down to 0 for the forward net, from t = 0\n"
+              "up to T−1 for the backward net.\n\n"
+              "do: (N, T, k), x: (N, T, n), f0, r0: (N, d), f, r: (N, T, d) the forward states,\n"
+              "Uf, Ub: (n, d), Wf, Wb: (d, d), Vf, Vb: (d, k).\n"
+              "Returns a dict of gradients dL/d· with keys Uf, Ub (n, d), Wf, Wb (d, d),\n"
+              "bf, bb (d,), Vf, Vb (d, k), c (k,), x (N, T, n), f0 (N, d), r0 (N, d).",
+              solve_backward, probes_backward,
+              tuple(Bug(bug, partial(buggy_backward, bug=bug), correction,
+                        APPLIES.get(bug, always))
+                    for bug, correction in BACKWARD_BUGS)),
+    )
+    return Exercise(
+        id="bidirectional",
+        title="A bidirectional RNN and its backpropagation through time",
+        seed="002",
+        summary=("A forward net reads the sequence from t = 0 to T−1, a backward net reads it "
+                 "from T−1 down to 0, and the output at every step uses both states. You will "
+                 "write both nets, the output, and BPTT through both nets, which runs in "
+                 "opposite directions."),
+        notation={"x_t": "input at step t", "f_t": "forward net's state at step t",
+                  "r_t": "backward net's state at step t", "y_t": "output at step t",
+                  "Uf": "input-to-f weights", "Wf": "f-to-f weights", "bf": "f bias",
+                  "Ub": "input-to-r weights", "Wb": "r-to-r weights", "bb": "r bias",
+                  "Vf": "f-to-output weights", "Vb": "r-to-output weights",
+                  "c": "output bias"},
+        variant_space={
+            "activation": ("tanh", "sigmoid", "relu", "identity"),
+            "head": (("linear", "mse"), ("softmax", "ce"), ("sigmoid", "bce"), ("tanh", "mse")),
+            "n_in": (2, 3, 4), "n_hidden": (3, 4, 5), "n_out": (2, 3, 4),
+            "T": (4, 5, 6), "N": (2, 3),
+        },
+        stages=stages,
+        solution_module="exercises.solutions.bidirectional",
+        equations=(r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)",
+                   r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)",
+                   r"y_t = g(f_t V_f + r_t V_b + c)"),
+    )
+
+
+EXERCISE = build()

@@ -1,0 +1,101 @@
+"""Bidirectional RNN (seed 002): the solution cells, notation f, r, Uf, Wf, Ub, Wb, Vf, Vb."""
+
+import numpy as np
+
+# -- given in the notebook: the variant's activation φ and its derivative through the state --
+
+
+def phi__tanh(a):
+    return np.tanh(a)
+
+
+def phi__sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def phi__relu(a):
+    return np.maximum(a, 0.0)
+
+
+def phi__identity(a):
+    return a
+
+
+def phi_prime__tanh(s):
+    return 1.0 - s ** 2
+
+
+def phi_prime__sigmoid(s):
+    return s * (1.0 - s)
+
+
+def phi_prime__relu(s):
+    return (s > 0).astype(float)
+
+
+def phi_prime__identity(s):
+    return np.ones_like(s)
+
+
+# -- the student's functions ------------------------------------------------------------
+
+
+def forward_net(x, f0, Uf, Wf, bf):
+    N, T, _ = x.shape
+    f = np.zeros((N, T, Wf.shape[0]))
+    f_prev = f0
+    for t in range(T):
+        f_prev = f[:, t] = phi(x[:, t] @ Uf + f_prev @ Wf + bf)  # noqa: F821 (phi is given)
+    return f
+
+
+def backward_net(x, r0, Ub, Wb, bb):
+    # The forward net run on the reversed sequence, its states put back in the order of time.
+    return forward_net(x[:, ::-1], r0, Ub, Wb, bb)[:, ::-1]
+
+
+def birnn_output__linear_mse(f, r, Vf, Vb, c):
+    return f @ Vf + r @ Vb + c
+
+
+def birnn_output__tanh_mse(f, r, Vf, Vb, c):
+    return np.tanh(f @ Vf + r @ Vb + c)
+
+
+def birnn_output__sigmoid_bce(f, r, Vf, Vb, c):
+    return 1.0 / (1.0 + np.exp(-(f @ Vf + r @ Vb + c)))
+
+
+def birnn_output__softmax_ce(f, r, Vf, Vb, c):
+    o = f @ Vf + r @ Vb + c
+    e = np.exp(o - o.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def birnn_backward(do, x, f0, r0, f, r, Uf, Wf, Ub, Wb, Vf, Vb):
+    N, T, _ = x.shape
+    d = Wf.shape[0]
+    grads = {"Uf": np.zeros_like(Uf), "Wf": np.zeros_like(Wf), "bf": np.zeros(d),
+             "Ub": np.zeros_like(Ub), "Wb": np.zeros_like(Wb), "bb": np.zeros(d),
+             "Vf": np.einsum("ntd,ntk->dk", f, do), "Vb": np.einsum("ntd,ntk->dk", r, do),
+             "c": do.sum(axis=(0, 1)), "x": np.zeros_like(x)}
+    df_next = np.zeros_like(f0)                       # dL/df_t arriving from f_{t+1}
+    for t in reversed(range(T)):                      # forward net: T−1 down to 0
+        f_prev = f[:, t - 1] if t > 0 else f0
+        da = (do[:, t] @ Vf.T + df_next) * phi_prime(f[:, t])  # noqa: F821 (given)
+        grads["Uf"] += x[:, t].T @ da
+        grads["Wf"] += f_prev.T @ da
+        grads["bf"] += da.sum(axis=0)
+        grads["x"][:, t] += da @ Uf.T
+        df_next = da @ Wf.T
+    dr_prev = np.zeros_like(r0)                       # dL/dr_t arriving from r_{t-1}
+    for t in range(T):                                # backward net: 0 up to T−1
+        r_next = r[:, t + 1] if t < T - 1 else r0
+        da = (do[:, t] @ Vb.T + dr_prev) * phi_prime(r[:, t])  # noqa: F821 (given)
+        grads["Ub"] += x[:, t].T @ da
+        grads["Wb"] += r_next.T @ da
+        grads["bb"] += da.sum(axis=0)
+        grads["x"][:, t] += da @ Ub.T
+        dr_prev = da @ Wb.T
+    grads["f0"], grads["r0"] = df_next, dr_prev
+    return grads
