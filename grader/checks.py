@@ -14,6 +14,8 @@ Every check here scores in [0, 1] and never below 0:
   array it was given?
 - `call_twice` / `determinism_check`: do identical inputs give bitwise
   identical outputs?
+- `checked_call`: run the student's function; an exception becomes a check
+  with status "error".
 
 Tolerance. An entry is right when |got − expected| ≤ atol + rtol·|expected|
 (numpy's isclose), or, when `rel_tol` is given, when the CS231n relative error

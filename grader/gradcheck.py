@@ -186,7 +186,7 @@ def numerical_gradient_perturbed(
     (see grader.batched_loss): building the (P, x.size) stack itself costs
     O(x.size²). Perturbations go in chunks of 2·chunk. Returns x's shape.
     """
-    shape = tuple(np.atleast_1d(shape)) if np.ndim(shape) else (int(shape),)
+    shape = (int(shape),) if np.isscalar(shape) else tuple(int(n) for n in shape)
     n = int(np.prod(shape, dtype=np.int64))
     grad = np.empty(n)
     for start in range(0, n, chunk):
@@ -261,14 +261,13 @@ def directional_check(
         numerical = np.array(
             [(float(f(x + eps * ui)) - float(f(x - eps * ui))) / (2 * eps) for ui in u]
         )
-    comparison = compare_gradient_arrays(analytic, numerical, rtol, atol)
-    rel = relative_error(analytic, numerical)
+    comparison = compare_gradient_arrays(analytic, numerical, rtol, atol)   # NaN fails
     return DirectionalCheck(
         analytic=tuple(float(v) for v in analytic),
         numerical=tuple(float(v) for v in numerical),
         max_relative_error=comparison.max_relative_error,
         worst_direction=int(comparison.worst_index[0]) if n_directions else 0,
-        passed=comparison.passed and bool(np.all(np.isfinite(rel))),
+        passed=comparison.passed,
     )
 
 
