@@ -212,6 +212,11 @@ def probes_grads(instance: Instance) -> list[Probe]:
             f"{word!r} from a {'non-zero' if i == 0 else 'zero'} initial state",
             {"params": params, "x": x, "targets": targets, "s0": s0},
             "BPTT through the whole word", repeat=(i == 0)))
+    x, targets = solve_encode(v, str(rng.choice(list("dep"))))
+    probes.append(Probe(
+        "one character from a non-zero initial state",
+        {"params": params, "x": x, "targets": targets, "s0": random_state(v, rng)},
+        "a single step: ∇_W L is s_0ᵀ δ_0 alone, so the given s_0 must be used"))
     return probes
 
 
