@@ -1,0 +1,76 @@
+"""A class's grades as instructors and CI read them: CSV, JUnit XML, a text summary.
+
+Every file is a rendering of the same `SubmissionResult`s, the ones kept in the
+gradebook; nothing here grades.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from grader.render import render_junit
+from grader.results import SubmissionResult
+
+
+def class_csv(results: Sequence[SubmissionResult]) -> str:
+    """One row per submission: student, exercise, score, max score, every check's points."""
+    checks = sorted({check.name for result in results for check in result.checks})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["student", "exercise", "score", "max_score", *checks, "path"])
+    for result in sorted(results, key=lambda r: (r.student, r.exercise)):
+        earned = {check.name: f"{check.earned:g}" for check in result.checks}
+        writer.writerow([result.student, result.exercise, f"{result.score:g}",
+                         f"{result.max_score:g}", *(earned.get(name, "") for name in checks),
+                         result.metadata.get("path", "")])
+    return out.getvalue()
+
+
+def misconception_counts(results: Sequence[SubmissionResult]) -> dict[str, int]:
+    """How many submissions each named misconception showed up in, most common first."""
+    counts: dict[str, int] = {}
+    for result in results:
+        named = {check.details.get("misconception") for check in result.checks}
+        for misconception in named - {None}:
+            counts[misconception] = counts.get(misconception, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def summary_text(results: Sequence[SubmissionResult], isolation: str = "") -> str:
+    """A plain-text table of the class, then the misconceptions the grader named."""
+    rows = [("student", "exercise", "score", "")]
+    for result in sorted(results, key=lambda r: (r.student, r.exercise)):
+        wrong = [check.name for check in result.checks if check.score < 1.0]
+        rows.append((result.student, result.exercise,
+                     f"{result.score:g}/{result.max_score:g}",
+                     ("wrong: " + ", ".join(wrong)) if wrong else "all right"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+             + "  " + row[3] for row in rows]
+    if results:
+        mean = sum(r.score for r in results) / len(results)
+        lines += ["", f"{len(results)} submissions, mean score {mean:.2f}"]
+    counts = misconception_counts(results)
+    if counts:
+        lines += ["", "Misconceptions named:"]
+        lines += [f"  {count:4d}  {name}" for name, count in counts.items()]
+    if isolation:
+        lines += ["", f"Isolation: {isolation}"]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def write_class_reports(results: Sequence[SubmissionResult], directory: Path,
+                        isolation: str = "") -> list[Path]:
+    """class.csv, junit.xml (instructor view) and summary.txt in `directory`."""
+    files = {"class.csv": class_csv(results),
+             "junit.xml": render_junit(list(results), audience="instructor"),
+             "summary.txt": summary_text(results, isolation)}
+    written = []
+    for name, text in files.items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
