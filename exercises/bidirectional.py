@@ -308,7 +308,8 @@ def build() -> Exercise:
                   "Uf": "input-to-f weights", "Wf": "f-to-f weights", "bf": "f bias",
                   "Ub": "input-to-r weights", "Wb": "r-to-r weights", "bb": "r bias",
                   "Vf": "f-to-output weights", "Vb": "r-to-output weights",
-                  "c": "output bias"},
+                  "c": "output bias",
+                  "δ^f_t, δ^r_t": "the gradients at the pre-activations of f_t and r_t"},
         variant_space={
             "activation": ("tanh", "sigmoid", "relu", "identity"),
             "head": (("linear", "mse"), ("softmax", "ce"), ("sigmoid", "bce"), ("tanh", "mse")),

@@ -73,8 +73,8 @@ def solve_truncated(variant, ds_out, x, s0, s, U, W, b, k):
     return dU, dW, None if b is None else db
 
 
-def solve_update(variant, ds_out, x, s0, s, U, W, b, k, lr, *, step=1.0, truncate=None):
-    dU, dW, db = (truncate or solve_truncated)(variant, ds_out, x, s0, s, U, W, b, k)
+def solve_update(variant, ds_out, x, s0, s, U, W, b, k, lr, *, step=1.0):
+    dU, dW, db = solve_truncated(variant, ds_out, x, s0, s, U, W, b, k)
     return (U - step * lr * dU, W - step * lr * dW,
             None if b is None else b - step * lr * db)
 
@@ -163,7 +163,7 @@ def probes_update(instance: Instance) -> list[Probe]:
     return [Probe(f"one update, k = {v.horizon}",
                   {"ds_out": rng.normal(size=(v.N, v.T, v.n_hidden)), **problem, "b": b,
                    "k": v.horizon, "lr": v.lr},
-                  "θ ← θ − α ∇θ with the truncated gradients")]
+                  "θ ← θ − α ∇θ with the truncated gradients", repeat=True)]
 
 
 def probes_error(instance: Instance) -> list[Probe]:
@@ -268,7 +268,8 @@ def build() -> Exercise:
         notation={"x_t": "input at step t", "s_t": "state at step t",
                   "U": "input-to-state weights", "W": "state-to-state weights",
                   "b": "state bias (absent in some variants)", "k": "truncation horizon",
-                  "E_t": "loss term at step t", "α": "learning rate"},
+                  "E_t": "loss term at step t", "α": "learning rate",
+                  "δ^(t)_τ": "the gradient of E_t at step τ's pre-activation"},
         variant_space={
             "activation": ("tanh", "sigmoid", "relu", "identity"),
             "head": (("softmax", "ce"),),

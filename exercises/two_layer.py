@@ -449,6 +449,9 @@ def build() -> Exercise:
                   "U": "input-to-s weights", "W1": "s-to-s weights", "b1": "s bias",
                   "V1": "s-to-z weights", "W2": "z-to-z weights", "b2": "z bias",
                   "V2": "z-to-output weights", "c": "output bias",
+                  "a_t": "s's pre-activation x_t U + s_{t-1} W1 + b1",
+                  "h_t": "z's pre-activation s_t V1 + z_{t-1} W2 + b2",
+                  "δ^s_t, δ^z_t": "the gradients at a_t and h_t",
                   "E_t": "squared error at step t", "α": "learning rate"},
         variant_space={
             "activation": ("tanh", "sigmoid", "relu", "identity"),
