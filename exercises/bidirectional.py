@@ -213,8 +213,9 @@ BACKWARD_BUGS = (
      r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
      r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"),
     ("weight-not-transposed",
-     r"\frac{\partial L}{\partial f_{t-1}} \ni \delta^f_t W_f^\top,\ "
-     r"\frac{\partial L}{\partial r_{t+1}} \ni \delta^r_t W_b^\top"),
+     r"\frac{\partial L}{\partial f_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_f^\top "
+     r"+ \delta^f_t W_f^\top,\ \frac{\partial L}{\partial r_{t+1}} = "
+     r"\frac{\partial L}{\partial o_{t+1}} V_b^\top + \delta^r_t W_b^\top"),
     ("initial-state-ignored",
      r"\nabla_{W_f} L \mathrel{+}= f_{\text{init}}^\top \delta^f_0,\ "
      r"\nabla_{W_b} L \mathrel{+}= r_{\text{init}}^\top \delta^r_{T-1}"),

@@ -340,8 +340,9 @@ BACKWARD_BUGS = (
      r"\nabla_{W_1} L \mathrel{+}= s_0^\top \delta^s_1,\ \nabla_{W_2} L \mathrel{+}= "
      r"z_0^\top \delta^z_1"),
     ("weight-not-transposed",
-     r"\frac{\partial L}{\partial s_{t-1}} \ni \delta^s_t W_1^\top,\ "
-     r"\frac{\partial L}{\partial z_{t-1}} \ni \delta^z_t W_2^\top"),
+     r"\frac{\partial L}{\partial s_{t-1}} = \delta^z_{t-1} V_1^\top + \delta^s_t W_1^\top,\ "
+     r"\frac{\partial L}{\partial z_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_2^\top "
+     r"+ \delta^z_t W_2^\top"),
     ("derivative-at-preactivation", DERIVATIVE),
     ("wrong-activation-derivative", DERIVATIVE),
     ("bias-not-summed",
