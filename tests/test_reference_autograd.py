@@ -147,7 +147,7 @@ def floor(want: dict) -> float:
 
 
 @pytest.mark.parametrize("output_name,objective", COMBINATIONS)
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_full_bptt_matches_autograd(output_name, objective, data):
     problem = data.draw(problems(combinations=((output_name, objective),),
@@ -160,7 +160,7 @@ def test_full_bptt_matches_autograd(output_name, objective, data):
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_truncated_bptt_matches_autograd_over_parameter_copies(activation, data):
     problem = data.draw(problems(activations=(activation,), single_class_softmax=False))
@@ -173,7 +173,7 @@ def test_truncated_bptt_matches_autograd_over_parameter_copies(activation, data)
                        f"{problem.model}, T={problem.T}, k={k}, times={times}")
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(problems(single_class_softmax=False))
 def test_copies_with_the_whole_window_are_full_bptt(problem):
     """The two oracle formulations agree with each other (k = T keeps every copy)."""
