@@ -8,9 +8,102 @@ def main() -> None:
     """Exercises and autograding for backpropagation through time."""
 
 
-@main.command()
-def demo() -> None:
-    """Run the reference demo."""
-    from grader.demo import run
+def _add_demo() -> None:
+    from grader.demo import demo
 
-    run()
+    main.add_command(demo)
+
+
+# -- exercises, notebooks and nbgrader (see grader/notebooks.py) ----------------------------
+
+
+@main.command("exercises")
+@click.option("--json", "as_json", is_flag=True, help="Ids, titles and points as JSON.")
+def list_exercises(as_json: bool) -> None:
+    """The exercises there are, one id a line."""
+    import json
+
+    from exercises.registry import all_exercises
+
+    exercises = [all_exercises()[key] for key in sorted(all_exercises())]
+    if as_json:
+        click.echo(json.dumps([{"id": e.id, "title": e.title, "points": e.points,
+                                "stages": [s.name for s in e.stages]} for e in exercises],
+                              indent=2, ensure_ascii=False))
+    else:
+        for exercise in exercises:
+            click.echo(exercise.id)
+
+
+@main.command()
+@click.argument("exercise_id")
+@click.option("--student", help="One student's notebook, the variant written in.")
+@click.option("--roster", type=click.Path(dir_okay=False),
+              help="A CSV with a column 'student' or 'id': one notebook per student.")
+@click.option("--shared", is_flag=True,
+              help="One notebook for everyone: the variant comes from STUDENT_ID at run time.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the notebooks to.")
+@click.option("--solution", is_flag=True, help="The solved notebook instead of the release.")
+@click.option("--source", is_flag=True, help="The nbgrader instructor source instead.")
+@click.option("--course", type=click.Path(dir_okay=False),
+              help="The course file (default: $BPTT_COURSE or ./bptt-course.toml), for the salt.")
+def generate(exercise_id: str, student: str | None, roster: str | None, shared: bool,
+             out_dir: str, solution: bool, source: bool, course: str | None) -> None:
+    """Write EXERCISE_ID's notebooks: OUT/<id>-<student>.ipynb, or OUT/<id>.ipynb (--shared).
+
+    The solved notebook ends in -solution.ipynb, the nbgrader source in -source.ipynb.
+    """
+    from pathlib import Path
+
+    from exercises.registry import get_exercise
+    from grader.course import CourseConfig
+    from grader.roster import RosterError, check_student_id, read_roster
+
+    if sum(bool(x) for x in (student, roster, shared)) != 1:
+        raise click.UsageError("give exactly one of --student S, --roster FILE and --shared")
+    if solution and source:
+        raise click.UsageError("--solution and --source exclude each other")
+    try:
+        exercise = get_exercise(exercise_id)
+        if roster:
+            students = [s.id for s in read_roster(roster)]
+        else:
+            students = [None] if shared else [check_student_id(student)]
+        salt = CourseConfig.load(course, quiet=True).salt
+    except (ValueError, RosterError) as error:
+        raise click.ClickException(str(error)) from None
+    from grader.notebooks import notebook, write_notebook
+
+    kind = "solved" if solution else "source" if source else "release"
+    suffix = {"release": "", "solved": "-solution", "source": "-source"}[kind]
+    for who in students:
+        stem = exercise.id if who is None else f"{exercise.id}-{who}"
+        path = Path(out_dir) / f"{stem}{suffix}.ipynb"
+        write_notebook(notebook(exercise, kind, who, salt), path)
+        click.echo(str(path))
+
+
+@main.group()
+def nbgrader() -> None:
+    """nbgrader integration."""
+
+
+@nbgrader.command("init")
+@click.argument("course_dir", type=click.Path(file_okay=False))
+@click.option("--course-id", default="bptt", show_default=True, help="nbgrader's course id.")
+def nbgrader_init(course_dir: str, course_id: str) -> None:
+    """An nbgrader course in COURSE_DIR with every exercise as a source assignment."""
+    from grader.nbgrader_course import init_course
+
+    for path in init_course(course_dir, course_id):
+        click.echo(str(path))
+    click.echo(f"next: cd {course_dir} && nbgrader generate_assignment <exercise id>")
+
+
+# -- grading (see grader/batch.py) ---------------------------------------------------------
+
+from grader.grade_command import grade  # noqa: E402
+
+main.add_command(grade)
+_add_demo()

@@ -1,0 +1,366 @@
+"""Notebooks: generation (deterministic, per student), self-checks, hidden tests, nbgrader.
+
+The kernel tests run every registered exercise in two Jupyter kernels in all:
+one runs, per exercise, the solved notebooks of three students, the nbgrader
+source of a fourth and the shared source of a fifth (with `%reset -f` between
+notebooks); the other runs every release notebook. The nbgrader round trip
+runs `bptt nbgrader init`, `nbgrader generate_assignment` and `nbgrader
+autograde` in a temporary course and reads nbgrader's gradebook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from exercises.instance import PUBLIC_SALT, choose_variant
+from exercises.registry import all_exercises, get_exercise
+from grader.cli import main
+from grader.notebook import claimed_variant_mismatch
+from grader.notebooks import (
+    _solution_namespace,
+    notebook,
+    notebook_cells,
+    plain,
+    render,
+    shared_self_checks,
+    student_self_checks,
+)
+
+EXERCISES = sorted(all_exercises())
+SOLVED_STUDENTS = ("ada", "bao-17", "chloé")
+SOURCE_STUDENT = "dmitri"
+SHARED_STUDENT = "eve.s"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernel_python_on_path():
+    """The python3 kernel spec runs `python`: make it this interpreter (a fresh venv too)."""
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + old
+    yield
+    os.environ["PATH"] = old
+
+
+def as_node(cells, metadata=None):
+    from nbformat import v4
+
+    node = v4.new_notebook(metadata=metadata or {"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    node.cells = cells
+    return node
+
+
+def execute(node, cwd: Path, allow_errors: bool = False):
+    from nbclient import NotebookClient
+
+    NotebookClient(node, kernel_name="python3", timeout=300, allow_errors=allow_errors,
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return node
+
+
+def text_of(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            parts.append(output["text"])
+        elif output["output_type"] == "execute_result":
+            parts.append(output["data"].get("text/plain", ""))
+        elif output["output_type"] == "error":
+            parts.append(f"{output['ename']}: {output['evalue']}")
+    return "".join(parts)
+
+
+def with_student_id(node, student: str):
+    for cell in node.cells:
+        if cell.get("id") == "student-id":
+            cell.source = f"STUDENT_ID = {student!r}"
+    return node
+
+
+# -- generation, without a kernel ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_shared_notebook_computes_choose_variant(exercise_id):
+    """The shared given cell's hashlib code gives exactly exercises.instance.choose_variant."""
+    exercise = get_exercise(exercise_id)
+    given = next(source for _, source, meta in notebook_cells(exercise, "release", None)
+                 if meta["id"] == "given")
+    namespace = {"STUDENT_ID": "someone"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(given, "<given cell>", "exec"), namespace)
+    for i in range(300):
+        student = f"student-{i}" if i % 3 else f"Ünïcode {i} ✓"
+        expected = plain(choose_variant(exercise.variant_space, exercise.id, student).as_dict())
+        assert plain(namespace["choose_variant"](student)) == expected, student
+
+
+def test_generation_is_deterministic_and_students_differ(tmp_path):
+    exercise = get_exercise("elman")
+    first = tmp_path / "a.ipynb"
+    second = tmp_path / "b.ipynb"
+    for kind in ("release", "solved", "source"):
+        for student in ("ada", None):
+            from grader.notebooks import write_notebook
+
+            write_notebook(notebook(exercise, kind, student), first)
+            write_notebook(notebook(exercise, kind, student), second)
+            assert first.read_bytes() == second.read_bytes(), (kind, student)
+    variants = {json.dumps(plain(choose_variant(exercise.variant_space, "elman", s).as_dict()))
+                for s in SOLVED_STUDENTS}
+    assert len(variants) > 1
+    releases = {json.dumps(notebook(exercise, "release", s)) for s in SOLVED_STUDENTS}
+    assert len(releases) == len(SOLVED_STUDENTS)
+
+
+def test_cli_generates_the_same_bytes_twice(tmp_path):
+    runner = CliRunner()
+    for out in ("one", "two"):
+        result = runner.invoke(main, ["generate", "elman", "--student", "ada",
+                                      "--out", str(tmp_path / out), "--solution"])
+        assert result.exit_code == 0, result.output
+    one = (tmp_path / "one" / "elman-ada-solution.ipynb").read_bytes()
+    assert one == (tmp_path / "two" / "elman-ada-solution.ipynb").read_bytes()
+    assert json.loads(one)["metadata"]["bptt"]["student"] == "ada"
+
+
+def test_roster_gives_one_notebook_per_student_and_bad_rosters_say_why(tmp_path):
+    runner = CliRunner()
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Name,Student,Email\nAda L,ada,ada@example.org\nBao,bao-17,\n")
+    result = runner.invoke(main, ["generate", "elman", "--roster", str(roster),
+                                  "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "elman-ada.ipynb", "elman-bao-17.ipynb"]
+    for text, message in (("name,email\nx,y\n", "column 'student' or 'id'"),
+                          ("id\nada\nada\n", "row 3"),
+                          ("id\n../evil\n", "folder name"),
+                          ("id\n", "no students")):
+        roster.write_text(text)
+        result = runner.invoke(main, ["generate", "elman", "--roster", str(roster),
+                                      "--out", str(tmp_path / "bad")])
+        assert result.exit_code != 0 and message in result.output, result.output
+
+
+def test_cli_lists_exercises():
+    runner = CliRunner()
+    assert runner.invoke(main, ["exercises"]).output.split() == EXERCISES
+    listed = json.loads(runner.invoke(main, ["exercises", "--json"]).output)
+    assert [e["id"] for e in listed] == EXERCISES
+    assert all(e["points"] == get_exercise(e["id"]).points and e["title"] for e in listed)
+
+
+def test_edited_variant_metadata_is_reported():
+    exercise = get_exercise("elman")
+    node = json.loads(json.dumps(notebook(exercise, "release", "ada")))
+    assert claimed_variant_mismatch(node, exercise, "ada", PUBLIC_SALT) is None
+    assert claimed_variant_mismatch(json.dumps(node), "elman", "ada", PUBLIC_SALT) is None
+    variant = node["metadata"]["bptt"]["variant"]
+    variant["activation"] = "relu" if variant["activation"] != "relu" else "tanh"
+    report = claimed_variant_mismatch(json.dumps(node), exercise, "ada", PUBLIC_SALT)
+    assert report and "activation" in report
+    other = json.loads(json.dumps(notebook(exercise, "release", "bao-17")))
+    assert "bao-17" in claimed_variant_mismatch(other, exercise, "ada", PUBLIC_SALT)
+    shared = json.loads(json.dumps(notebook(exercise, "release", None)))
+    assert claimed_variant_mismatch(shared, exercise, "ada", PUBLIC_SALT) is None
+
+
+def test_self_check_finds_a_dropped_recurrent_term():
+    """The elman rnn_backward self-check, run on a catalogue bug, says what does not match."""
+    exercise = get_exercise("elman")
+    for student in SOLVED_STUDENTS:
+        plans = student_self_checks("elman", student, PUBLIC_SALT)
+        assert "gradient" in plans["rnn_backward"]
+        variant = choose_variant(exercise.variant_space, "elman", student).as_dict()
+        namespace = _solution_namespace(exercise, variant, student)
+        exec(render("notebook/self_check_helper.py.j2", self_checks=repr(plans)), namespace)
+        step = namespace["rnn_step_backward"]
+        np = namespace["np"]
+
+        def dropped(ds_out, x, s0, s, U, W, step=step, np=np):
+            dx, dU, dW, db = np.zeros_like(x), np.zeros_like(U), np.zeros_like(W), 0.0
+            ds_prev = np.zeros_like(s0)
+            for t in reversed(range(x.shape[1])):
+                s_prev = s[:, t - 1] if t > 0 else s0
+                dx[:, t], ds_prev, dU_t, dW_t, db_t = step(ds_out[:, t], x[:, t], s_prev,
+                                                           s[:, t], U, W)
+                dU, dW, db = dU + dU_t, dW + dW_t, db + db_t
+            return dx, ds_prev, dU, dW, db
+
+        namespace["rnn_backward"] = dropped
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            namespace["self_check"]("rnn_backward")
+        assert "✗ rnn_backward: dW does not match finite differences" in printed.getvalue()
+        assert namespace["SELF_CHECK_RESULTS"]["rnn_backward"] is False
+
+
+def test_every_exercise_has_self_checks():
+    for exercise_id in EXERCISES:
+        assert student_self_checks(exercise_id, "ada", PUBLIC_SALT), exercise_id
+        assert isinstance(shared_self_checks(exercise_id, PUBLIC_SALT), dict)
+
+
+# -- in a real kernel ------------------------------------------------------------------------
+
+
+def solved_batch() -> tuple[list, list[tuple[str, str, object]]]:
+    """All exercises' solved and source notebooks as one notebook, and what each cell is."""
+    from nbformat import v4
+
+    cells, labels = [], []
+
+    def extend(node, label):
+        cells.append(v4.new_code_cell("%reset -f"))
+        labels.append(("reset", label, None))
+        for cell in node.cells:
+            if cell.cell_type == "code":
+                cells.append(cell)
+                labels.append((cell.get("id", ""), label, cell))
+
+    for exercise_id in EXERCISES:
+        exercise = get_exercise(exercise_id)
+        for student in SOLVED_STUDENTS:
+            extend(notebook(exercise, "solved", student), f"{exercise_id}/solved/{student}")
+        extend(notebook(exercise, "source", SOURCE_STUDENT), f"{exercise_id}/source")
+        extend(with_student_id(notebook(exercise, "source", None), SHARED_STUDENT),
+               f"{exercise_id}/shared-source")
+    return cells, labels
+
+
+def test_solved_and_source_notebooks_run_in_a_kernel(tmp_path):
+    cells, labels = solved_batch()
+    node = execute(as_node(cells), tmp_path, allow_errors=True)
+    problems, checked, graded = [], 0, 0
+    for cell, (cell_id, label, _) in zip(node.cells, labels, strict=True):
+        text = text_of(cell)
+        if any(o["output_type"] == "error" for o in cell.get("outputs", [])):
+            problems.append(f"{label} {cell_id}: {text[-400:]}")
+        elif cell_id.endswith("-self-check"):
+            checked += 1
+            if "✗" in text or not ("✓" in text or "no self-check" in text):
+                problems.append(f"{label} {cell_id}: {text}")
+        elif cell_id.endswith("-tests"):
+            graded += 1
+            exercise = get_exercise(label.split("/")[0])
+            points = exercise.stage(cell_id.removesuffix("-tests")).points
+            results = [o for o in cell.outputs if o["output_type"] == "execute_result"]
+            if not results or float(results[-1]["data"]["text/plain"]) != points:
+                problems.append(f"{label} {cell_id}: not full marks: {text[-400:]}")
+    assert not problems, "\n".join(problems)
+    stages = sum(len(get_exercise(e).stages) for e in EXERCISES)
+    assert checked == 5 * stages and graded == 2 * stages
+
+
+def test_release_notebooks_stop_at_the_first_stub(tmp_path):
+    from nbformat import v4
+
+    cells, labels = [], []
+    for exercise_id in EXERCISES:
+        exercise = get_exercise(exercise_id)
+        cells.append(v4.new_code_cell("%reset -f"))
+        labels.append((exercise_id, "reset"))
+        for cell in notebook(exercise, "release", SOLVED_STUDENTS[0]).cells:
+            if cell.cell_type == "code":
+                cells.append(cell)
+                labels.append((exercise_id, cell.get("id", "")))
+    node = execute(as_node(cells), tmp_path, allow_errors=True)
+    for exercise_id in EXERCISES:
+        first = get_exercise(exercise_id).stages[0].name
+        errors = [(cell_id, cell) for cell, (eid, cell_id) in zip(node.cells, labels, strict=True)
+                  if eid == exercise_id and any(o["output_type"] == "error"
+                                                for o in cell.get("outputs", []))]
+        assert errors, f"{exercise_id}: the release ran without stopping"
+        cell_id, cell = errors[0]
+        assert cell_id == f"{first}-self-check", (exercise_id, cell_id, text_of(cell))
+        error = next(o for o in cell.outputs if o["output_type"] == "error")
+        assert error["ename"] == "NotImplementedError"
+        assert f"{first} is not implemented yet" in error["evalue"]
+        assert f"✗ {first}: not implemented yet" in text_of(cell)
+
+
+# -- nbgrader ------------------------------------------------------------------------------------
+
+BUGGY_RNN_BACKWARD = '''def rnn_backward(ds_out, x, s0, s, U, W):
+    """BPTT without the recurrent term: each step sees only its own output's gradient."""
+    N, T, _ = x.shape
+    dx = np.zeros_like(x)
+    dU, dW, db = np.zeros_like(U), np.zeros_like(W), np.zeros(W.shape[0])
+    ds_prev = np.zeros_like(s0)
+    for t in reversed(range(T)):
+        s_prev = s[:, t - 1] if t > 0 else s0
+        dx[:, t], ds_prev, dU_t, dW_t, db_t = rnn_step_backward(
+            ds_out[:, t], x[:, t], s_prev, s[:, t], U, W)
+        dU += dU_t
+        dW += dW_t
+        db += db_t
+    return dx, ds_prev, dU, dW, db
+'''
+
+
+def nbgrader_run(course: Path, *args: str) -> None:
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep
+           + os.environ.get("PATH", "")}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def submit(course: Path, student: str, replace: dict[str, str] | None = None) -> None:
+    """A student's submission: the release with STUDENT_ID and their variant's solutions."""
+    release = json.loads((course / "release" / "elman" / "elman.ipynb").read_text())
+    solved = {meta["id"]: source
+              for _, source, meta in notebook_cells(get_exercise("elman"), "solved", student)}
+    for cell in release["cells"]:
+        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("id") == "student-id":
+            cell["source"] = f"STUDENT_ID = {student!r}"
+        elif nbgrader.get("solution"):
+            cell["source"] = (replace or {}).get(nbgrader["grade_id"], solved[nbgrader["grade_id"]])
+    path = course / "submitted" / student / "elman" / "elman.ipynb"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(release, indent=1))
+
+
+def test_nbgrader_round_trip(tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    result = CliRunner().invoke(main, ["nbgrader", "init", str(course)])
+    assert result.exit_code == 0, result.output
+    assert (course / "bptt-course.toml").is_file()
+    secret = (course / "bptt-course.toml").read_text()
+    for exercise_id in EXERCISES:
+        assert (course / "source" / exercise_id / f"{exercise_id}.ipynb").is_file()
+    CliRunner().invoke(main, ["nbgrader", "init", str(course)])
+    assert (course / "bptt-course.toml").read_text() == secret  # an existing secret is kept
+
+    nbgrader_run(course, "generate_assignment", "elman")
+    release = (course / "release" / "elman" / "elman.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in release and "grade_stage" not in release
+    submit(course, "good-student")
+    submit(course, "buggy-student", {"rnn_backward": BUGGY_RNN_BACKWARD})
+    nbgrader_run(course, "autograde", "elman")
+
+    maximum = get_exercise("elman").points
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        good = gradebook.find_submission("elman", "good-student")
+        buggy = gradebook.find_submission("elman", "buggy-student")
+        assert good.max_score == maximum
+        assert good.score == maximum
+        assert 0 < buggy.score < maximum
+        grades = {g.name: g.auto_score for g in
+                  gradebook.find_submission_notebook("elman", "elman", "buggy-student").grades}
+    assert 0 < grades["rnn_backward-tests"] < 3
+    assert all(score == get_exercise("elman").stage(name.removesuffix("-tests")).points
+               for name, score in grades.items() if name != "rnn_backward-tests")
