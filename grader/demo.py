@@ -1,78 +1,278 @@
-"""`bptt demo`: what the reference computes, shown on the lecture notes' own examples.
+"""`bptt demo`: a class of simulated students, graded end to end.
 
-1. A finite-difference check of full and truncated BPTT for the three networks.
-2. Seed 004's autocompletion task: an Elman network with softmax outputs learns
-   to predict the next character of "deep" over the vocabulary {d, e, p, <stop>}.
+It writes, in one folder:
+
+    bptt-course.toml        a course file with a fresh secret
+    submissions/            the elman exercise's release notebook for each student,
+                            filled in the way that student would: correct code written
+                            in several styles, catalogue bugs, an exception, an infinite
+                            loop, a memory bomb, a hostile submission, IPython magics
+    results/                Gradescope results.json per student, class.csv, junit.xml,
+                            summary.txt and the gradebook
+    feedback/               what each student reads
+
+and prints the class as a table. Every submission is graded in the sandbox,
+exactly as `bptt grade` grades.
 """
 
 from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import numpy as np
 
 import reference as ref
+from exercises.instance import make_instance
+from exercises.registry import get_exercise
+from exercises.solutions import notebook_code
+from grader.batch import discover, grade_batch
+from grader.class_report import write_class_reports
+from grader.course import CourseConfig
+from grader.notebooks import notebook_cells
+from grader.render import render_text
 
-VOCABULARY = ("d", "e", "p", "<stop>")
-
-
-def _central_difference(loss, params, key, eps=1e-6):
-    grad = np.zeros_like(params[key])
-    for index in np.ndindex(grad.shape):
-        shifted = {k: v.copy() for k, v in params.items()}
-        shifted[key][index] += eps
-        up = loss(shifted)
-        shifted[key][index] -= 2 * eps
-        grad[index] = (up - loss(shifted)) / (2 * eps)
-    return grad
+EXERCISE = "elman"
 
 
-def gradient_check_table(rng: np.random.Generator) -> list[tuple[str, str, float]]:
-    """(network, key, relative error of BPTT against central differences)."""
-    rows = []
-    for model in (
-        ref.Elman(3, 4, 4, activation="tanh", output="softmax", objective="ce"),
-        ref.Stacked(3, 4, 2, activation="sigmoid", output="linear", objective="mse"),
-        ref.Bidirectional(3, 3, 2, activation="tanh", output="sigmoid", objective="bce"),
-    ):
+def mutate(source: str, old: str, new: str) -> str:
+    """Replace `old` by `new` in a function's source, insisting that `old` is there."""
+    if old not in source:
+        raise ValueError(f"the solution no longer contains {old!r}")
+    return source.replace(old, new)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One simulated student: what they did, as an edit of the solution functions."""
+
+    label: str
+    edit: Callable[[dict[str, str]], dict[str, str]]
+    needs: Callable[[object], bool] = lambda variant: True   # a variant where it shows
+
+
+def _replace(stage: str, old: str, new: str):
+    return lambda code: {**code, stage: mutate(code[stage], old, new)}
+
+
+def _append(stage: str, extra: str):
+    return lambda code: {**code, stage: code[stage] + "\n\n" + extra}
+
+
+def _drop(*stages: str):
+    return lambda code: {k: v for k, v in code.items() if k not in stages}
+
+
+EINSUM_STEP = '''def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
+    da = ds * phi_prime(s_t)
+    return (np.einsum("nd,id->ni", da, U), np.einsum("nd,jd->nj", da, W),
+            np.einsum("ni,nd->id", x_t, da), np.einsum("nj,nd->jd", s_prev, da),
+            np.einsum("nd->d", da))'''
+
+LOOPED_STEP = '''def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
+    N = ds.shape[0]
+    dx, ds_prev = np.zeros((N, U.shape[0])), np.zeros((N, W.shape[0]))
+    dU, dW, db = np.zeros(U.shape), np.zeros(W.shape), np.zeros(W.shape[1])
+    for n in range(N):
+        da = ds[n] * phi_prime(s_t[n])
+        dx[n], ds_prev[n] = U @ da, W @ da
+        dU += np.outer(x_t[n], da)
+        dW += np.outer(s_prev[n], da)
+        db += da
+    return dx, ds_prev, dU, dW, db'''
+
+VECTORISED_BACKWARD = '''def rnn_backward(ds_out, x, s0, s, U, W):
+    N, T, _ = x.shape
+    deltas = [None] * T
+    ds_next = np.zeros_like(s0)
+    for t in range(T - 1, -1, -1):
+        deltas[t] = (ds_out[:, t] + ds_next) * phi_prime(s[:, t])
+        ds_next = deltas[t] @ W.T
+    da = np.stack(deltas, axis=1)
+    s_before = np.concatenate([s0[:, None], s[:, :-1]], axis=1)
+    return (da @ U.T, ds_next, np.einsum("nti,ntd->id", x, da),
+            np.einsum("ntj,ntd->jd", s_before, da), da.sum(axis=(0, 1)))'''
+
+HOSTILE = '''import os, socket
+for path in ("../bptt-course.toml", "/work", os.path.expanduser("~")):
+    try:
+        print("peeking at", path, os.listdir(path) if os.path.isdir(path) else open(path).read())
+    except OSError as error:
+        print("refused:", error)
+try:
+    socket.create_connection(("198.51.100.7", 80), timeout=1)
+except OSError as error:
+    print("no network:", error)
+np.allclose = lambda *args, **kwargs: True      # make every comparison pass?
+print("Points 100/100")
+while True:                                     # and a fork bomb for good measure
+    try:
+        os.fork()
+    except OSError:
+        break
+'''
+
+SCENARIOS = (
+    Scenario("correct", lambda code: code),
+    Scenario("correct, einsum", lambda code: {**code, "rnn_step_backward": EINSUM_STEP}),
+    Scenario("correct, loops", lambda code: {**code, "rnn_step_backward": LOOPED_STEP}),
+    Scenario("correct, vectorised", lambda code: {**code, "rnn_backward": VECTORISED_BACKWARD}),
+    Scenario("bug: W not transposed", _replace("rnn_step_backward", "da @ W.T", "da @ W")),
+    Scenario("bug: s_t for s_{t-1}", _replace("rnn_step_backward", "s_prev.T @ da",
+                                              "s_t.T @ da")),
+    Scenario("bug: bias averaged", _replace("rnn_step_backward", "da.sum(axis=0)",
+                                            "da.mean(axis=0)")),
+    Scenario("bug: no recurrent term", _replace("rnn_backward", "ds_out[:, t] + ds_next",
+                                                "ds_out[:, t]")),
+    Scenario("bug: = for +=", lambda code: {**code, "rnn_backward": mutate(mutate(mutate(
+        code["rnn_backward"], "dU += dU_t", "dU = dU_t"), "dW += dW_t", "dW = dW_t"),
+        "db += db_t", "db = db_t")}),
+    Scenario("bug: s0 ignored", _replace("rnn_backward", "else s0", "else np.zeros_like(s0)")),
+    Scenario("bug: update climbs", _replace("sgd_update", "- lr *", "+ lr *")),
+    Scenario("bug: φ' of φ(s)", _append("phi_prime", "_phi_prime = phi_prime\n\n\n"
+                                        "def phi_prime(s):\n    return _phi_prime(phi(s))"),
+             needs=lambda variant: variant.activation in ("tanh", "sigmoid")),
+    Scenario("bug: softmax Jacobian diagonal", lambda code: {**code, "output_backward": (
+        "def output_backward(s, V, c, d):\n"
+        "    N, o = s.shape[0], s @ V + c\n"
+        "    y = np.exp(o - o.max(axis=-1, keepdims=True))\n"
+        "    y /= y.sum(axis=-1, keepdims=True)\n"
+        "    do = 2.0 * (y - d) / N * y * (1 - y)\n"
+        "    return np.einsum('ntd,ntk->dk', s, do), do.sum(axis=(0, 1)), do @ V.T")},
+             needs=lambda variant: (variant.output, variant.objective) == ("softmax", "mse")),
+    Scenario("unfinished", _drop("rnn_backward", "sgd_update")),
+    Scenario("exception", _replace("rnn_forward", "rnn_step_forward(x[:, t], s_prev, U, W, b)",
+                                   "rnn_step_forward(x[t], s_prev, U, W, b)")),
+    Scenario("infinite loop", _replace("rnn_backward", "    for t in reversed(range(T)):",
+                                       "    while True:\n        pass\n"
+                                       "    for t in reversed(range(T)):")),
+    Scenario("memory bomb", _append("sgd_update", "hoard = []\nwhile True:\n"
+                                                  "    hoard.append(np.ones(10**7))")),
+    Scenario("hostile", _append("sgd_update", HOSTILE)),
+    Scenario("IPython magics", lambda code: {**code, "rnn_forward": "%matplotlib inline\n"
+                                             "!pip install torch\n" + code["rnn_forward"]}),
+    Scenario("bug: forgot φ", _replace("rnn_step_forward", "return phi(", "return ("),
+             needs=lambda variant: variant.activation != "identity"),
+)
+
+
+def _student_for(scenario: Scenario, index: int, exercise, secret: str, salt: str) -> str:
+    """The first id student-NN(-k) whose variant lets the scenario show."""
+    for attempt in range(200):
+        student = f"student-{index:02d}" + (f"-{attempt}" if attempt else "")
+        if scenario.needs(make_instance(exercise, student, secret, salt).variant):
+            return student
+    raise RuntimeError(f"no variant shows {scenario.label!r}")
+
+
+def submission_notebook(exercise, student: str, salt: str, code: dict[str, str]) -> dict:
+    """The student's release notebook with each stage's cell holding their code."""
+    cells = []
+    for cell_type, source, metadata in notebook_cells(exercise, "release", student, salt):
+        metadata = dict(metadata)
+        cell_id = metadata.pop("id")
+        if metadata.get("nbgrader", {}).get("solution"):
+            stage = metadata["nbgrader"]["grade_id"]
+            source = code.get(stage, source)         # unfinished stages keep the stub
+        cell = {"cell_type": cell_type, "id": cell_id, "metadata": metadata, "source": source}
+        if cell_type == "code":
+            cell.update(outputs=[], execution_count=None)
+        cells.append(cell)
+    return {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+            "metadata": {"bptt": {"exercise": exercise.id, "student": student,
+                                  "salt": salt, "kind": "release"}}}
+
+
+def reference_check() -> float:
+    """The reference's largest relative error against central differences, three networks."""
+    rng = np.random.default_rng(2026)
+    worst = 0.0
+    for model in (ref.Elman(3, 4, 4, output="softmax", objective="ce"),
+                  ref.Stacked(3, 4, 2, activation="sigmoid"),
+                  ref.Bidirectional(3, 3, 2, output="sigmoid", objective="bce")):
         params = model.init_params(rng)
-        x = rng.standard_normal((2, 6, 3))
-        d = (rng.integers(0, 4, (2, 6)) if model.objective == "ce"
-             else rng.uniform(size=(2, 6, model.n_out)))
+        x = rng.standard_normal((2, 5, 3))
+        d = (rng.integers(0, 4, (2, 5)) if model.objective == "ce"
+             else rng.uniform(size=(2, 5, model.n_out)))
         grads = model.grad(params, x, d)
-
-        def loss(p, model=model, x=x, d=d):
-            return model.loss(p, x, d)
-
-        for key in params:
-            numeric = _central_difference(loss, params, key)
+        for key, value in params.items():
+            numeric = np.zeros_like(value)
+            for index in np.ndindex(value.shape):
+                for sign in (1, -1):
+                    shifted = dict(params, **{key: value.copy()})
+                    shifted[key][index] += sign * 1e-6
+                    numeric[index] += sign * model.loss(shifted, x, d) / 2e-6
             error = np.linalg.norm(grads[key] - numeric) / max(
                 np.linalg.norm(grads[key]) + np.linalg.norm(numeric), 1e-300)
-            rows.append((type(model).__name__, key, float(error)))
-    return rows
+            worst = max(worst, float(error))
+    return worst
 
 
-def autocompletion(rng: np.random.Generator, steps: int = 300):
-    """Train on "deep" + <stop>: input the current character, predict the next."""
-    word = [VOCABULARY.index(c) for c in "deep"] + [3]
-    eye = np.eye(len(VOCABULARY))
-    x = eye[word[:-1]][None]                    # (1, 4, 4): d e e p
-    d = np.array([word[1:]])                    # (1, 4):    e e p <stop>
-    model = ref.Elman(4, 8, 4, activation="tanh", output="softmax", objective="ce")
-    params = model.init_params(rng)
-    losses = []
-    for _ in range(steps):
-        losses.append(model.loss(params, x, d))
-        params = ref.sgd(params, model.grad(params, x, d), lr=0.5)
-    prediction = model.forward(params, x).y[0].argmax(axis=-1)
-    return losses, [VOCABULARY[i] for i in prediction]
+def diagnosis(result) -> str:
+    """One line: the misconceptions named, else the first problem reported, else nothing."""
+    named = [c.details.get("misconception") for c in result.checks]
+    if any(named):
+        return ", ".join(dict.fromkeys(name for name in named if name))
+    for check in result.checks:
+        problems = [line for line in check.message.splitlines() if line.startswith("• ")]
+        if check.score < 1.0 and problems:
+            return problems[0].split("): ", 1)[-1][:80]
+    return result.output.splitlines()[0][:80] if result.output else ""
 
 
-def run() -> None:
-    rng = np.random.default_rng(2026)
-    click.echo("BPTT against central differences (relative error, float64)")
-    for network, key, error in gradient_check_table(rng):
-        click.echo(f"  {network:<14} {key:<3} {error:9.2e}  {'ok' if error < 1e-6 else 'WRONG'}")
-    losses, predicted = autocompletion(rng)
-    click.echo("\nSeed 004: autocompletion of 'deep' over {d, e, p, <stop>}")
-    click.echo(f"  loss {losses[0]:.3f} -> {losses[-1]:.3f} after {len(losses)} SGD updates")
-    click.echo(f"  after d, e, e, p the network predicts: {', '.join(predicted)}")
+def run(out: Path, workers: int | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    started = time.perf_counter()
+    console.print(f"reference BPTT against central differences: largest relative error "
+                  f"{reference_check():.1e} (Elman, two-layer, bidirectional)")
+    exercise = get_exercise(EXERCISE)
+    out.mkdir(parents=True, exist_ok=True)
+    course_file = out / "bptt-course.toml"
+    if not course_file.exists():
+        course_file.write_text(f'secret = "{secrets.token_urlsafe(32)}"\n\n'
+                               "[limits]\nwall_seconds = 4\ncpu_seconds = 4\nmemory_mb = 768\n")
+    config = CourseConfig.from_file(course_file)
+    submissions = out / "submissions"
+    submissions.mkdir(exist_ok=True)
+    labels = {}
+    for index, scenario in enumerate(SCENARIOS, start=1):
+        student = _student_for(scenario, index, exercise, config.secret, config.salt)
+        variant = make_instance(exercise, student, config.secret, config.salt).variant
+        _, solutions = notebook_code(exercise, variant)
+        notebook = submission_notebook(exercise, student, config.salt, scenario.edit(solutions))
+        (submissions / f"{student}.ipynb").write_text(json.dumps(notebook, indent=1))
+        labels[student] = scenario.label
+    console.print(f"wrote {len(SCENARIOS)} submissions of '{exercise.id}' to {submissions}/")
+    summary = grade_batch(discover([submissions]), config, out / "results", workers=workers)
+    write_class_reports(summary.results, out / "results", summary.isolation)
+    feedback = out / "feedback"
+    feedback.mkdir(exist_ok=True)
+    table = Table(title=f"{exercise.title}: {len(summary.results)} students")
+    for column in ("student", "what they did", "score", "the grader's diagnosis"):
+        table.add_column(column)
+    for result in sorted(summary.results, key=lambda r: r.student):
+        (feedback / f"{result.student}.txt").write_text(render_text(result))
+        table.add_row(result.student, labels.get(result.student, "?"),
+                      f"{result.score:g}/{result.max_score:g}", diagnosis(result))
+    console.print(table)
+    console.print(summary.isolation or "(every submission was graded before: nothing to run)")
+    console.print(f"results in {out / 'results'}/, feedback in {feedback}/; "
+                  f"{time.perf_counter() - started:.1f} s in all")
+
+
+@click.command()
+@click.option("--out", default="bptt-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the course file, submissions, results and feedback.")
+@click.option("--workers", type=int, help="Parallel sandboxes (default: one per core).")
+def demo(out: str, workers: int | None) -> None:
+    """Simulate a class, grade it in the sandbox, and show what the grader says."""
+    run(Path(out), workers)
+

@@ -22,6 +22,7 @@ verdict is computed here, in the trusted process, from those values alone:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ from grader.checks import (
 from grader.results import CheckResult, SubmissionResult
 
 RTOL, ATOL = 1e-6, 1e-9
+EXCEPTION_TEXT = re.compile(r"^[A-Za-z_][\w.]*: ")   # "ValueError: …", as opposed to a sentence
 
 
 class ForeignValue:
@@ -168,7 +170,9 @@ def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
         if outcome.error is not None:
             verdict.errored = True
             verdict.probe_scores.append(0.0)
-            verdict.lines.append(f"• {label}: the call raised {outcome.error}")
+            raised = EXCEPTION_TEXT.match(outcome.error) is not None
+            verdict.lines.append(f"• {label}: " + (f"the call raised {outcome.error}" if raised
+                                                   else outcome.error))
             continue
         judged = _judge_outputs(stage, probe, outcome.outputs, expected)
         score = float(np.mean([v.score for v in judged]))
