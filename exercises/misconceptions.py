@@ -173,6 +173,13 @@ _ENTRIES = (
         "(steps 0 … k−1) throws away the nearest steps, which matter most, and keeps the "
         "oldest ones.",
     ),
+    Misconception(
+        "squared-error-halved",
+        "The squared error is differentiated as if it had a ½",
+        "Seed 000's error is E_t = Σ_k (y_k − d_k)² with no ½ in front, so "
+        "∂E_t/∂y_t = 2(y_t − d_t). Writing y_t − d_t, the derivative of ½(y_t − d_t)², "
+        "halves every gradient and every update.",
+    ),
 )
 
 CATALOGUE: dict[str, Misconception] = {entry.id: entry for entry in _ENTRIES}

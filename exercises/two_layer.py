@@ -156,6 +156,8 @@ def at_preactivation(variant, state):
 
 
 def buggy_delta_V1(variant, s_prev, s_t, z_prev, z_t, W2, V2, c, d_t, lr, *, bug):
+    if bug == "squared-error-halved":
+        return 0.5 * solve_delta_V1(variant, s_prev, s_t, z_prev, z_t, W2, V2, c, d_t, lr)
     if bug == "update-wrong-sign":
         return solve_delta_V1(variant, s_prev, s_t, z_prev, z_t, W2, V2, c, d_t, lr, sign=-1.0)
     if bug == "horizon-off-by-one":   # two timesteps: the use of V1 at t−1 through z_{t-1}
@@ -168,6 +170,9 @@ def buggy_delta_V1(variant, s_prev, s_t, z_prev, z_t, W2, V2, c, d_t, lr, *, bug
 def buggy_dE_dU(variant, x_t, x_next, s_t, s_next, z_t, z_next, W1, V1, W2, V2, c, d_next, *,
                 bug):
     """Seed 000's Q3 written out term by term, with one mistake switched on."""
+    if bug == "squared-error-halved":
+        return 0.5 * solve_dE_dU(variant, x_t, x_next, s_t, s_next, z_t, z_next, W1, V1, W2, V2,
+                                 c, d_next)
     if bug == "horizon-off-by-one":   # one timestep: the first term only
         return two_step_backward(variant, x_t, x_next, s_t, s_next, z_t, z_next, W1, V1, W2, V2,
                                  c, d_next, horizon=1)
@@ -323,6 +328,11 @@ Q2 = (r"\Delta V_1 = -\alpha \frac{\partial E_t}{\partial V_1} = -\alpha\, s_t^\
 Q3 = (r"\frac{\partial E_{t+1}}{\partial U} = x_{t+1}^\top \delta^s_{t+1} + x_t^\top "
       r"\big[(\delta^z_t V_1^\top + \delta^s_{t+1} W_1^\top) \odot \varphi'(a_t)\big],\ "
       r"\delta^z_t = \delta^z_{t+1} W_2^\top \odot \varphi'(h_t)")
+CORRECTIONS = {
+    "squared-error-halved": r"E_t = \frac{1}{N}\sum_n \lVert y_t - d_t \rVert^2,\ "
+                            r"\frac{\partial E_t}{\partial y_t} = \frac{2}{N}(y_t - d_t)",
+    "derivative-at-preactivation": DERIVATIVE,
+}
 BACKWARD_BUGS = (
     ("recurrent-term-dropped",
      r"\frac{\partial L}{\partial z_t} = \frac{\partial L}{\partial o_t} V_2^\top "
@@ -401,8 +411,9 @@ def build() -> Exercise:
               "W2: (d2, d2), V2: (d2, k), c: (k,), d_t: (N, k) targets, lr: the rate α.\n"
               "Returns ΔV1: (d1, d2).",
               solve_delta_V1, probes_delta_V1,
-              tuple(Bug(bug, partial(buggy_delta_V1, bug=bug), Q2, applies)
+              tuple(Bug(bug, partial(buggy_delta_V1, bug=bug), CORRECTIONS.get(bug, Q2), applies)
                     for bug, applies in (("update-wrong-sign", always),
+                                         ("squared-error-halved", always),
                                          ("horizon-off-by-one", always),
                                          ("derivative-at-preactivation", saturating)))),
         stage("dE_dU_two_steps", "Q3: the gradient for U at time t+1 over two timesteps", 3,
@@ -417,10 +428,11 @@ def build() -> Exercise:
               "W1: (d1, d1), V1: (d1, d2), W2: (d2, d2), V2: (d2, k), c: (k,),\n"
               "d_next: (N, k) the targets d_{t+1}. Returns ∂E_{t+1}/∂U: (n, d1).",
               solve_dE_dU, probes_dE_dU,
-              tuple(Bug(bug, partial(buggy_dE_dU, bug=bug), Q3, APPLIES.get(bug, always))
+              tuple(Bug(bug, partial(buggy_dE_dU, bug=bug), CORRECTIONS.get(bug, Q3),
+                        APPLIES.get(bug, always))
                     for bug in ("stacked-recurrence-missing", "recurrent-term-dropped",
                                 "horizon-off-by-one", "weight-not-transposed",
-                                "derivative-at-preactivation"))),
+                                "derivative-at-preactivation", "squared-error-halved"))),
         stage("two_layer_backward", "Full BPTT for every weight", 3,
               ("do", "x", "s0", "z0", "s", "z", "U", "W1", "V1", "W2", "V2"), GRADIENTS,
               "BPTT through both layers and the whole sequence, given dL/do_t at every step\n"

@@ -48,9 +48,9 @@ def test_every_applicable_bug_is_caught_and_named_unambiguously():
     required = {
         "dE_dU_two_steps": {"stacked-recurrence-missing", "recurrent-term-dropped",
                             "horizon-off-by-one", "weight-not-transposed",
-                            "derivative-at-preactivation"},
+                            "derivative-at-preactivation", "squared-error-halved"},
         "delta_V1_single_step": {"update-wrong-sign", "horizon-off-by-one",
-                                 "derivative-at-preactivation"},
+                                 "derivative-at-preactivation", "squared-error-halved"},
         "two_layer_backward": {"stacked-recurrence-missing", "recurrent-term-dropped",
                                "overwrite-not-accumulate", "off-by-one-previous-state",
                                "initial-state-ignored", "weight-not-transposed",
