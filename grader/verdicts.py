@@ -38,6 +38,7 @@ from grader.checks import (
     first_wrong_time,
     shape_problem,
 )
+from grader.equations import as_text
 from grader.results import CheckResult, SubmissionResult
 
 RTOL, ATOL = 1e-6, 1e-9
@@ -218,7 +219,7 @@ def _message(verdict: StageVerdict, failed_dependencies: list[str]) -> str:
         entry = CATALOGUE[verdict.misconception]
         bug = next(b for b in stage.bugs if b.misconception == verdict.misconception)
         lines += [f"Likely mistake: {entry.title}.", entry.explanation,
-                  f"The right equation: {bug.correction}"]
+                  f"The right equation: {as_text(bug.correction)}"]
     if failed_dependencies:
         lines.append(f"{stage.name} calls {', '.join(failed_dependencies)}, which is wrong too: "
                      "fix that first.")
