@@ -485,14 +485,31 @@ def _environment():
         trim_blocks=True, lstrip_blocks=True, autoescape=False,
     )
     environment.filters.update(
-        pyrepr=repr, points=_points, shape=_shape, code=lambda text: f"`{text}`",
-        latex_symbol=_latex_symbol,
+        pyrepr=repr, pyformat=_pyformat, points=_points, shape=_shape,
+        code=lambda text: f"`{text}`", latex_symbol=_latex_symbol,
     )
     return environment
 
 
 def render(name: str, **context: Any) -> str:
     return _environment().get_template(name).render(**context)
+
+
+def _packed(items: list[str], width: int = 84) -> str:
+    """Items joined by spaces, in lines of at most `width`, continued with four spaces."""
+    lines = [""]
+    for item in items:
+        if lines[-1] and len(lines[-1]) + 1 + len(item) > width:
+            lines.append("")
+        lines[-1] = f"{lines[-1]} {item}" if lines[-1] else item
+    return "\n    ".join(lines)
+
+
+def _pyformat(value: Any) -> str:
+    """A literal, wrapped to fit a notebook cell."""
+    if isinstance(value, Mapping) and value:
+        return "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def _points(value: float) -> str:
@@ -612,8 +629,7 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
             for version in versions:
                 sources.append(version.source.replace(f"def {base}(", f"def {version.name}(",
                                                       1))
-            dispatch[base] = "{" + ", ".join(f"{v.token!r}: {v.name}" for v in versions
-                                             if v.token) + "}"
+            dispatch[base] = _packed([f"{v.token!r}: {v.name}," for v in versions if v.token])
         add("code", render(
             "notebook/given_shared.py.j2", exercise=exercise, imports=code.imports,
             constants=code.constants, given=sources, dispatch=dispatch, salt=salt,
