@@ -72,18 +72,19 @@ def grade_stage(exercise_id: str, stage_name: str, namespace: Mapping[str, Any])
     from grader.course import CourseConfig
     from grader.verdicts import grade_outcomes
 
-    exercise = get_exercise(exercise_id)
+    with warnings.catch_warnings():  # a warning goes to stderr, which nbgrader scores as 0
+        warnings.simplefilter("ignore")
+        exercise = get_exercise(exercise_id)
+        config = CourseConfig.load(quiet=True)
     stage = exercise.stage(stage_name)
     student = student_id(exercise_id, namespace)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        config = CourseConfig.load(quiet=True)
     instance = make_instance(exercise, student, config.secret, config.salt)
     chatter = io.StringIO()
     with warnings.catch_warnings(), np.errstate(all="ignore"), \
             contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
         warnings.simplefilter("ignore")
-        outcomes = run_in_process(instance, namespace, [stage_name])
+        # the stages it calls too, so the feedback can say when one of those is wrong
+        outcomes = run_in_process(instance, namespace, [stage_name, *stage.depends_on])
         result = grade_outcomes(instance, outcomes)
     check = result.checks[exercise.stages.index(stage)]
     earned = float(check.score * stage.points)

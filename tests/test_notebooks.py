@@ -364,3 +364,45 @@ def test_nbgrader_round_trip(tmp_path):
     assert 0 < grades["rnn_backward-tests"] < 3
     assert all(score == get_exercise("elman").stage(name.removesuffix("-tests")).points
                for name, score in grades.items() if name != "rnn_backward-tests")
+
+
+# -- grade_stage and the student id, in-process ----------------------------------------------
+
+
+def test_student_id_comes_from_nbgrader_autograde_folder(tmp_path, monkeypatch):
+    from grader.notebook import student_id
+
+    folder = tmp_path / "autograded" / "trusted-id" / "elman"
+    folder.mkdir(parents=True)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert student_id("elman", {"STUDENT_ID": "claimed"}, cwd=folder) == "trusted-id"
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    assert student_id("elman", {"STUDENT_ID": " claimed "}, cwd=folder) == "claimed"
+    node = notebook(get_exercise("elman"), "release", "from-metadata")
+    (folder / "elman.ipynb").write_text(json.dumps(node))
+    assert student_id("elman", {}, cwd=folder) == "from-metadata"
+    with pytest.raises(RuntimeError, match="STUDENT_ID"):
+        student_id("elman", {}, cwd=tmp_path)
+
+
+def test_grade_stage_returns_points_and_fails_a_stub(monkeypatch, tmp_path, capsys):
+    from grader.notebook import grade_stage
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("BPTT_COURSE", raising=False)
+    exercise = get_exercise("elman")
+    variant = choose_variant(exercise.variant_space, "elman", "ada").as_dict()
+    namespace = _solution_namespace(exercise, variant, "ada")
+    earned = grade_stage("elman", "rnn_backward", namespace)
+    assert type(earned) is float and earned == exercise.stage("rnn_backward").points
+    assert "rnn_backward is right on every probe" in capsys.readouterr().out
+
+    def not_written(**kwargs):
+        raise NotImplementedError()
+
+    namespace["rnn_step_backward"] = not_written
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        grade_stage("elman", "rnn_step_backward", namespace)
+    captured = capsys.readouterr()
+    assert captured.err == ""
