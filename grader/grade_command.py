@@ -27,7 +27,10 @@ import click
 @click.option("--workers", type=int, help="Parallel sandboxes (default: one per core).")
 @click.option("--no-isolation", is_flag=True,
               help="Run student code without bubblewrap (weaker; for debugging).")
-def grade(paths, results_dir, exercise, student, course, workers, no_isolation) -> None:
+@click.option("--nbgrader", "nbgrader_course", type=click.Path(file_okay=False, exists=True),
+              help="Also write the scores into this nbgrader course's gradebook.db.")
+def grade(paths, results_dir, exercise, student, course, workers, no_isolation,
+          nbgrader_course) -> None:
     """Grade notebooks or .py files: files, folders or an nbgrader submitted/ tree."""
     from rich.console import Console
     from rich.progress import Progress
@@ -57,6 +60,18 @@ def grade(paths, results_dir, exercise, student, course, workers, no_isolation) 
                               progress=lambda done, total: progress.update(task, completed=done,
                                                                            total=total))
     write_class_reports(summary.results, results_dir, summary.isolation)
+    if nbgrader_course:
+        from grader.nbgrader_gradebook import write_auto_scores
+
+        try:
+            problems = write_auto_scores(nbgrader_course, [
+                (result, Path(result.metadata.get("path", "")).stem)
+                for result in summary.results])
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        for problem in problems:
+            console.print(f"[yellow]nbgrader:[/] {problem}")
+        console.print(f"scores written to {nbgrader_course}/gradebook.db")
     if summary.isolation:
         style = "yellow" if summary.isolation.startswith("WEAKER") else "green"
         console.print(f"[{style}]{summary.isolation}[/]")
