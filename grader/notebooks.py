@@ -517,12 +517,12 @@ def _points(value: float) -> str:
 
 
 def _shape(value: Any) -> str:
-    return "" if value is None else f"{tuple(value)}"
+    return "" if value is None else str(value)
 
 
 def _latex_symbol(symbol: str) -> str:
-    base, _, sub = symbol.partition("_")
-    return f"{base}_{{{sub}}}" if sub else base
+    """A notation symbol for MathJax: multi-letter subscripts braced (s_prev → s_{prev})."""
+    return re.sub(r"_(\w{2,})", r"_{\1}", symbol)
 
 
 # -- notebooks --------------------------------------------------------------------------------
@@ -564,15 +564,24 @@ def _variant_lines(variant: Mapping[str, Any]) -> list[str]:
     return [f"{words.get(k, k)}: `{v}`" for k, v in variant.items() if v is not None]
 
 
-def _notation_shapes(exercise: Exercise, variant: Variant) -> dict[str, tuple]:
-    """The shape of each notation symbol in this variant, where a stage's argument names it."""
-    shapes: dict[str, tuple] = {}
+def _notation_shapes(exercise: Exercise, variant: Variant) -> dict[str, str]:
+    """The shape of each notation symbol in this variant, where a stage's argument names it:
+    `(N, n_in)` = (2, 3) when the sizes can be named, else (2, 3)."""
+    values = variant.as_dict()
+    shapes: dict[str, str] = {}
+    for spec in _symbolic_specs(exercise, _structure(exercise, variant)).values():
+        for name, argument in spec["inputs"].items():
+            if name in exercise.notation and argument[0] in ("float", "int"):
+                dims = argument[1]
+                concrete = tuple(values[d] if isinstance(d, str) else d for d in dims)
+                named = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "")
+                shapes.setdefault(name, f"`{named})` = {concrete}")
     instance = _instance(exercise, variant)
     for stage in exercise.stages:
         with contextlib.suppress(Exception):
             for name, value in stage.probes(instance)[0].kwargs.items():
                 if name in exercise.notation and isinstance(value, np.ndarray):
-                    shapes.setdefault(name, value.shape)
+                    shapes.setdefault(name, str(value.shape))
     return shapes
 
 
