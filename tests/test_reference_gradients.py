@@ -27,6 +27,7 @@ from numpy_oracle import (
     loss_term,
     truncation_windows,
 )
+from numpy_oracle import phi as phi_of
 from strategies import (
     ACTIVATIONS,
     COMBINATIONS,
@@ -369,3 +370,51 @@ def test_softmax_bce_output_gradient_over_saturating_logits(k, scale, seed, hard
     # the top class leaves ~e^(−gap)): held to 1e-10 relative, or 1e-15·k absolute.
     assert_grads_close({"c": got}, {"c": want}, 1e-10, 1e-5 * k, f"c={c}, d={d}")
     assert_grads_close({"c": got}, {"c": numeric}, FD_RTOL, FD_FLOOR, f"c={c}, d={d}")
+
+
+# -- one layer: layer_forward and layer_backward ----------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(kinds=("elman",)), st.integers(0, 2**32 - 1))
+def test_layer_backward_is_the_vjp_of_layer_forward(problem, seed):
+    """layer_forward equals the independent forward; layer_backward with a lag-0
+    injection g (T, 1, N, d) is the gradient of Σ_τ ⟨g_τ, s_τ⟩ (full BPTT)."""
+    m, p = problem.model, problem.params
+    phi = ref.HIDDEN[m.activation]
+    values = {"U": p["U"].copy(), "W": p["W"].copy(), "b": p.get("b", np.zeros(m.n_hidden)),
+              "x": problem.x.copy(), "s0": problem.states["s0"].copy()}
+    s = ref.layer_forward(values["x"], values["s0"], values["U"], values["W"], values["b"], phi)
+    oracle = copies({"U": values["U"], "W": values["W"], "b": values["b"]}, problem.T)
+    want_s = forward_states(m.activation, problem.x, problem.states["s0"], oracle)
+    np.testing.assert_allclose(s, want_s, rtol=1e-13, atol=1e-15)
+
+    g_upstream = np.random.default_rng(seed).normal(size=s.shape)          # (N, T, d)
+    inject = g_upstream.transpose(1, 0, 2)[:, None]                        # (T, 1, N, d)
+    dU, dW, db, dx, ds0 = ref.layer_backward(inject, values["x"], s, values["s0"],
+                                             values["U"], values["W"], phi)
+    assert dx.shape == (problem.T, 1, problem.N, m.n_in)
+
+    def f():
+        out = ref.layer_forward(values["x"], values["s0"], values["U"], values["W"],
+                                values["b"], phi)
+        return float((g_upstream * out).sum())
+
+    h = fd_step(m.activation)
+    want = {key: central_differences(f, values[key], h) for key in values}
+    got = {"U": dU, "W": dW, "b": db, "x": dx[:, 0].transpose(1, 0, 2), "s0": ds0}
+    assert_grads_close(got, want, FD_RTOL, FD_FLOOR * (1 + abs(f())))
+    banded = ref.layer_backward(inject, values["x"], s, values["s0"], values["U"], values["W"],
+                                phi, horizon=problem.T)
+    for a, b in zip(banded[:3] + banded[4:], (dU, dW, db, ds0), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(banded[3].sum(axis=1), dx[:, 0], rtol=1e-12, atol=1e-300)
+
+
+def forward_states(activation, x, s0, P):
+    """States of one layer from the independent forward of `numpy_oracle`."""
+    s, states = s0, []
+    for t in range(x.shape[1]):
+        s = phi_of(activation, x[:, t] @ P["U"][t] + s @ P["W"][t] + P["b"][t])
+        states.append(s)
+    return np.stack(states, axis=1)
