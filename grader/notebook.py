@@ -37,6 +37,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+DEMO_NOTE = ("(graded with the demo secret: no bptt-course.toml was found in the course "
+             "folder or its parents, nor $BPTT_COURSE)")
+
 
 def student_id(exercise_id: str, namespace: Mapping[str, Any] | None = None,
                cwd: str | Path | None = None) -> str:
@@ -89,8 +92,10 @@ def grade_stage(exercise_id: str, stage_name: str, namespace: Mapping[str, Any])
     check = result.checks[exercise.stages.index(stage)]
     earned = float(check.score * stage.points)
     if check.score <= 0.0:
-        raise AssertionError(check.message)
+        raise AssertionError(check.message + (f"\n{DEMO_NOTE}" if config.is_demo else ""))
     print(f"{stage_name}: {earned:g} of {stage.points:g} points\n{check.message}")
+    if config.is_demo:
+        print(DEMO_NOTE)
     return earned
 
 

@@ -68,12 +68,13 @@ def execute(node, cwd: Path, allow_errors: bool = False):
 
 
 def text_of(cell) -> str:
+    """What a code cell printed, returned and raised (from a NotebookNode or raw JSON)."""
     parts = []
     for output in cell.get("outputs", []):
         if output["output_type"] == "stream":
-            parts.append(output["text"])
+            parts.append("".join(output["text"]))
         elif output["output_type"] == "execute_result":
-            parts.append(output["data"].get("text/plain", ""))
+            parts.append("".join(output["data"].get("text/plain", "")))
         elif output["output_type"] == "error":
             parts.append(f"{output['ename']}: {output['evalue']}")
     return "".join(parts)
@@ -362,6 +363,11 @@ def test_nbgrader_round_trip(tmp_path):
         grades = {g.name: g.auto_score for g in
                   gradebook.find_submission_notebook("elman", "elman", "buggy-student").grades}
     assert 0 < grades["rnn_backward-tests"] < 3
+    autograded = json.loads((course / "autograded" / "buggy-student" / "elman"
+                             / "elman.ipynb").read_text())
+    feedback = next(text_of(cell) for cell in autograded["cells"]
+                    if cell.get("id") == "rnn_backward-tests")
+    assert "Likely mistake" in feedback and "demo secret" not in feedback, feedback
     assert all(score == get_exercise("elman").stage(name.removesuffix("-tests")).points
                for name, score in grades.items() if name != "rnn_backward-tests")
 
