@@ -38,6 +38,7 @@ from exercises.registry import get_exercise  # noqa: E402
 from exercises.solutions import notebook_code  # noqa: E402
 from grader.course import CourseConfig  # noqa: E402
 from grader.nbgrader_course import init_course  # noqa: E402
+from grader.simulated import filled_in  # noqa: E402
 
 EXERCISE = "elman"
 BUGS = (  # (stage, text in the solution, replacement): one catalogue mistake each
@@ -47,19 +48,6 @@ BUGS = (  # (stage, text in the solution, replacement): one catalogue mistake ea
     ("sgd_update", "- lr *", "+ lr *"),
     ("rnn_step_backward", "s_prev.T @ da", "s_t.T @ da"),
 )
-
-
-def submission(release: dict, student: str, code: dict[str, str]) -> dict:
-    """The release notebook with the student's id and their code in the solution cells."""
-    notebook = json.loads(json.dumps(release))
-    for cell in notebook["cells"]:
-        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        if "STUDENT_ID = " in source and not nbgrader.get("locked"):
-            cell["source"] = source.replace('STUDENT_ID = ""', f'STUDENT_ID = "{student}"')
-        elif nbgrader.get("solution") and nbgrader.get("grade_id") in code:
-            cell["source"] = code[nbgrader["grade_id"]]
-    return notebook
 
 
 def build_course(root: Path, students: int) -> list[str]:
@@ -77,7 +65,7 @@ def build_course(root: Path, students: int) -> list[str]:
             code = {**code, stage: code[stage].replace(old, new)}
         path = root / "submitted" / student / EXERCISE / f"{EXERCISE}.ipynb"
         path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(submission(release, student, code), indent=1))
+        path.write_text(json.dumps(filled_in(release, student, code), indent=1))
     return ids
 
 

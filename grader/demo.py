@@ -34,8 +34,8 @@ from exercises.solutions import notebook_code
 from grader.batch import discover, grade_batch
 from grader.class_report import write_class_reports
 from grader.course import CourseConfig
-from grader.notebooks import notebook_cells
 from grader.render import render_text
+from grader.simulated import filled_in, release_json
 
 EXERCISE = "elman"
 
@@ -151,8 +151,7 @@ SCENARIOS = (
     Scenario("infinite loop", _replace("rnn_backward", "    for t in reversed(range(T)):",
                                        "    while True:\n        pass\n"
                                        "    for t in reversed(range(T)):")),
-    Scenario("memory bomb", _append("sgd_update", "hoard = []\nwhile True:\n"
-                                                  "    hoard.append(np.ones(10**7))")),
+    Scenario("memory bomb", _append("sgd_update", "hoard = np.ones((10**5, 10**5))  # 80 GB")),
     Scenario("hostile", _append("sgd_update", HOSTILE)),
     Scenario("IPython magics", lambda code: {**code, "rnn_forward": "%matplotlib inline\n"
                                              "!pip install torch\n" + code["rnn_forward"]}),
@@ -168,24 +167,6 @@ def _student_for(scenario: Scenario, index: int, exercise, secret: str, salt: st
         if scenario.needs(make_instance(exercise, student, secret, salt).variant):
             return student
     raise RuntimeError(f"no variant shows {scenario.label!r}")
-
-
-def submission_notebook(exercise, student: str, salt: str, code: dict[str, str]) -> dict:
-    """The student's release notebook with each stage's cell holding their code."""
-    cells = []
-    for cell_type, source, metadata in notebook_cells(exercise, "release", student, salt):
-        metadata = dict(metadata)
-        cell_id = metadata.pop("id")
-        if metadata.get("nbgrader", {}).get("solution"):
-            stage = metadata["nbgrader"]["grade_id"]
-            source = code.get(stage, source)         # unfinished stages keep the stub
-        cell = {"cell_type": cell_type, "id": cell_id, "metadata": metadata, "source": source}
-        if cell_type == "code":
-            cell.update(outputs=[], execution_count=None)
-        cells.append(cell)
-    return {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-            "metadata": {"bptt": {"exercise": exercise.id, "student": student,
-                                  "salt": salt, "kind": "release"}}}
 
 
 def reference_check() -> float:
@@ -247,7 +228,8 @@ def run(out: Path, workers: int | None = None) -> None:
         student = _student_for(scenario, index, exercise, config.secret, config.salt)
         variant = make_instance(exercise, student, config.secret, config.salt).variant
         _, solutions = notebook_code(exercise, variant)
-        notebook = submission_notebook(exercise, student, config.salt, scenario.edit(solutions))
+        notebook = filled_in(release_json(exercise, student, config.salt), student,
+                             scenario.edit(solutions))
         (submissions / f"{student}.ipynb").write_text(json.dumps(notebook, indent=1))
         labels[student] = scenario.label
     console.print(f"wrote {len(SCENARIOS)} submissions of '{exercise.id}' to {submissions}/")

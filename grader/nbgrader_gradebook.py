@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.results import SubmissionResult
 
 
-def tests_cell_id(stage_name: str) -> str:
+def hidden_tests_cell(stage_name: str) -> str:
     """The grade_id of a stage's hidden-test cell in the nbgrader source notebook."""
     return f"{stage_name}-tests"
 
@@ -53,11 +53,11 @@ def write_auto_scores(course_dir: str | Path,
                 if not check.tags:
                     continue
                 try:
-                    grade = gradebook.find_grade(tests_cell_id(check.tags[0]), notebook,
+                    grade = gradebook.find_grade(hidden_tests_cell(check.tags[0]), notebook,
                                                  result.exercise, result.student)
                 except MissingEntry:
                     problems.append(f"{result.student}: nbgrader has no cell "
-                                    f"{tests_cell_id(check.tags[0])!r} in {notebook!r}")
+                                    f"{hidden_tests_cell(check.tags[0])!r} in {notebook!r}")
                     continue
                 grade.auto_score = check.earned
             gradebook.db.commit()

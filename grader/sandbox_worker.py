@@ -39,6 +39,7 @@ import numpy as np
 
 SCRATCH_ROOT = os.environ.get("BPTT_SCRATCH", "/tmp")
 MAX_COPY_BYTES = 64 * 1024 * 1024
+GRADER_CODE_FAILED = 121          # the child's exit status when the worker's own code failed
 
 
 # -- in the child: running the student's code ----------------------------------------
@@ -137,6 +138,17 @@ def changed(before, after):
     return False
 
 
+def only_the_job_itself():
+    """End any process the student's code forked that has come back into this loop.
+
+    A fork inside a cell or a function returns twice; the copy would run the
+    remaining calls too and write its own outputs over the job's, which makes
+    a grade depend on how the processes happened to be scheduled.
+    """
+    if os.getpid() != JOB_PID:
+        os._exit(0)
+
+
 def run_calls(plan, job, out):
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     run_source(plan["given"], "<given cell>", namespace)
@@ -146,6 +158,7 @@ def run_calls(plan, job, out):
             run_source(source, f"<cell {number}>", namespace)
         except BaseException as error:  # noqa: BLE001 — SystemExit, KeyboardInterrupt too
             cell_errors.append(f"cell {number}: {describe(error)}")
+    only_the_job_itself()
     log = open(os.path.join(out, "outputs.jsonl"), "w")
     log.write(json.dumps({"cell_errors": cell_errors}) + "\n")
     log.flush()
@@ -160,22 +173,31 @@ def run_calls(plan, job, out):
         given = {name: decode(value, job) for name, value in call["kwargs"].items()}
         try:
             kwargs = copy.deepcopy(given)
-            record["result"] = encode_result(function(**kwargs), out, f"c{index}")
+            value = function(**kwargs)
+            only_the_job_itself()
+            record["result"] = encode_result(value, out, f"c{index}")
             if call["repeat"]:
                 again = function(**copy.deepcopy(given))
+                only_the_job_itself()
                 record["repeat_result"] = encode_result(again, out, f"r{index}")
             record["mutated"] = [name for name in given if changed(given[name], kwargs[name])]
         except NotImplementedError:
             record["error"] = f"NotImplementedError: {call['stage']} is not implemented yet"
         except BaseException as error:  # noqa: BLE001
             record["error"] = describe(error)
+        only_the_job_itself()
         log.write(json.dumps(record) + "\n")
         log.flush()
     log.close()
 
 
+JOB_PID = None
+
+
 def child(inbox, scratch, uid, limits):
     """In the forked child: limits, unprivileged uid, then the student's code."""
+    global JOB_PID
+    JOB_PID = os.getpid()
     os.setsid()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversized write fails, not the job
     null = os.open(os.devnull, os.O_RDONLY)          # no way back to the zygote's requests
@@ -191,6 +213,8 @@ def child(inbox, scratch, uid, limits):
     log = os.open(os.path.join(scratch, "stdout.txt"), os.O_WRONLY | os.O_CREAT, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    # Line by line, so that what was printed survives os._exit and the time limit's SIGKILL.
+    sys.stdout.reconfigure(line_buffering=True)
     if os.getuid() == 0 and uid is not None:
         os.setgroups([])
         os.setgid(uid)
@@ -227,7 +251,14 @@ def run_job(job, uid, limits, private_pids):
         try:
             child(inbox, scratch, uid, limits)
         except BaseException:  # noqa: BLE001
-            code = 3
+            # The worker's own code failed in the child, outside the student's calls:
+            # most likely the submission changed builtins, numpy or this module. The
+            # traceback goes to the job's printed output, for the instructor.
+            code = GRADER_CODE_FAILED
+            try:
+                traceback.print_exc()
+            except BaseException:  # noqa: BLE001
+                pass
         finally:
             for stream in (sys.stdout, sys.stderr):
                 try:
@@ -263,7 +294,11 @@ def wait_for(pid, seconds):
     _, code = os.waitpid(pid, 0)
     if os.WIFSIGNALED(code):
         return "crashed", f"killed by signal {signal.Signals(os.WTERMSIG(code)).name}"
-    return ("ok", 0) if os.WEXITSTATUS(code) == 0 else ("crashed", os.WEXITSTATUS(code))
+    if os.WEXITSTATUS(code) == GRADER_CODE_FAILED:
+        return "crashed", ("the grader's code in the sandbox failed after the submission's "
+                           "code ran: did it change builtins, numpy or the grader's modules?")
+    return ("ok", 0) if os.WEXITSTATUS(code) == 0 else (
+        "crashed", f"exit status {os.WEXITSTATUS(code)}")
 
 
 def kill_leftovers(pid, uid, private_pids):
