@@ -175,7 +175,11 @@ def outcomes_from(folder: Path, calls: list[Call], report: JobReport,
         if record is None:
             why = {"timeout": "the time limit was reached before this call ended "
                               "(an infinite loop?)",
-                   "crashed": f"the code crashed before this call ended ({report.detail})"}
+                   "crashed": f"the code crashed before this call ended ({report.detail})",
+                   # The job's process exited cleanly without reporting this call: the
+                   # student's code ended it (os._exit(0)) at import or in an earlier call.
+                   "ok": "the code ended its own process (os._exit?) before this call "
+                         "returned"}
             outcome = Outcome(error=why.get(report.status, "the call did not run"))
         elif record.get("missing"):
             missing.add(call.stage)
@@ -190,8 +194,10 @@ def outcomes_from(folder: Path, calls: list[Call], report: JobReport,
             except ValueError as error:
                 outcome = Outcome(error=f"ValueError: {error}")
             else:
+                # Only argument names count: anything else (a list, a dict) in a
+                # forged record is dropped, not hashed.
                 mutated = record.get("mutated", [])
-                mutated = tuple(str(m) for m in mutated if m in call.kwargs) \
+                mutated = tuple(m for m in mutated if isinstance(m, str) and m in call.kwargs) \
                     if isinstance(mutated, list) else ()
                 outcome = Outcome(outputs=outputs, repeat_outputs=again, mutated=mutated)
         outcomes.setdefault(call.stage, []).append(outcome)
