@@ -142,10 +142,34 @@ def load_submission(path: str | Path, *, student: str | None = None,
     if not isinstance(student, str) or not student:
         raise SubmissionError("no student id: the notebook's metadata has none; "
                               "pass --student or grade an nbgrader submitted/ folder")
+    problem = student_id_problem(student)
+    if problem:
+        raise SubmissionError(f"the student id {student[:40]!r} {problem}; pass --student "
+                              "or grade an nbgrader submitted/ folder")
     if not isinstance(exercise, str) or not exercise:
         raise SubmissionError("no exercise: the notebook's metadata has none; pass --exercise")
     return Submission(path=path, student=student, exercise=exercise, cells=tuple(cells),
                       notes=tuple(notes), digest=digest, claimed=claimed, locked=locked)
+
+
+def student_id_problem(student: str) -> str | None:
+    """Why a student id cannot be used, or None.
+
+    The id may come from the notebook's own metadata, so it is written by the
+    student, and it ends up in the class CSV, the text summary, JUnit and
+    nbgrader's gradebook: a newline would forge a line of the summary ("alice
+    11/11"), a slash or ".." would be a path, a leading = + - @ a spreadsheet
+    formula.
+    """
+    if len(student) > 128:
+        return "is longer than 128 characters"
+    if not student.isprintable():
+        return "holds control characters (a newline?)"
+    if "/" in student or "\\" in student or student in (".", ".."):
+        return "holds a path separator"
+    if student[0] in "=+-@":
+        return "starts with a spreadsheet formula character"
+    return None
 
 
 def locked_cell_problems(submitted: dict[str, str], released: dict[str, str]) -> list[str]:
