@@ -29,7 +29,12 @@ from grader.course import CourseConfig
 from grader.gradebook import Grade, Gradebook
 from grader.results import CheckResult, SubmissionResult
 from grader.sandbox import Call, Worker
-from grader.submission import Submission, SubmissionError, load_submission
+from grader.submission import (
+    Submission,
+    SubmissionError,
+    load_submission,
+    locked_cell_problems,
+)
 from grader.verdicts import grade_outcomes, plan_calls
 
 SUFFIXES = (".ipynb", ".py")
@@ -109,6 +114,33 @@ def _notes(submission: Submission, instance, limits, report) -> list[str]:
     return notes
 
 
+def locked_cell_notes(submission: Submission, definition, salt: str) -> list[str]:
+    """The release notebook's locked code cells that the submission deleted or changed.
+
+    Only for a notebook that carries locked cells at all (one made from a
+    release): a plain notebook or a .py file has none to compare. The release
+    is rebuilt for the trusted student id (or the shared release, for a shared
+    notebook) and compared by grade_id. Locked cells never run in the grader
+    whatever they hold, so this is a note for the student and the instructor,
+    not a penalty. Rebuilding a per-student release costs about 0.1 s (its
+    self-check plans); checksums in the release's metadata would make it free.
+    """
+    if not submission.locked:
+        return []
+    from grader.notebooks import notebook_cells
+
+    shared = submission.claimed.get("flavour") == "shared"
+    try:
+        cells = notebook_cells(definition, "release", None if shared else submission.student,
+                               salt)
+    except Exception:  # noqa: BLE001 — no release for this exercise: nothing to compare with
+        return []
+    released = {metadata["nbgrader"]["grade_id"]: source for kind, source, metadata in cells
+                if kind == "code" and metadata.get("nbgrader", {}).get("locked")}
+    problems = locked_cell_problems(submission.locked, released)
+    return [f"Locked cells: {problem}." for problem in problems]
+
+
 def _jsonable(value):
     return json.loads(json.dumps(value))
 
@@ -138,7 +170,8 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
     result = grade_outcomes(instance, outcomes, metadata={
         "path": str(target.path), "digest": submission.digest,
         "isolation": worker.isolation.kind, "run_seconds": report.seconds})
-    notes = _notes(submission, instance, config.limits, report)
+    notes = locked_cell_notes(submission, definition, config.salt)
+    notes += _notes(submission, instance, config.limits, report)
     return SubmissionResult(student=result.student, exercise=result.exercise,
                             checks=result.checks, output="\n".join(notes),
                             execution_time=report.seconds, metadata=result.metadata)

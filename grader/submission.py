@@ -179,6 +179,6 @@ def locked_cell_problems(submitted: dict[str, str], released: dict[str, str]) ->
         if grade_id not in submitted:
             problems.append(f"the locked cell {grade_id!r} was deleted")
         elif submitted[grade_id].strip() != source.strip():
-            problems.append(f"the locked cell {grade_id!r} was changed (the original ran "
-                            "instead)")
+            problems.append(f"the locked cell {grade_id!r} was changed (the grader ignored "
+                            "the change and used its own copy)")
     return problems
