@@ -149,7 +149,28 @@ def only_the_job_itself():
         os._exit(0)
 
 
+LOG_RESERVE = 1024 * 1024
+
+
 def run_calls(plan, job, out):
+    # The log is opened, and room for it reserved, before any student code runs: a
+    # submission that fills the scratch disk still gets its cell errors and its calls
+    # reported (its .npy answers then fail to save, and each call says so), where the
+    # job used to crash with nothing written.
+    log = open(os.path.join(out, "outputs.jsonl"), "w")
+    try:
+        os.posix_fallocate(log.fileno(), 0, LOG_RESERVE)
+    except OSError:
+        pass
+    try:
+        write_records(plan, job, out, log)
+    finally:
+        if os.getpid() == JOB_PID:
+            log.truncate()      # drop the unused reserve (a killed job leaves NULs: skipped)
+        log.close()
+
+
+def write_records(plan, job, out, log):
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     run_source(plan["given"], "<given cell>", namespace)
     cell_errors = []
@@ -159,7 +180,6 @@ def run_calls(plan, job, out):
         except BaseException as error:  # noqa: BLE001 — SystemExit, KeyboardInterrupt too
             cell_errors.append(f"cell {number}: {describe(error)}")
     only_the_job_itself()
-    log = open(os.path.join(out, "outputs.jsonl"), "w")
     log.write(json.dumps({"cell_errors": cell_errors}) + "\n")
     log.flush()
     for index, call in enumerate(plan["calls"]):
@@ -188,7 +208,6 @@ def run_calls(plan, job, out):
         only_the_job_itself()
         log.write(json.dumps(record) + "\n")
         log.flush()
-    log.close()
 
 
 JOB_PID = None
