@@ -260,6 +260,11 @@ class Worker:
         site_packages = base / "lib" / version / "site-packages"
         if site_packages.is_dir():
             command += ["--tmpfs", str(site_packages)]          # hide what is installed there
+        # bubblewrap creates a mount point's missing parents as 0700 root: a job's uid could
+        # then use only the numpy modules the zygote imported before forking (numpy.testing,
+        # numpy.fft… failed with "No module named"). Make them traversable.
+        for folder in ("/opt", "/opt/bptt", "/opt/bptt/site"):
+            command += ["--perms", "0755", "--dir", folder]
         command += ["--ro-bind", str(numpy_dir), "/opt/bptt/site/numpy"]
         if numpy_dir.with_name("numpy.libs").is_dir():
             command += ["--ro-bind", str(numpy_dir.with_name("numpy.libs")),
