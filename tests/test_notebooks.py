@@ -412,3 +412,12 @@ def test_grade_stage_returns_points_and_fails_a_stub(monkeypatch, tmp_path, caps
         grade_stage("elman", "rnn_step_backward", namespace)
     captured = capsys.readouterr()
     assert captured.err == ""
+
+
+def test_the_command_line_and_grade_stage_do_not_import_nbformat():
+    """`import nbformat` costs seconds here (DESIGN.md): only writing a notebook may pay it."""
+    code = ("import sys, grader.cli, grader.notebook, grader.notebooks; "
+            "print('nbformat' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
