@@ -38,16 +38,9 @@ from exercises.registry import get_exercise  # noqa: E402
 from exercises.solutions import notebook_code  # noqa: E402
 from grader.course import CourseConfig  # noqa: E402
 from grader.nbgrader_course import init_course  # noqa: E402
-from grader.simulated import filled_in  # noqa: E402
+from grader.simulated import ELMAN_BUGS, filled_in, with_bug  # noqa: E402
 
 EXERCISE = "elman"
-BUGS = (  # (stage, text in the solution, replacement): one catalogue mistake each
-    ("rnn_step_backward", "da @ W.T", "da @ W"),
-    ("rnn_backward", "ds_out[:, t] + ds_next", "ds_out[:, t]"),
-    ("rnn_backward", "dW += dW_t", "dW = dW_t"),
-    ("sgd_update", "- lr *", "+ lr *"),
-    ("rnn_step_backward", "s_prev.T @ da", "s_t.T @ da"),
-)
 
 
 def build_course(root: Path, students: int) -> list[str]:
@@ -61,8 +54,7 @@ def build_course(root: Path, students: int) -> list[str]:
         variant = make_instance(exercise, student, config.secret, config.salt).variant
         _, code = notebook_code(exercise, variant)
         if i % 3 == 1:
-            stage, old, new = BUGS[(i // 3) % len(BUGS)]
-            code = {**code, stage: code[stage].replace(old, new)}
+            code = with_bug(code, sorted(ELMAN_BUGS)[(i // 3) % len(ELMAN_BUGS)])
         path = root / "submitted" / student / EXERCISE / f"{EXERCISE}.ipynb"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(filled_in(release, student, code), indent=1))

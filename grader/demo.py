@@ -22,6 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import click
@@ -35,7 +36,7 @@ from grader.batch import discover, grade_batch
 from grader.class_report import write_class_reports
 from grader.course import CourseConfig
 from grader.render import render_text
-from grader.simulated import filled_in, release_json
+from grader.simulated import filled_in, in_style, release_json, with_bug
 
 EXERCISE = "elman"
 
@@ -68,36 +69,6 @@ def _drop(*stages: str):
     return lambda code: {k: v for k, v in code.items() if k not in stages}
 
 
-EINSUM_STEP = '''def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
-    da = ds * phi_prime(s_t)
-    return (np.einsum("nd,id->ni", da, U), np.einsum("nd,jd->nj", da, W),
-            np.einsum("ni,nd->id", x_t, da), np.einsum("nj,nd->jd", s_prev, da),
-            np.einsum("nd->d", da))'''
-
-LOOPED_STEP = '''def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
-    N = ds.shape[0]
-    dx, ds_prev = np.zeros((N, U.shape[0])), np.zeros((N, W.shape[0]))
-    dU, dW, db = np.zeros(U.shape), np.zeros(W.shape), np.zeros(W.shape[1])
-    for n in range(N):
-        da = ds[n] * phi_prime(s_t[n])
-        dx[n], ds_prev[n] = U @ da, W @ da
-        dU += np.outer(x_t[n], da)
-        dW += np.outer(s_prev[n], da)
-        db += da
-    return dx, ds_prev, dU, dW, db'''
-
-VECTORISED_BACKWARD = '''def rnn_backward(ds_out, x, s0, s, U, W):
-    N, T, _ = x.shape
-    deltas = [None] * T
-    ds_next = np.zeros_like(s0)
-    for t in range(T - 1, -1, -1):
-        deltas[t] = (ds_out[:, t] + ds_next) * phi_prime(s[:, t])
-        ds_next = deltas[t] @ W.T
-    da = np.stack(deltas, axis=1)
-    s_before = np.concatenate([s0[:, None], s[:, :-1]], axis=1)
-    return (da @ U.T, ds_next, np.einsum("nti,ntd->id", x, da),
-            np.einsum("ntj,ntd->jd", s_before, da), da.sum(axis=(0, 1)))'''
-
 HOSTILE = '''import os, socket
 for path in ("../bptt-course.toml", "/work", os.path.expanduser("~")):
     try:
@@ -119,21 +90,19 @@ while True:                                     # and a fork bomb for good measu
 
 SCENARIOS = (
     Scenario("correct", lambda code: code),
-    Scenario("correct, einsum", lambda code: {**code, "rnn_step_backward": EINSUM_STEP}),
-    Scenario("correct, loops", lambda code: {**code, "rnn_step_backward": LOOPED_STEP}),
-    Scenario("correct, vectorised", lambda code: {**code, "rnn_backward": VECTORISED_BACKWARD}),
-    Scenario("bug: W not transposed", _replace("rnn_step_backward", "da @ W.T", "da @ W")),
-    Scenario("bug: s_t for s_{t-1}", _replace("rnn_step_backward", "s_prev.T @ da",
-                                              "s_t.T @ da")),
-    Scenario("bug: bias averaged", _replace("rnn_step_backward", "da.sum(axis=0)",
-                                            "da.mean(axis=0)")),
-    Scenario("bug: no recurrent term", _replace("rnn_backward", "ds_out[:, t] + ds_next",
-                                                "ds_out[:, t]")),
+    Scenario("correct, einsum", partial(in_style, style="einsum")),
+    Scenario("correct, loops", partial(in_style, style="loops")),
+    Scenario("correct, vectorised", partial(in_style, style="vectorised")),
+    Scenario("bug: W not transposed", partial(with_bug, misconception="weight-not-transposed")),
+    Scenario("bug: s_t for s_{t-1}",
+             partial(with_bug, misconception="off-by-one-previous-state")),
+    Scenario("bug: bias averaged", partial(with_bug, misconception="bias-not-summed")),
+    Scenario("bug: no recurrent term", partial(with_bug, misconception="recurrent-term-dropped")),
     Scenario("bug: = for +=", lambda code: {**code, "rnn_backward": mutate(mutate(mutate(
         code["rnn_backward"], "dU += dU_t", "dU = dU_t"), "dW += dW_t", "dW = dW_t"),
         "db += db_t", "db = db_t")}),
-    Scenario("bug: s0 ignored", _replace("rnn_backward", "else s0", "else np.zeros_like(s0)")),
-    Scenario("bug: update climbs", _replace("sgd_update", "- lr *", "+ lr *")),
+    Scenario("bug: s0 ignored", partial(with_bug, misconception="initial-state-ignored")),
+    Scenario("bug: update climbs", partial(with_bug, misconception="update-wrong-sign")),
     Scenario("bug: φ' of φ(s)", _append("phi_prime", "_phi_prime = phi_prime\n\n\n"
                                         "def phi_prime(s):\n    return _phi_prime(phi(s))"),
              needs=lambda variant: variant.activation in ("tanh", "sigmoid")),

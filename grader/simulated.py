@@ -7,6 +7,70 @@ from collections.abc import Mapping
 
 from grader.notebooks import notebook_cells
 
+# -- the elman exercise, as different students write it ------------------------------------
+
+EINSUM_STEP = '''def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
+    da = ds * phi_prime(s_t)
+    return (np.einsum("nd,id->ni", da, U), np.einsum("nd,jd->nj", da, W),
+            np.einsum("ni,nd->id", x_t, da), np.einsum("nj,nd->jd", s_prev, da),
+            np.einsum("nd->d", da))'''
+
+LOOPED_STEP = '''def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
+    N = ds.shape[0]
+    dx, ds_prev = np.zeros((N, U.shape[0])), np.zeros((N, W.shape[0]))
+    dU, dW, db = np.zeros(U.shape), np.zeros(W.shape), np.zeros(W.shape[1])
+    for n in range(N):
+        da = ds[n] * phi_prime(s_t[n])
+        dx[n], ds_prev[n] = U @ da, W @ da
+        dU += np.outer(x_t[n], da)
+        dW += np.outer(s_prev[n], da)
+        db += da
+    return dx, ds_prev, dU, dW, db'''
+
+VECTORISED_BACKWARD = '''def rnn_backward(ds_out, x, s0, s, U, W):
+    N, T, _ = x.shape
+    deltas = [None] * T
+    ds_next = np.zeros_like(s0)
+    for t in range(T - 1, -1, -1):
+        deltas[t] = (ds_out[:, t] + ds_next) * phi_prime(s[:, t])
+        ds_next = deltas[t] @ W.T
+    da = np.stack(deltas, axis=1)
+    s_before = np.concatenate([s0[:, None], s[:, :-1]], axis=1)
+    return (da @ U.T, ds_next, np.einsum("nti,ntd->id", x, da),
+            np.einsum("ntj,ntd->jd", s_before, da), da.sum(axis=(0, 1)))'''
+
+ELMAN_STYLES = {   # correct code written another way: (stage, source)
+    "einsum": ("rnn_step_backward", EINSUM_STEP),
+    "loops": ("rnn_step_backward", LOOPED_STEP),
+    "vectorised": ("rnn_backward", VECTORISED_BACKWARD),
+}
+
+ELMAN_BUGS = {     # one catalogue mistake each: (stage, text of the solution, replacement)
+    "weight-not-transposed": ("rnn_step_backward", "da @ W.T", "da @ W"),
+    "off-by-one-previous-state": ("rnn_step_backward", "s_prev.T @ da", "s_t.T @ da"),
+    "bias-not-summed": ("rnn_step_backward", "da.sum(axis=0)", "da.mean(axis=0)"),
+    "recurrent-term-dropped": ("rnn_backward", "ds_out[:, t] + ds_next", "ds_out[:, t]"),
+    "initial-state-ignored": ("rnn_backward", "else s0", "else np.zeros_like(s0)"),
+    "update-wrong-sign": ("sgd_update", "- lr *", "+ lr *"),
+}
+
+
+def with_bug(code: Mapping[str, str], misconception: str) -> dict[str, str]:
+    """The solution functions with one of ELMAN_BUGS made, insisting the edit applies."""
+    stage, old, new = ELMAN_BUGS[misconception]
+    if old not in code[stage]:
+        raise ValueError(f"the {stage} solution no longer contains {old!r}")
+    return {**code, stage: code[stage].replace(old, new)}
+
+
+def in_style(code: Mapping[str, str], style: str) -> dict[str, str]:
+    """The solution functions with one function written in another, correct, style."""
+    stage, source = ELMAN_STYLES[style]
+    return {**code, stage: source}
+
+
+# -- notebooks ----------------------------------------------------------------------------
+
 
 def release_json(exercise, student: str | None, salt: str) -> dict:
     """The release notebook as plain JSON (no nbformat), per student or shared (student None)."""

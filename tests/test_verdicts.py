@@ -11,48 +11,15 @@ from test_diagnosis import solution_namespace, stage_check
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.registry import get_exercise
 from grader.calls import run_in_process
+from grader.simulated import ELMAN_STYLES
 from grader.verdicts import grade_outcomes, plan_calls
 
 ELMAN = get_exercise("elman")
 STUDENTS = [f"student-{i:03d}" for i in range(16)]
 
-# Correct implementations written the way different students write them.
+# Correct implementations written the way different students write them (more in
+# grader.simulated.ELMAN_STYLES, shared with the demo).
 ALTERNATIVES = {
-    "vectorised step, einsum": '''
-def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
-    da = ds * phi_prime(s_t)
-    return (np.einsum("nd,id->ni", da, U), np.einsum("nd,jd->nj", da, W),
-            np.einsum("ni,nd->id", x_t, da), np.einsum("nj,nd->jd", s_prev, da),
-            np.einsum("nd->d", da))
-''',
-    "explicit loops over the batch": '''
-def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
-    N = ds.shape[0]
-    dx, ds_prev = np.zeros((N, U.shape[0])), np.zeros((N, W.shape[0]))
-    dU, dW, db = np.zeros(U.shape), np.zeros(W.shape), np.zeros(W.shape[1])
-    for n in range(N):
-        da = ds[n] * phi_prime(s_t[n])
-        dx[n], ds_prev[n] = U @ da, W @ da
-        dU += np.outer(x_t[n], da)
-        dW += np.outer(s_prev[n], da)
-        db += da
-    return dx, ds_prev, dU, dW, db
-''',
-    "reversed accumulation order, gradients in float32 inputs cast to float64": '''
-def rnn_backward(ds_out, x, s0, s, U, W):
-    x, s0, s = x.astype(np.float64), s0.astype(np.float64), s.astype(np.float64)
-    N, T, _ = x.shape
-    deltas = [None] * T
-    ds_next = np.zeros_like(s0)
-    for t in range(T - 1, -1, -1):
-        deltas[t] = (ds_out[:, t] + ds_next) * phi_prime(s[:, t])
-        ds_next = deltas[t] @ W.T
-    s_before = np.concatenate([s0[:, None], s[:, :-1]], axis=1)
-    da = np.stack(deltas, axis=1)
-    dU = sum(x[:, t].T @ da[:, t] for t in range(T))
-    dW = np.einsum("ntj,ntd->jd", s_before, da)
-    return da @ U.T, ds_next, dU, dW, da.sum(axis=(0, 1))
-''',
     "φ' from the pre-activation recovered from the state": '''
 def phi_prime(s):
     if ACTIVATION == "tanh":
@@ -81,13 +48,14 @@ def rnn_forward(x, s0, U, W, b):
 }
 
 
-@pytest.mark.parametrize("style", sorted(ALTERNATIVES))
+@pytest.mark.parametrize("style", sorted(ALTERNATIVES) + sorted(ELMAN_STYLES))
 def test_correct_code_written_differently_gets_full_marks(style):
+    source = ALTERNATIVES[style] if style in ALTERNATIVES else ELMAN_STYLES[style][1]
     for student in STUDENTS:
         instance = make_instance(ELMAN, student, DEMO_SECRET)
         namespace = solution_namespace(instance)
         namespace["ACTIVATION"] = instance.variant.activation
-        exec(compile(ALTERNATIVES[style], "<student cell>", "exec"), namespace)
+        exec(compile(source, "<student cell>", "exec"), namespace)
         result = grade_outcomes(instance, run_in_process(instance, namespace))
         assert result.score == result.max_score, [c.message for c in result.checks
                                                   if c.score < 1]
