@@ -103,6 +103,8 @@ def _notes(submission: Submission, instance, limits, report) -> list[str]:
     if report.status == "timeout":
         notes.append(f"The code ran longer than the {limits.wall_seconds:g} s limit "
                      "and was stopped (an infinite loop?).")
+    elif report.status == "crashed" and str(report.detail).startswith("the grader's code"):
+        notes.append(f"The code broke the process running it: {report.detail}")
     elif report.status == "crashed":
         notes.append(f"The code crashed the process running it ({report.detail}): "
                      "a memory or file-size limit, os._exit or a signal.")
