@@ -25,15 +25,10 @@ from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.registry import all_exercises, get_exercise
 from grader.cli import main
 from grader.notebook import claimed_variant_mismatch
-from grader.notebooks import (
-    _solution_namespace,
-    notebook,
-    notebook_cells,
-    plain,
-    render,
-    shared_self_checks,
-    student_self_checks,
-)
+from grader.notebooks import notebook, notebook_cells, plain
+from grader.self_checks import shared_self_checks, student_self_checks
+from grader.solution_cells import solution_namespace
+from grader.templating import render
 
 EXERCISES = sorted(all_exercises())
 SOLVED_STUDENTS = ("ada", "bao-17", "chloé")
@@ -183,7 +178,7 @@ def test_self_check_finds_a_dropped_recurrent_term():
         plans = student_self_checks("elman", student, PUBLIC_SALT)
         assert "gradient" in plans["rnn_backward"]
         variant = choose_variant(exercise.variant_space, "elman", student).as_dict()
-        namespace = _solution_namespace(exercise, variant, student)
+        namespace = solution_namespace(exercise, variant, student)
         exec(render("notebook/self_check_helper.py.j2", self_checks=repr(plans)), namespace)
         step = namespace["rnn_step_backward"]
         np = namespace["np"]
@@ -399,7 +394,7 @@ def test_grade_stage_returns_points_and_fails_a_stub(monkeypatch, tmp_path, caps
     monkeypatch.delenv("BPTT_COURSE", raising=False)
     exercise = get_exercise("elman")
     variant = choose_variant(exercise.variant_space, "elman", "ada").as_dict()
-    namespace = _solution_namespace(exercise, variant, "ada")
+    namespace = solution_namespace(exercise, variant, "ada")
     earned = grade_stage("elman", "rnn_backward", namespace)
     assert type(earned) is float and earned == exercise.stage("rnn_backward").points
     assert "rnn_backward is right on every probe" in capsys.readouterr().out

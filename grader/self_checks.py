@@ -1,0 +1,347 @@
+"""The notebooks' self-checks: what to feed each student function, and which to differentiate.
+
+Each stage gets a plan: random inputs drawn from a spec (the shapes of the
+stage's first probe, written with the variant's size names so that one plan
+serves every student of a shared release), the shapes of its outputs, and, when
+the stage is the backward pass of another, a finite-difference check against
+the student's own forward function. The notebook's helper cell
+(`templates/notebook/self_check_helper.py.j2`) carries the plans as a literal
+and runs them with numpy alone.
+
+    spec of an argument: ["float", dims, low, high]   normal (low None) or uniform
+                         ["int", dims, high]          class indices in [0, high)
+                         ["dict", {key: spec}]        a dict of arrays (parameters)
+                         ["value", v] / ["field", f]  a literal, or the variant's field f
+    dims: ints, or variant field names ("N", "n_hidden")
+
+Sizes are named by building the probes for two variants whose size fields all
+differ, and matching each dimension to the field that moved with it. Every plan
+is run on the solution cells before it goes into a notebook; a check the
+solution would fail is left out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import itertools
+import json
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from exercises.instance import DEMO_SECRET, choose_variant, make_instance
+from exercises.spec import Exercise, Instance, Variant
+from grader.solution_cells import solution_namespace
+from grader.templating import render
+
+
+def _is_size_field(options: tuple) -> bool:
+    return all(isinstance(o, int) and not isinstance(o, bool) for o in options)
+
+
+def _variant_from_choices(chosen: dict[str, Any]) -> Variant:
+    """A Variant from one option per field, as `choose_variant` builds it."""
+    chosen = dict(chosen)
+    if "head" in chosen:
+        chosen["output"], chosen["objective"] = chosen.pop("head")
+    known = set(Variant.__dataclass_fields__) - {"extra"}
+    extra = tuple(sorted((k, v) for k, v in chosen.items() if k not in known))
+    return Variant(**{k: v for k, v in chosen.items() if k in known}, extra=extra)
+
+
+def _size_assignments(space: Mapping[str, tuple]) -> tuple[dict, dict]:
+    """Two choices of every size field, each with distinct values where the options allow,
+    and differing between the two wherever a field has more than one option."""
+    sizes = sorted((name for name, options in space.items() if _is_size_field(options)),
+                   key=lambda name: len(space[name]))
+    first: dict[str, int] = {}
+    second: dict[str, int] = {}
+    for name in sizes:
+        options = list(space[name])
+        first[name] = next((o for o in options if o not in first.values()), options[0])
+        rest = [o for o in reversed(options) if o != first[name]] or options
+        second[name] = next((o for o in rest if o not in second.values()), rest[0])
+    return first, second
+
+
+def _spec(value: Any) -> Any:
+    """A spec of one argument's value, concrete."""
+    if isinstance(value, np.ndarray):
+        dims = list(value.shape)
+        if value.dtype.kind in "iu":
+            return ["int", dims, int(value.max()) + 1 if value.size else 1]
+        if value.dtype.kind != "f":
+            raise ValueError("unsupported array")
+        low, high = (float(value.min()), float(value.max())) if value.size else (0.0, 0.0)
+        if low >= 0.0 and high <= 1.0:  # probabilities, targets of bce, sigmoid states
+            return ["float", dims, 0.05, 0.95]
+        return ["float", dims, None, None]
+    if isinstance(value, Mapping):
+        return ["dict", {str(k): _spec(v) for k, v in value.items()}]
+    if value is None or isinstance(value, bool | int | float | str):
+        return ["value", value]
+    raise ValueError(f"unsupported argument type {type(value).__name__}")
+
+
+def _unify(a: Any, b: Any, first: Mapping, second: Mapping) -> Any:
+    """One spec from the concrete specs of two variants: sizes that differ become field names."""
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        if a and a[0] == "value" and b[0] == "value":
+            return a if a[1] == b[1] else ["field", _field(a[1], b[1], first, second)]
+        if a and a[0] == "int" and b[0] == "int":  # class indices: a bound valid for both
+            return ["int", _unify(a[1], b[1], first, second), min(a[2], b[2])]
+        if a and a[0] == "float" and b[0] == "float":
+            dims = _unify(a[1], b[1], first, second)
+            return ["float", dims, *(a[2:] if a[2:] == b[2:] else [None, None])]
+        return [_unify(x, y, first, second) for x, y in zip(a, b, strict=True)]
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        return {k: _unify(a[k], b[k], first, second) for k in a}
+    if a == b:
+        return a
+    if isinstance(a, int) and isinstance(b, int):
+        return _field(a, b, first, second)
+    raise ValueError("the two variants' arguments differ in structure")
+
+
+def _field(a: Any, b: Any, first: Mapping, second: Mapping) -> str:
+    for name in first:
+        if first[name] == a and second[name] == b:
+            return name
+    raise ValueError(f"no variant field is {a} in one variant and {b} in the other")
+
+
+def probe_instance(exercise: Exercise, variant: Variant) -> Instance:
+    template = make_instance(exercise, "self-check", DEMO_SECRET)
+    return Instance(exercise, "self-check", variant, template.data_key)
+
+
+def _stage_specs(exercise: Exercise, variant: Variant) -> dict[str, dict]:
+    """Concrete input and output specs of every stage for one variant (from its first probe)."""
+    instance = probe_instance(exercise, variant)
+    specs = {}
+    for stage in exercise.stages:
+        try:
+            probe = stage.probes(instance)[0]
+            kwargs = dict(probe.kwargs)
+            outputs = stage.outputs(stage.solve(variant, **kwargs))
+            specs[stage.name] = {
+                "inputs": {k: _spec(v) for k, v in kwargs.items()},
+                "outputs": {k: None if v is None else list(np.shape(v))
+                            for k, v in outputs.items()},
+            }
+        except Exception:  # a stage whose arguments we cannot describe gets no self-check
+            continue
+    return specs
+
+
+def symbolic_specs(exercise: Exercise, structure: Mapping[str, Any]) -> dict[str, dict]:
+    """Specs with sizes written as variant field names, for one choice of the other fields."""
+    first, second = _size_assignments(exercise.variant_space)
+    a = _stage_specs(exercise, _variant_from_choices({**structure, **first}))
+    b = _stage_specs(exercise, _variant_from_choices({**structure, **second}))
+    specs = {}
+    for name in a.keys() & b.keys():
+        with contextlib.suppress(ValueError):
+            specs[name] = _name_values(_unify(a[name], b[name], first, second), structure)
+    return specs
+
+
+def _name_values(spec: Any, structure: Mapping[str, Any]) -> Any:
+    """A float argument equal to exactly one non-size choice (the learning rate) names it."""
+    if isinstance(spec, dict):
+        return {k: _name_values(v, structure) for k, v in spec.items()}
+    if isinstance(spec, list):
+        if len(spec) == 2 and spec[0] == "value" and type(spec[1]) is float:
+            named = [k for k, v in structure.items() if type(v) is float and v == spec[1]]
+            return ["field", named[0]] if len(named) == 1 else spec
+        return [_name_values(item, structure) for item in spec]
+    return spec
+
+
+def _gradient_pairs(exercise: Exercise) -> dict[str, dict]:
+    """Backward stages and the forward stage each one differentiates, found by their names.
+
+    B is the backward pass of F when B returns dX for arguments X of F (and nothing
+    else), and B's arguments are F's arguments, F's single output and exactly one
+    more: the upstream gradient dL/d(output).
+    """
+    pairs = {}
+    for backward, forward in itertools.permutations(exercise.stages, 2):
+        if len(forward.returns) != 1 or not backward.returns:
+            continue
+        wrt = {r: r[1:] for r in backward.returns}
+        if not all(r.startswith("d") and p in forward.parameters for r, p in wrt.items()):
+            continue
+        extra = [p for p in backward.parameters
+                 if p not in forward.parameters and p not in forward.returns]
+        if len(extra) != 1 or forward.returns[0] not in backward.parameters:
+            continue
+        pairs[backward.name] = {"forward": forward.name, "output": forward.returns[0],
+                                "upstream": extra[0], "wrt": wrt}
+    return pairs
+
+
+def _seed(exercise: Exercise, stage: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{exercise.id}\x1f{stage}".encode()).digest()[:4], "big")
+
+
+def _plans(exercise: Exercise, specs: Mapping[str, dict], gradient: bool) -> dict[str, dict]:
+    pairs = _gradient_pairs(exercise) if gradient else {}
+    plans = {}
+    for stage in exercise.stages:
+        if stage.name not in specs:
+            continue
+        plan = {"seed": _seed(exercise, stage.name), "parameters": list(stage.parameters),
+                **specs[stage.name]}
+        pair = pairs.get(stage.name)
+        if pair and pair["forward"] in specs:
+            plan["gradient"] = pair
+        plans[stage.name] = plan
+    return plans
+
+
+# -- running the self-checks on the solution, while building -------------------------------
+
+
+def _failing_checks(exercise: Exercise, plans: dict, variant: Mapping[str, Any]) -> set[str]:
+    """The stages whose self-check the solution cells do not pass for this variant."""
+    namespace = solution_namespace(exercise, variant, "self-check")
+    exec(compile(render("notebook/self_check_helper.py.j2", self_checks=repr(plans)),
+                 "<self-check helper>", "exec"), namespace)
+    failing = set()
+    for name in plans:
+        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+            try:
+                namespace["self_check"](name)
+            except Exception:
+                failing.add(name)
+                continue
+        if not namespace["SELF_CHECK_RESULTS"].get(name, True):
+            failing.add(name)
+    return failing
+
+
+def _verified(exercise: Exercise, plans: dict, variants: list[Mapping[str, Any]]) -> dict:
+    """The plans with what the solution fails removed: the gradient check first, then all."""
+    plans = json.loads(json.dumps(plans))
+    for variant in variants:
+        for name in _failing_checks(exercise, plans, variant):
+            plans[name].pop("gradient", None)
+        for name in _failing_checks(exercise, plans, variant):
+            plans[name]["failed"] = True
+    return {name: plan for name, plan in plans.items() if not plan.get("failed")}
+
+
+def structure_of(exercise: Exercise, variant: Variant) -> dict[str, Any]:
+    """The variant's choices of the fields that are not sizes, as variant_space names them."""
+    values = variant.as_dict()
+    structure = {}
+    for name, options in exercise.variant_space.items():
+        if _is_size_field(options):
+            continue
+        structure[name] = (values["output"], values["objective"]) if name == "head" \
+            else values[name]
+    return structure
+
+
+@cache
+def student_self_checks(exercise_id: str, student: str, salt: str) -> dict:
+    """The self-check plans of one student's notebook."""
+    exercise = _exercise(exercise_id)
+    variant = choose_variant(exercise.variant_space, exercise.id, student, salt)
+    specs = symbolic_specs(exercise, structure_of(exercise, variant))
+    concrete = _stage_specs(exercise, variant)
+    for name in concrete.keys() - specs.keys():
+        specs[name] = concrete[name]
+    return _verified(exercise, _plans(exercise, specs, True), [variant.as_dict()])
+
+
+SHARED_SAMPLE = 24
+
+
+@cache
+def shared_self_checks(exercise_id: str, salt: str) -> dict:
+    """Self-check plans for every variant: one per stage, or one per value of the field
+    the stage's arguments depend on."""
+    exercise = _exercise(exercise_id)
+    structural = {k: v for k, v in exercise.variant_space.items() if not _is_size_field(v)}
+    combos = [dict(zip(structural, values, strict=True))
+              for values in itertools.product(*structural.values())]
+    step = max(1, len(combos) // SHARED_SAMPLE)
+    combos = combos[::step]
+    per_combo = [(combo, symbolic_specs(exercise, combo)) for combo in combos]
+    specs: dict[str, Any] = {}
+    for stage in exercise.stages:
+        seen = [(combo, s[stage.name]) for combo, s in per_combo if stage.name in s]
+        if len(seen) != len(per_combo) or not seen:
+            continue
+        merged = _merge([spec for _, spec in seen])
+        if merged is not None:
+            specs[stage.name] = merged
+            continue
+        for field in structural:
+            groups: dict[str, list] = {}
+            for combo, spec in seen:
+                groups.setdefault(_case_key(combo[field]), []).append(spec)
+            cases = {key: _merge(group) for key, group in groups.items()}
+            if all(case is not None for case in cases.values()):
+                specs[stage.name] = {"by": _by_field(field), "cases": cases}
+                break
+    plans = _plans_by_case(exercise, specs)
+    students = [f"self-check-{i}" for i in range(8)]
+    variants = [choose_variant(exercise.variant_space, exercise.id, s, salt).as_dict()
+                for s in students]
+    return _verified(exercise, plans, variants)
+
+
+def _merge(specs: list[Any]) -> Any:
+    """One spec for all, where they differ only in the range of random floats (then normal)."""
+    first = specs[0]
+    if all(spec == first for spec in specs):
+        return first
+    if all(isinstance(spec, dict) for spec in specs) and all(s.keys() == first.keys()
+                                                             for s in specs):
+        merged = {k: _merge([s[k] for s in specs]) for k in first}
+        return None if any(v is None for v in merged.values()) and \
+            any(first[k] is not None for k in first) else merged
+    if all(isinstance(spec, list) and len(spec) == len(first) for spec in specs):
+        if first and first[0] == "float" and all(s[0] == "float" and s[1] == first[1]
+                                                 for s in specs):
+            return ["float", first[1], None, None]
+        merged = [_merge([s[i] for s in specs]) for i in range(len(first))]
+        return None if any(m is None and f is not None for m, f in zip(merged, first,
+                                                                       strict=True)) else merged
+    return None
+
+
+def _case_key(value: Any) -> str:
+    """How a field's value is written as a key of the notebook's plan (`str` of the value)."""
+    return str(value[1] if isinstance(value, tuple) and len(value) == 2 else value)
+
+
+def _by_field(field: str) -> str:
+    return "objective" if field == "head" else field
+
+
+def _plans_by_case(exercise: Exercise, specs: Mapping[str, Any]) -> dict:
+    """Plans from specs some of which are {"by": field, "cases": {value: spec}}."""
+    plain_specs = {k: v for k, v in specs.items() if "by" not in v}
+    plans = _plans(exercise, plain_specs, True)
+    for name, spec in specs.items():
+        if "by" not in spec:
+            continue
+        cases = {key: _plans(exercise, {name: case}, False)[name]
+                 for key, case in spec["cases"].items()}
+        plans[name] = {"by": spec["by"], "cases": cases}
+    order = [stage.name for stage in exercise.stages]
+    return dict(sorted(plans.items(), key=lambda item: order.index(item[0])))
+
+
+def _exercise(exercise_id: str) -> Exercise:
+    from exercises.registry import get_exercise
+
+    return get_exercise(exercise_id)

@@ -1,0 +1,133 @@
+"""An exercise's solution module read as notebook code: given functions, solutions, versions.
+
+The solution module (`Exercise.solution_module`, e.g. `exercises.solutions.elman`)
+is plain numpy, written as a student would. Functions named after a stage are
+that stage's solution; the others are *given* (they go into the notebook's locked
+given cell, with the module's imports and constants). `name__token` is the
+version of `name` for the variants with that token: the activation (`tanh`) or
+the output head `<output>_<objective>` (`softmax_ce`), as in `exercises.solutions`.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import re
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from exercises.spec import Exercise, Stage
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function of a solution module: `base__token` is `base` for variants with `token`."""
+
+    name: str
+    base: str
+    token: str
+    source: str          # the whole definition, renamed to `base`
+    body: str            # the statements after the docstring, dedented
+
+
+@dataclass(frozen=True)
+class SolutionCode:
+    imports: tuple[str, ...]
+    constants: tuple[str, ...]
+    functions: tuple[Function, ...]
+
+    def versions(self, base: str) -> list[Function]:
+        return [f for f in self.functions if f.base == base]
+
+    def pick(self, base: str, tokens: set[str]) -> Function | None:
+        """The version of `base` for a variant: the one whose token it has, else the plain one."""
+        versions = self.versions(base)
+        return (next((f for f in versions if f.token and f.token in tokens), None)
+                or next((f for f in versions if not f.token), None))
+
+
+_NOQA = re.compile(r"[ \t]+# noqa[^\n]*")
+
+
+@cache
+def solution_code(module_name: str) -> SolutionCode:
+    """Imports, module constants and functions of a solution module, in file order."""
+    module = importlib.import_module(module_name)
+    text = inspect.getsource(module)
+    lines = text.splitlines()
+    imports, constants, functions = [], [], []
+    for node in ast.parse(text).body:
+        segment = _NOQA.sub("", ast.get_source_segment(text, node) or "")
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                imports.append(segment)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            constants.append(segment)
+        elif isinstance(node, ast.FunctionDef):
+            base, _, token = node.name.partition("__")
+            source = re.sub(rf"^def {re.escape(node.name)}\(", f"def {base}(", segment, count=1)
+            first = node.body[0]
+            has_doc = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                       and isinstance(first.value.value, str))
+            if has_doc and len(node.body) > 1:
+                start = first.end_lineno + 1
+            else:
+                start = first.lineno
+                while start - 1 > node.lineno and lines[start - 2].strip().startswith("#"):
+                    start -= 1
+            body = textwrap.dedent("\n".join(lines[start - 1:node.end_lineno]))
+            functions.append(Function(node.name, base, token, source, _NOQA.sub("", body)))
+    return SolutionCode(tuple(imports), tuple(constants), tuple(functions))
+
+
+def variant_tokens(variant: Mapping[str, Any]) -> set[str]:
+    """The tokens that pick a variant's function versions: its activation and output head."""
+    return {str(variant.get("activation")), f"{variant.get('output')}_{variant.get('objective')}"}
+
+
+def given_names(exercise: Exercise) -> list[str]:
+    """The functions the notebook gives: those of the solution module that are not stages."""
+    stages = {stage.name for stage in exercise.stages}
+    code = solution_code(exercise.solution_module)
+    return list(dict.fromkeys(f.base for f in code.functions if f.base not in stages))
+
+
+def solution_namespace(exercise: Exercise, variant: Mapping[str, Any], student: str) -> dict:
+    """The given cell and the solution cells of a variant, executed as the notebook would."""
+    code = solution_code(exercise.solution_module)
+    tokens = variant_tokens(variant)
+    namespace: dict[str, Any] = {"__name__": "__main__", "STUDENT_ID": student,
+                                 "VARIANT": dict(variant)}
+    sources = [*code.imports, *code.constants]
+    for base in dict.fromkeys(f.base for f in code.functions):
+        picked = code.pick(base, tokens)
+        if picked is not None:
+            sources.append(picked.source)
+    exec(compile("\n\n".join(sources), "<solution cells>", "exec"), namespace)
+    return namespace
+
+
+def stage_body(exercise: Exercise, stage: Stage, tokens: set[str] | None) -> str:
+    """The solution's statements: the variant's version, or all versions by token (shared)."""
+    code = solution_code(exercise.solution_module)
+    if tokens is not None:
+        picked = code.pick(stage.name, tokens)
+        if picked is None:
+            raise ValueError(f"{exercise.solution_module} has no solution for {stage.name}")
+        return picked.body
+    versions = code.versions(stage.name)
+    if len(versions) == 1 and not versions[0].token:
+        return versions[0].body
+    branches = []
+    for number, version in enumerate(v for v in versions if v.token):
+        keyword = "if" if number == 0 else "elif"
+        branches.append(f"{keyword} {version.token!r} in VARIANT_TOKENS:\n"
+                        + textwrap.indent(version.body, "    "))
+    general = next((v for v in versions if not v.token), None)
+    if general is not None:
+        branches.append("else:\n" + textwrap.indent(general.body, "    "))
+    return "\n".join(branches)
