@@ -39,12 +39,17 @@ def misconception_counts(results: Sequence[SubmissionResult]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+def printable(text: str) -> str:
+    """Text with control characters escaped, so that no value can start a line of its own."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def summary_text(results: Sequence[SubmissionResult], isolation: str = "") -> str:
     """A plain-text table of the class, then the misconceptions the grader named."""
     rows = [("student", "exercise", "score", "")]
     for result in sorted(results, key=lambda r: (r.student, r.exercise)):
         wrong = [check.name for check in result.checks if check.score < 1.0]
-        rows.append((result.student, result.exercise,
+        rows.append((printable(result.student), printable(result.exercise),
                      f"{result.score:g}/{result.max_score:g}",
                      ("wrong: " + ", ".join(wrong)) if wrong else "all right"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
