@@ -39,6 +39,7 @@ from grader.verdicts import ForeignValue, Outcome
 WORKER_SOURCE = Path(__file__).with_name("sandbox_worker.py")
 FIRST_UID = 60000
 MAX_RESULT_BYTES = 16 * 1024 * 1024
+MAX_RESUMES = 2          # fresh jobs for the later stages after a call that never returned
 
 
 def find_bwrap() -> str | None:
@@ -135,14 +136,17 @@ def _decode_result(encoded: Any, folder: Path) -> Any:
     return _decode_value(encoded, folder)
 
 
-def read_records(folder: Path) -> tuple[list[str], list[dict]]:
-    """The cell errors and the per-call records the worker wrote, malformed lines dropped."""
+def read_records(folder: Path) -> tuple[list[str] | None, list[dict]]:
+    """The cell errors and the per-call records the worker wrote, malformed lines dropped.
+
+    The cell errors are None when the job never got past the student's cells.
+    """
     path = folder / "out_outputs.jsonl"
     if not path.is_file():
-        return [], []
+        return None, []
     with path.open("rb") as handle:
         data = handle.read(MAX_RESULT_BYTES)
-    cell_errors, records = [], []
+    cell_errors, records = None, []
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines()):
         try:
             record = json.loads(line)
@@ -165,14 +169,36 @@ def outcomes_from(folder: Path, calls: list[Call], report: JobReport,
     (raising ValueError for a wrong number of values). A call with no record
     was never reached: the job ran out of time or crashed before it.
     """
-    cell_errors, records = read_records(folder)
-    report.cell_errors = cell_errors
-    by_call = {(r["stage"], r["probe"]): r for r in records}
+    per_call, _ = call_outcomes(folder, calls, report, stage_outputs)
+    return by_stage(calls, per_call)
+
+
+def by_stage(calls: list[Call], per_call: list[Outcome | None]) -> dict[str, list[Outcome]]:
+    """Per-call outcomes grouped by stage; a stage whose function is missing (None) is left out."""
     outcomes: dict[str, list[Outcome]] = {}
-    missing: set[str] = set()
-    for call in calls:
+    missing = {call.stage for call, outcome in zip(calls, per_call, strict=True)
+               if outcome is None}
+    for call, outcome in zip(calls, per_call, strict=True):
+        if call.stage not in missing:
+            outcomes.setdefault(call.stage, []).append(outcome)
+    return outcomes
+
+
+def call_outcomes(folder: Path, calls: list[Call], report: JobReport,
+                  stage_outputs) -> tuple[list[Outcome | None], int | None]:
+    """One outcome per call (None: the function is not defined), and the index of the
+    first call that never reported when the student's cells had run to the end (None
+    when every call reported, or when the job never got past the cells)."""
+    cell_errors, records = read_records(folder)
+    report.cell_errors = cell_errors or []
+    by_call = {(r["stage"], r["probe"]): r for r in records}
+    per_call: list[Outcome | None] = []
+    stalled = None
+    for index, call in enumerate(calls):
         record = by_call.get((call.stage, call.probe))
         if record is None:
+            if stalled is None and cell_errors is not None:
+                stalled = index
             why = {"timeout": "the time limit was reached before this call ended "
                               "(an infinite loop?)",
                    "crashed": f"the code crashed before this call ended ({report.detail})",
@@ -182,7 +208,7 @@ def outcomes_from(folder: Path, calls: list[Call], report: JobReport,
                          "returned"}
             outcome = Outcome(error=why.get(report.status, "the call did not run"))
         elif record.get("missing"):
-            missing.add(call.stage)
+            per_call.append(None)
             continue
         elif "error" in record:
             outcome = Outcome(error=str(record["error"])[:2000])
@@ -200,10 +226,8 @@ def outcomes_from(folder: Path, calls: list[Call], report: JobReport,
                 mutated = tuple(m for m in mutated if isinstance(m, str) and m in call.kwargs) \
                     if isinstance(mutated, list) else ()
                 outcome = Outcome(outputs=outputs, repeat_outputs=again, mutated=mutated)
-        outcomes.setdefault(call.stage, []).append(outcome)
-    for stage in missing:
-        outcomes.pop(stage, None)
-    return outcomes
+        per_call.append(outcome)
+    return per_call, stalled
 
 
 def _others_can_read(folder: Path) -> bool:
@@ -338,7 +362,40 @@ class Worker:
         return self.process.stdout.readline() or None
 
     def run(self, given: str, cells: list[str], calls: list[Call], stage_outputs):
-        """Run one job; returns (outcomes by stage, JobReport)."""
+        """Run one submission's calls; returns (outcomes by stage, JobReport).
+
+        When one call runs out of time or ends the job (an infinite loop in
+        rnn_backward, say), the job stops there; the calls of the later stages
+        are then run again in a fresh job, at most MAX_RESUMES times, so that
+        one looping function costs its own check, not every check after it. The
+        other probes of the stalled function are not retried: they would most
+        likely loop too. A submission costs at most (1 + MAX_RESUMES) times the
+        wall-clock limit. The report is the first job's (its status, printed
+        output and cell errors), with the seconds of all of them.
+        """
+        per_call: list[Outcome | None] = []
+        start, report = 0, None
+        for attempt in range(1 + MAX_RESUMES):
+            part = calls[start:]
+            outcomes, stalled, part_report = self._run_once(given, cells, part, stage_outputs)
+            if report is None:
+                report = part_report
+            else:
+                report.seconds += part_report.seconds
+            if stalled is None or attempt == MAX_RESUMES:
+                per_call += outcomes
+                break
+            per_call += outcomes[:stalled + 1]
+            skipped = [call for call in part[stalled + 1:] if call.stage == part[stalled].stage]
+            per_call += [Outcome(error=f"not run: an earlier probe of {call.stage} did not "
+                                       "return") for call in skipped]
+            start += stalled + 1 + len(skipped)
+            if start >= len(calls):
+                break
+        return by_stage(calls, per_call), report
+
+    def _run_once(self, given: str, cells: list[str], calls: list[Call], stage_outputs):
+        """One job: (an outcome per call, the index of the stalled call or None, JobReport)."""
         folder = self.exchange / secrets.token_hex(8)
         folder.mkdir(mode=0o700)
         try:
@@ -352,7 +409,8 @@ class Worker:
                                seconds=float(reply.get("seconds", 0.0) or 0.0),
                                stdout=str(reply.get("stdout", ""))[:self.limits.output_kb * 1024],
                                detail=reply.get("exit") or reply.get("detail"))
-            return outcomes_from(folder, calls, report, stage_outputs), report
+            per_call, stalled = call_outcomes(folder, calls, report, stage_outputs)
+            return per_call, stalled, report
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -65,7 +65,8 @@ ATTACKS = [
            text=("time limit",)),
     Attack("loop-in-function", "def rnn_backward(ds_out, x, s0, s, U, W):\n"
                                "    while True:\n        pass\n",
-           zero=AFTER["rnn_backward"], text=("time limit",)),
+           zero=("rnn_backward",),
+           text=("time limit", "not run: an earlier probe of rnn_backward did not return")),
     Attack("sleep-top-level", "import time\ntime.sleep(3600)\n", zero=("*",),
            text=("time limit",)),
     Attack("sleep-in-function", "import time\n_right = sgd_update\n"
