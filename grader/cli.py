@@ -92,12 +92,18 @@ def nbgrader() -> None:
 @nbgrader.command("init")
 @click.argument("course_dir", type=click.Path(file_okay=False))
 @click.option("--course-id", default="bptt", show_default=True, help="nbgrader's course id.")
-def nbgrader_init(course_dir: str, course_id: str) -> None:
+@click.option("--force", is_flag=True,
+              help="Rewrite nbgrader_config.py and the source notebooks if they exist "
+                   "(the course secret is always kept).")
+def nbgrader_init(course_dir: str, course_id: str, force: bool) -> None:
     """An nbgrader course in COURSE_DIR with every exercise as a source assignment."""
     from grader.nbgrader_course import init_course
 
-    for path in init_course(course_dir, course_id):
-        click.echo(str(path))
+    written, kept = init_course(course_dir, course_id, force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    for path in kept:
+        click.echo(f"kept  {path}")
     click.echo(f"next: cd {course_dir} && nbgrader generate_assignment <exercise id>")
 
 

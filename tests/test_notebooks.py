@@ -338,8 +338,16 @@ def test_nbgrader_round_trip(tmp_path):
     secret = (course / "bptt-course.toml").read_text()
     for exercise_id in EXERCISES:
         assert (course / "source" / exercise_id / f"{exercise_id}.ipynb").is_file()
-    CliRunner().invoke(main, ["nbgrader", "init", str(course)])
+    source = course / "source" / "elman" / "elman.ipynb"
+    edited = source.read_text().replace("Backpropagation through time", "BPTT, edited")
+    source.write_text(edited)
+    again = CliRunner().invoke(main, ["nbgrader", "init", str(course)])
+    assert "kept" in again.output and "bptt-course.toml" in again.output
     assert (course / "bptt-course.toml").read_text() == secret  # an existing secret is kept
+    assert source.read_text() == edited                         # and the instructor's edits
+    CliRunner().invoke(main, ["nbgrader", "init", str(course), "--force"])
+    assert (course / "bptt-course.toml").read_text() == secret
+    assert source.read_text() != edited
 
     nbgrader_run(course, "generate_assignment", "elman")
     release = (course / "release" / "elman" / "elman.ipynb").read_text()
