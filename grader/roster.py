@@ -3,7 +3,7 @@
 The file has a header row with a column `student` or `id` (the id the course
 knows the student by, and the id the grader trusts), and may have `email` and
 `name`. Other columns are ignored. Ids must be unique, non-empty and usable as
-a folder name, since each student's notebook goes to a folder of that name.
+part of a file name, since each student's notebook is named after it.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ class Student:
 
 
 def check_student_id(student: str) -> str:
-    """The id, stripped, or a RosterError saying why it cannot name a folder."""
+    """The id, stripped, or a RosterError saying why it cannot be part of a file name."""
     student = student.strip()
     if not student:
         raise RosterError("a student id is empty")
-    if student in (".", "..") or any(c in student for c in '/\\\0') or student.startswith("-"):
-        raise RosterError(f"student id {student!r} cannot be a folder name")
+    if student in (".", "..") or student.startswith("-") \
+            or any(c in '/\\' or ord(c) < 32 for c in student):
+        raise RosterError(f"student id {student!r} cannot be part of a file name")
     return student
 
 

@@ -140,7 +140,7 @@ def test_roster_gives_one_notebook_per_student_and_bad_rosters_say_why(tmp_path)
         "elman-ada.ipynb", "elman-bao-17.ipynb"]
     for text, message in (("name,email\nx,y\n", "column 'student' or 'id'"),
                           ("id\nada\nada\n", "row 3"),
-                          ("id\n../evil\n", "folder name"),
+                          ("id\n../evil\n", "file name"),
                           ("id\n", "no students")):
         roster.write_text(text)
         result = runner.invoke(main, ["generate", "elman", "--roster", str(roster),
