@@ -91,6 +91,7 @@ def grade_stage(exercise_id: str, stage_name: str, namespace: Mapping[str, Any])
         result = grade_outcomes(instance, outcomes)
     check = result.checks[exercise.stages.index(stage)]
     earned = float(check.score * stage.points)
+    earned = round(earned, 6) or earned  # 0.15, not 0.15000000000000002, in the gradebook
     if check.score <= 0.0:
         raise AssertionError(check.message + (f"\n{DEMO_NOTE}" if config.is_demo else ""))
     print(f"{stage_name}: {earned:g} of {stage.points:g} points\n{check.message}")
