@@ -323,32 +323,84 @@ def wait_for(pid, seconds):
 def kill_leftovers(pid, uid, private_pids):
     """SIGKILL every process the job left behind.
 
-    Its process group always; then, in a private pid namespace, every process
-    but the namespace's init and this zygote; else, as root, every process of
-    the job's uid. A non-root worker without a pid namespace can only do the
-    first, and a process that left the group escapes it: the weaker fallback.
+    Its process group always; then every descendant of this zygote, which is
+    a child subreaper (see `main`), so that a daemon that forked twice out of
+    the job's group and session is still found here, even in the process
+    fallback without root; in a private pid namespace, every process but the
+    namespace's init and this zygote; as root, every process of the job's uid.
+    Orphans that become this zygote's children are reaped as they die.
     """
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
-    if not private_pids and uid is None:
-        return
     me = os.getpid()
     for _ in range(100):
-        found = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) in (me, 1):
-                continue
+        reap_orphans()
+        table = process_table()
+        targets = descendants(me, table)
+        if private_pids:
+            targets |= set(table) - {me, 1}
+        elif uid is not None:
+            targets |= {p for p, (_, _, owner) in table.items() if owner == uid}
+        targets = {p for p in targets if table.get(p, (0, "Z", 0))[1] != "Z"}
+        if not targets:
+            return
+        for target in targets:
             try:
-                if private_pids or os.stat(f"/proc/{entry}").st_uid == uid:
-                    os.kill(int(entry), signal.SIGKILL)
-                    found = True
+                os.kill(target, signal.SIGKILL)
             except OSError:
                 continue
-        if not found:
-            return
         time.sleep(0.002)
+
+
+def process_table():
+    """{pid: (parent pid, state letter, uid)} of every process visible in /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            table[int(entry)] = (int(fields[1]), fields[0], os.stat(f"/proc/{entry}").st_uid)
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def descendants(root, table):
+    children = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    found, stack = set(), [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def reap_orphans():
+    """Collect the exit status of every dead child (orphans adopted as the subreaper)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def become_subreaper():
+    """Adopt the jobs' orphans instead of letting them go to init (Linux prctl)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
 
 
 def read_capped(path, limit):
@@ -377,6 +429,7 @@ def copy_outputs(scratch, job):
 
 
 def main():
+    become_subreaper()
     print(json.dumps({"ready": True, "root": os.getuid() == 0}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)

@@ -460,3 +460,16 @@ def test_bubblewrap_hides_the_network_the_project_and_the_secret(course, tmp_pat
         assert f"{what} refused" in printed, printed
     assert "numpy.fft ALLOWED" in printed, printed
     assert "BPTT_COURSE" not in printed and SECRET not in printed
+
+
+def test_process_fallback_ends_a_double_forked_daemon(course, tmp_path):
+    """Without a pid namespace the zygote is a child subreaper: a daemon that left the job's
+    process group and session is still its descendant, and is killed with the job."""
+    config, _ = course
+    daemon = next(a for a in ATTACKS if a.id == "double-forked-daemon")
+    path = write_attack(daemon, tmp_path, {})
+    with Worker(config.limits, isolate=False) as worker:
+        result = grade_target(Target(path), config, worker)
+        assert result.score == result.max_score
+        time.sleep(0.2)
+        assert sleepers() == []
