@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_context, util
 from pathlib import Path
 
 from exercises.instance import make_instance
@@ -192,6 +192,10 @@ def _start_worker(config: CourseConfig, slot_counter, isolate: bool) -> None:
         slot_counter.value += 1
     _CONFIG = config
     _WORKER = Worker(config.limits, slot, isolate=isolate)
+    # Run when the pool worker exits normally (grade_batch closes and joins the pool): the
+    # zygote stops and its sandbox folder goes, where every batch used to leave one
+    # /tmp/bptt-sandbox-* per worker behind.
+    util.Finalize(_WORKER, _WORKER.close, exitpriority=10)
 
 
 def _grade_in_pool(job: tuple[Target, str | None, str | None]) -> tuple[Target, str, str]:
@@ -258,6 +262,8 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
                 done += 1
                 if progress:
                     progress(done, len(todo))
+            pool.close()
+            pool.join()
     wanted = {str(t.path.resolve()) for t in targets}
     results = [SubmissionResult.from_gradescope(json.loads(grade.results))
                for grade in gradebook.grades() if grade.path in wanted]

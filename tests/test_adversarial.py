@@ -22,6 +22,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -473,3 +474,17 @@ def test_process_fallback_ends_a_double_forked_daemon(course, tmp_path):
         assert result.score == result.max_score
         time.sleep(0.2)
         assert sleepers() == []
+
+
+def test_a_batch_leaves_no_sandbox_folder_behind(course, tmp_path, monkeypatch):
+    config, _ = course
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))   # where Worker makes its folder
+    paths = []
+    for student in HONEST:
+        paths.append(tmp_path / f"{student}.ipynb")
+        paths[-1].write_text(json.dumps(honest_notebook(student)))
+    summary = grade_batch(discover(paths), config, tmp_path / "results", workers=2)
+    assert summary.graded == len(paths)
+    assert list(scratch.iterdir()) == []
