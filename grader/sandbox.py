@@ -347,6 +347,12 @@ class Worker:
             raise RuntimeError("the sandbox worker did not start")
         why = "bubblewrap is not available" if isolate and not bwrap else (
             "bubblewrap could not start here" if isolate else "isolation switched off")
+        if os.getuid() == 0 and self.uid is None:
+            # Root, but the job's uid could not load Python: the job runs as root itself.
+            return Isolation("process", f"WEAKER ISOLATION ({why}): student code runs AS ROOT "
+                             "in a plain process with time, memory and file-size limits but no "
+                             "process limit: it can reach the network and read and change "
+                             "any file on this machine")
         return Isolation("process", f"WEAKER ISOLATION ({why}): student code runs as a plain "
                          "process with time, memory, file-size limits"
                          + (" and its own uid" if os.getuid() == 0 and self.uid else "")
