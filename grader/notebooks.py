@@ -109,6 +109,39 @@ def _cell_metadata(grade_id: str, *, locked: bool = False, solution: bool = Fals
     return metadata
 
 
+def _given_cell(exercise: Exercise, student: str, variant: Variant) -> str:
+    """The locked given cell of one student's notebook: their variant and its functions."""
+    code = solution_code(exercise.solution_module)
+    tokens = variant_tokens(variant.as_dict())
+    picked = [code.pick(base, tokens) for base in given_names(exercise)]
+    return render("notebook/given.py.j2", exercise=exercise, imports=code.imports,
+                  constants=code.constants, student=student, variant=plain(variant.as_dict()),
+                  given=[f.source for f in picked if f is not None])
+
+
+def _shared_given_cell(exercise: Exercise, salt: str) -> str:
+    """The shared release's given cell: the variant from STUDENT_ID, every version of each
+    given function, and the one for the variant picked by its token."""
+    code = solution_code(exercise.solution_module)
+    sources, dispatch = [], {}
+    for base in given_names(exercise):
+        versions = code.versions(base)
+        if len(versions) == 1 and not versions[0].token:
+            sources.append(versions[0].source)
+            continue
+        for version in versions:
+            sources.append(version.source.replace(f"def {base}(", f"def {version.name}(", 1))
+        dispatch[base] = packed([f"{v.token!r}: {v.name}," for v in versions if v.token])
+    return render(
+        "notebook/given_shared.py.j2", exercise=exercise, imports=code.imports,
+        constants=code.constants, given=sources, dispatch=dispatch, salt=salt,
+        variant_space={k: tuple(v) for k, v in exercise.variant_space.items()},
+        variant_defaults=_variant_defaults(),
+        tokens_expression='{VARIANT["activation"], f"{VARIANT[\'output\']}_'
+                          '{VARIANT[\'objective\']}"}',
+    )
+
+
 def notebook_cells(exercise: Exercise, kind: str, student: str | None,
                    salt: str = PUBLIC_SALT) -> list[tuple[str, str, dict]]:
     """The notebook's cells as (cell type, source, metadata); metadata holds "id"."""
@@ -117,7 +150,6 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
     shared = student is None or student == ""
     variant = None if shared else choose_variant(exercise.variant_space, exercise.id, student,
                                                  salt)
-    code = solution_code(exercise.solution_module)
     cells: list[tuple[str, str, dict]] = []
 
     def add(cell_type: str, source: str, grade_id: str | None, **flags) -> None:
@@ -131,37 +163,12 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
         variant_lines=[] if shared else _variant_lines(variant.as_dict()),
         shapes={} if shared else _notation_shapes(exercise, variant),
     ), "introduction", locked=True)
-    given = given_names(exercise)
     if shared:
-        add("code", render("notebook/student_id.py.j2",
-                           student_id="" if kind == "source" else student or ""), None)
-        sources, dispatch = [], {}
-        for base in given:
-            versions = code.versions(base)
-            if len(versions) == 1 and not versions[0].token:
-                sources.append(versions[0].source)
-                continue
-            for version in versions:
-                sources.append(version.source.replace(f"def {base}(", f"def {version.name}(",
-                                                      1))
-            dispatch[base] = packed([f"{v.token!r}: {v.name}," for v in versions if v.token])
-        add("code", render(
-            "notebook/given_shared.py.j2", exercise=exercise, imports=code.imports,
-            constants=code.constants, given=sources, dispatch=dispatch, salt=salt,
-            variant_space={k: tuple(v) for k, v in exercise.variant_space.items()},
-            variant_defaults=_variant_defaults(),
-            tokens_expression='{VARIANT["activation"], f"{VARIANT[\'output\']}_'
-                              '{VARIANT[\'objective\']}"}',
-        ), "given", locked=True)
+        add("code", render("notebook/student_id.py.j2", student_id=""), None)
+        add("code", _shared_given_cell(exercise, salt), "given", locked=True)
         plans = shared_self_checks(exercise.id, salt)
     else:
-        tokens = variant_tokens(variant.as_dict())
-        picked = [code.pick(base, tokens) for base in given]
-        add("code", render(
-            "notebook/given.py.j2", exercise=exercise, imports=code.imports,
-            constants=code.constants, student=student, variant=plain(variant.as_dict()),
-            given=[f.source for f in picked if f is not None],
-        ), "given", locked=True)
+        add("code", _given_cell(exercise, student, variant), "given", locked=True)
         plans = student_self_checks(exercise.id, student, salt)
     add("markdown", render("notebook/self_check_intro.md.j2"), "self-check-intro", locked=True)
     add("code", render("notebook/self_check_helper.py.j2", self_checks=_format_plans(plans)),
