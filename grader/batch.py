@@ -183,23 +183,35 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
 
 _WORKER: Worker | None = None
 _CONFIG: CourseConfig | None = None
+_START_ERROR: str | None = None
 
 
 def _start_worker(config: CourseConfig, slot_counter, isolate: bool) -> None:
-    global _WORKER, _CONFIG
+    global _WORKER, _CONFIG, _START_ERROR
     with slot_counter.get_lock():
         slot = slot_counter.value
         slot_counter.value += 1
     _CONFIG = config
-    _WORKER = Worker(config.limits, slot, isolate=isolate)
+    try:
+        _WORKER = Worker(config.limits, slot, isolate=isolate)
+    except Exception as error:  # noqa: BLE001 — raised from _grade_in_pool instead: a pool
+        # replaces a worker whose initializer raises, forever, and the batch hung.
+        _WORKER, _START_ERROR = None, repr(error)
+        return
     # Run when the pool worker exits normally (grade_batch closes and joins the pool): the
     # zygote stops and its sandbox folder goes, where every batch used to leave one
     # /tmp/bptt-sandbox-* per worker behind.
     util.Finalize(_WORKER, _WORKER.close, exitpriority=10)
 
 
+class SandboxUnavailable(RuntimeError):
+    """The sandbox worker could not start: the grader itself cannot run."""
+
+
 def _grade_in_pool(job: tuple[Target, str | None, str | None]) -> tuple[Target, str, str]:
     target, student, exercise = job
+    if _WORKER is None:
+        raise SandboxUnavailable(f"the sandbox worker could not start ({_START_ERROR})")
     try:
         result = grade_target(target, _CONFIG, _WORKER, student, exercise)
     except Exception as error:  # the grader's own fault: still a result, never a lost batch

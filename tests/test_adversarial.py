@@ -490,3 +490,27 @@ def test_a_batch_leaves_no_sandbox_folder_behind(course, tmp_path, monkeypatch):
     summary = grade_batch(discover(paths), config, tmp_path / "results", workers=2)
     assert summary.graded == len(paths)
     assert list(scratch.iterdir()) == []
+
+
+def test_a_sandbox_that_cannot_start_stops_the_batch_instead_of_hanging(course, tmp_path,
+                                                                         monkeypatch):
+    import grader.sandbox
+    from grader.batch import SandboxUnavailable
+
+    config, _ = course
+    monkeypatch.setattr(grader.sandbox, "WORKER_SOURCE", tmp_path / "no-such-worker.py")
+    path = tmp_path / "honest-ann.ipynb"
+    path.write_text(json.dumps(honest_notebook("honest-ann")))
+
+    def hung(*_):
+        raise TimeoutError("grade_batch hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with pytest.raises(SandboxUnavailable, match="could not start"):
+            grade_batch(discover([path]), config, tmp_path / "results", workers=1,
+                        isolate=False)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
