@@ -12,6 +12,7 @@ and runs them with numpy alone.
                          ["int", dims, high]          class indices in [0, high)
                          ["dict", {key: spec}]        a dict of arrays (parameters)
                          ["value", v] / ["field", f]  a literal, or the variant's field f
+                         ["number", low, high]        a random float
     dims: ints, or variant field names ("N", "n_hidden")
 
 Sizes are named by building the probes for two variants whose size fields all
@@ -70,6 +71,8 @@ def _size_assignments(space: Mapping[str, tuple]) -> tuple[dict, dict]:
 
 def _spec(value: Any) -> Any:
     """A spec of one argument's value, concrete."""
+    if isinstance(value, np.generic):
+        value = value.item()  # a numpy scalar: the plain Python number
     if isinstance(value, np.ndarray):
         dims = list(value.shape)
         if value.dtype.kind in "iu":
@@ -84,6 +87,9 @@ def _spec(value: Any) -> Any:
         return ["dict", {str(k): _spec(v) for k, v in value.items()}]
     if value is None or isinstance(value, bool | int | float | str):
         return ["value", value]
+    if isinstance(value, list | tuple) and all(isinstance(v, bool | int | float | str)
+                                               for v in value):
+        return ["value", list(value)]  # a list of words, say
     raise ValueError(f"unsupported argument type {type(value).__name__}")
 
 
@@ -91,7 +97,15 @@ def _unify(a: Any, b: Any, first: Mapping, second: Mapping) -> Any:
     """One spec from the concrete specs of two variants: sizes that differ become field names."""
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         if a and a[0] == "value" and b[0] == "value":
-            return a if a[1] == b[1] else ["field", _field(a[1], b[1], first, second)]
+            if a[1] == b[1]:
+                return a
+            with contextlib.suppress(ValueError):
+                return ["field", _field(a[1], b[1], first, second)]
+            if all(type(v) is float for v in (a[1], b[1])):  # a random number: between the two
+                return ["number", min(a[1], b[1]), max(a[1], b[1])]
+            if type(a[1]) is type(b[1]) is list:  # random words: either list will do
+                return a
+            raise ValueError(f"the argument is {a[1]!r} in one variant, {b[1]!r} in the other")
         if a and a[0] == "int" and b[0] == "int":  # class indices: a bound valid for both
             return ["int", _unify(a[1], b[1], first, second), min(a[2], b[2])]
         if a and a[0] == "float" and b[0] == "float":
@@ -103,7 +117,9 @@ def _unify(a: Any, b: Any, first: Mapping, second: Mapping) -> Any:
     if a == b:
         return a
     if isinstance(a, int) and isinstance(b, int):
-        return _field(a, b, first, second)
+        with contextlib.suppress(ValueError):
+            return _field(a, b, first, second)
+        return min(a, b)  # a length the probe chose (a word's): the shorter fits both
     raise ValueError("the two variants' arguments differ in structure")
 
 

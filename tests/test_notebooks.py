@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import report
 
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.registry import all_exercises, get_exercise
@@ -202,9 +203,16 @@ def test_self_check_finds_a_dropped_recurrent_term():
 
 
 def test_every_exercise_has_self_checks():
+    stages = per_student = shared = gradient = 0
     for exercise_id in EXERCISES:
-        assert student_self_checks(exercise_id, "ada", PUBLIC_SALT), exercise_id
-        assert isinstance(shared_self_checks(exercise_id, PUBLIC_SALT), dict)
+        plans = student_self_checks(exercise_id, "ada", PUBLIC_SALT)
+        assert plans, exercise_id
+        stages += len(get_exercise(exercise_id).stages)
+        per_student += len(plans)
+        gradient += sum("gradient" in plan for plan in plans.values())
+        shared += len(shared_self_checks(exercise_id, PUBLIC_SALT))
+    report("notebook self-checks", f"{per_student}/{stages} stages per student "
+           f"({gradient} by finite differences), {shared}/{stages} in the shared release")
 
 
 # -- in a real kernel ------------------------------------------------------------------------
