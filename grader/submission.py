@@ -69,10 +69,17 @@ def strip_magics(source: str, where: str) -> tuple[str, list[str]]:
     return "\n".join(kept), notes
 
 
+def _mapping(value: Any) -> dict:
+    """value when it is a dict, else {}: a notebook's metadata is the student's to mangle."""
+    return value if isinstance(value, dict) else {}
+
+
+def _nbgrader(cell: dict) -> dict:
+    return _mapping(_mapping(cell.get("metadata")).get("nbgrader"))
+
+
 def _is_instructors(cell: dict, source: str) -> bool:
-    nbgrader = cell.get("metadata", {}).get("nbgrader", {})
-    if not isinstance(nbgrader, dict):
-        nbgrader = {}
+    nbgrader = _nbgrader(cell)
     if nbgrader.get("locked") or (nbgrader.get("grade") and not nbgrader.get("solution")):
         return True
     return any(marker in source for marker in HIDDEN_TESTS)
@@ -118,15 +125,14 @@ def load_submission(path: str | Path, *, student: str | None = None,
         cells, locked = [cell], {}
     elif path.suffix == ".ipynb":
         notebook = read_notebook(data)
-        claimed = notebook.get("metadata", {}).get("bptt", {})
-        claimed = claimed if isinstance(claimed, dict) else {}
+        claimed = _mapping(_mapping(notebook.get("metadata")).get("bptt"))
         cells, notes, locked = [], [], {}
         for number, cell in enumerate(notebook["cells"], start=1):
             if not isinstance(cell, dict) or cell.get("cell_type") != "code":
                 continue
             source = _source(cell)
             if _is_instructors(cell, source):
-                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                grade_id = _nbgrader(cell).get("grade_id")
                 if isinstance(grade_id, str):
                     locked[grade_id] = source
                 continue

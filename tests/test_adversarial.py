@@ -112,7 +112,13 @@ def write_attack(attack: Attack, folder: Path, places: dict[str, Path]) -> Path:
         path.write_bytes(attack.raw)
         return path
     student = attack.student if attack.student is not None else f"mallory-{attack.id}"
-    if attack.locked:
+    if attack.locked == "mangled":
+        junk = ["a string", [1, 2], {"nbgrader": [1]}, {"nbgrader": {"grade_id": ["x"]}}]
+        data = notebook(student, [code_cell(source, junk[i % 4])
+                                  for i, source in enumerate(solutions(student).values())])
+        for cell in data["cells"]:
+            cell["metadata"] = cell["metadata"] or "junk"
+    elif attack.locked:
         data = release_notebook(f"mallory-{attack.id}", attack.locked)
         data["metadata"]["bptt"]["student"] = student
     else:

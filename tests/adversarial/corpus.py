@@ -41,7 +41,8 @@ class Attack:
     zero: tuple[str, ...] = ()            # stages that must score 0; ("*",) for all
     text: tuple[str, ...] = ()            # what the feedback must say
     absent: tuple[str, ...] = ()          # what the feedback must not hold
-    locked: str | None = None             # "deleted" / "changed": a release notebook, edited
+    locked: str | None = None             # "deleted" / "changed": a release notebook, edited;
+                                          # "mangled": cell metadata that is not a dict
     bubblewrap: bool = True               # only holds with bubblewrap's isolation
     check: str | None = None              # the name of an extra assertion in the test
     notes: dict = field(default_factory=dict)
@@ -309,6 +310,13 @@ ATTACKS = [
     Attack("nbformat-3", raw=json.dumps({"nbformat": 3, "nbformat_minor": 0, "cells": [],
                                          "worksheets": [{"cells": []}]}).encode(),
            zero=("*",), text=("format version 3",), bubblewrap=False),
+    Attack("metadata-not-a-dict", raw=json.dumps({"nbformat": 4, "nbformat_minor": 5,
+                                                  "metadata": ["student", "honest-ann"],
+                                                  "cells": [{"cell_type": "code",
+                                                             "metadata": "locked",
+                                                             "source": "x = 1"}]}).encode(),
+           zero=("*",), text=("no student id",), bubblewrap=False),
+    Attack("cell-metadata-mangled", locked="mangled", bubblewrap=False),
     Attack("empty-file", raw=b"", zero=("*",), text=("empty",), bubblewrap=False),
     Attack("twenty-megabytes", raw=b" " * (20 * 1024 * 1024), zero=("*",),
            text=("the limit is",), bubblewrap=False),
