@@ -234,6 +234,27 @@ def results_name(target: Target, stems: dict[str, int]) -> str:
     return f"{target.student}-{stem}.json" if stems[stem] > 1 and target.student else f"{stem}.json"
 
 
+def results_names(targets: list[Target]) -> dict[Path, str]:
+    """Each target's results file name (`results_name`), made unique.
+
+    Where two targets would still share a name (hw.ipynb in two folders that are not an
+    nbgrader tree, or one student's two assignments with the same notebook name), each
+    of them gets a short hash of its path too: one results file never overwrites another.
+    """
+    stems: dict[str, int] = {}
+    for target in targets:
+        stems[target.path.stem] = stems.get(target.path.stem, 0) + 1
+    names = {target.path: results_name(target, stems) for target in targets}
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name] = counts.get(name, 0) + 1
+    for path, name in names.items():
+        if counts[name] > 1:
+            tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+            names[path] = f"{name.removesuffix('.json')}-{tag}.json"
+    return names
+
+
 def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, *,
                 student: str | None = None, exercise: str | None = None,
                 workers: int | None = None, isolate: bool = True,
@@ -242,9 +263,7 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
     results_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Gradebook(results_dir / "gradebook.sqlite")
     context = context_fingerprint(config)
-    stems: dict[str, int] = {}
-    for target in targets:
-        stems[target.path.stem] = stems.get(target.path.stem, 0) + 1
+    names = results_names(targets)
     todo, digests = [], {}
     for target in targets:
         try:
@@ -266,7 +285,7 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
                     _grade_in_pool, [(t, student, exercise) for t in todo]):
                 isolation = description
                 result = SubmissionResult.from_gradescope(json.loads(payload))
-                _write_atomically(results_dir / results_name(target, stems), payload)
+                _write_atomically(results_dir / names[target.path], payload)
                 gradebook.record(Grade(
                     path=str(target.path.resolve()), student=result.student,
                     exercise=result.exercise, digest=digests[target.path], context=context,
