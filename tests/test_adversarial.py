@@ -520,3 +520,19 @@ def test_a_sandbox_that_cannot_start_stops_the_batch_instead_of_hanging(course, 
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_two_submissions_with_the_same_file_name_keep_their_own_results(course, tmp_path):
+    """hw.ipynb in two folders (not an nbgrader tree): one results file each, none lost."""
+    config, _ = course
+    paths = []
+    for student in ("honest-ann", "honest-cat"):
+        (tmp_path / student).mkdir()
+        paths.append(tmp_path / student / "hw.ipynb")
+        paths[-1].write_text(json.dumps(honest_notebook(student)))
+    summary = grade_batch(discover(paths), config, tmp_path / "results", workers=2)
+    written = sorted((tmp_path / "results").glob("hw*.json"))
+    assert len(written) == 2
+    students = {json.loads(p.read_text())["extra_data"]["student"] for p in written}
+    assert students == {"honest-ann", "honest-cat"}
+    assert len(summary.results) == 2
