@@ -36,7 +36,7 @@ import numpy as np
 
 from exercises.instance import DEMO_SECRET, choose_variant, make_instance
 from exercises.spec import Exercise, Instance, Variant
-from grader.solution_cells import solution_namespace
+from grader.solution_cells import given_names, solution_code, solution_namespace
 from grader.templating import render
 
 
@@ -178,14 +178,30 @@ def _name_values(spec: Any, structure: Mapping[str, Any]) -> Any:
     return spec
 
 
-def _gradient_pairs(exercise: Exercise) -> dict[str, dict]:
-    """Backward stages and the forward stage each one differentiates, found by their names.
+GIVEN_OUTPUT = "value"
 
-    B is the backward pass of F when B returns dX for arguments X of F (and nothing
-    else), and B's arguments are F's arguments, F's single output and exactly one
-    more: the upstream gradient dL/d(output).
+
+def _gradient_pairs(exercise: Exercise) -> dict[str, dict]:
+    """Backward stages and the forward function each one differentiates, found by their names.
+
+    B is the backward pass of a stage F when B returns dX for arguments X of F (and
+    nothing else), and B's arguments are F's arguments, F's single output and
+    exactly one more: the upstream gradient dL/d(output). F may also be a given
+    function of the notebook (output g(o) of the output layer, say): then B's
+    arguments are F's and the upstream gradient.
     """
     pairs = {}
+    code = solution_code(exercise.solution_module)
+    for backward in exercise.stages:
+        for base in given_names(exercise):
+            parameters = code.versions(base)[0].parameters
+            wrt = {r: r[1:] for r in backward.returns}
+            extra = [p for p in backward.parameters if p not in parameters]
+            if backward.returns and len(extra) == 1 and all(
+                    r.startswith("d") and p in parameters for r, p in wrt.items()):
+                pairs[backward.name] = {"forward": base, "output": GIVEN_OUTPUT,
+                                        "upstream": extra[0], "wrt": wrt,
+                                        "given": list(parameters)}
     for backward, forward in itertools.permutations(exercise.stages, 2):
         if len(forward.returns) != 1 or not backward.returns:
             continue
@@ -213,8 +229,14 @@ def _plans(exercise: Exercise, specs: Mapping[str, dict], gradient: bool) -> dic
             continue
         plan = {"seed": _seed(exercise, stage.name), "parameters": list(stage.parameters),
                 **specs[stage.name]}
-        pair = pairs.get(stage.name)
-        if pair and pair["forward"] in specs:
+        pair = dict(pairs.get(stage.name) or {})
+        given = pair.pop("given", None)
+        if given is not None and all(p in plan["inputs"] for p in given):
+            plans[pair["forward"]] = {  # the given function, to draw its inputs and call it
+                "seed": _seed(exercise, pair["forward"]), "parameters": given, "given": True,
+                "inputs": {p: plan["inputs"][p] for p in given}, "outputs": {GIVEN_OUTPUT: None}}
+            plan["gradient"] = pair
+        elif pair and pair["forward"] in specs:
             plan["gradient"] = pair
         plans[stage.name] = plan
     return plans
@@ -229,7 +251,7 @@ def _failing_checks(exercise: Exercise, plans: dict, variant: Mapping[str, Any])
     exec(compile(render("notebook/self_check_helper.py.j2", self_checks=repr(plans)),
                  "<self-check helper>", "exec"), namespace)
     failing = set()
-    for name in plans:
+    for name in (name for name, plan in plans.items() if not plan.get("given")):
         with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
             try:
                 namespace["self_check"](name)
@@ -354,7 +376,8 @@ def _plans_by_case(exercise: Exercise, specs: Mapping[str, Any]) -> dict:
                  for key, case in spec["cases"].items()}
         plans[name] = {"by": spec["by"], "cases": cases}
     order = [stage.name for stage in exercise.stages]
-    return dict(sorted(plans.items(), key=lambda item: order.index(item[0])))
+    return dict(sorted(plans.items(), key=lambda item: order.index(item[0])
+                       if item[0] in order else -1))
 
 
 def _exercise(exercise_id: str) -> Exercise:

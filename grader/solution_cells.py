@@ -32,6 +32,7 @@ class Function:
     token: str
     source: str          # the whole definition, renamed to `base`
     body: str            # the statements after the docstring, dedented
+    parameters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def solution_code(module_name: str) -> SolutionCode:
                 while start - 1 > node.lineno and lines[start - 2].strip().startswith("#"):
                     start -= 1
             body = textwrap.dedent("\n".join(lines[start - 1:node.end_lineno]))
-            functions.append(Function(node.name, base, token, source, _NOQA.sub("", body)))
+            functions.append(Function(node.name, base, token, source, _NOQA.sub("", body),
+                                      tuple(a.arg for a in node.args.args)))
     return SolutionCode(tuple(imports), tuple(constants), tuple(functions))
 
 
