@@ -156,12 +156,6 @@ def loss_term(kind: str, spec, P: dict, X: dict, states: dict, d: np.ndarray, t:
     return float(per_term_loss(spec.objective, y[:, t], d[:, t]).sum() / y.shape[0])
 
 
-def preactivations(kind: str, spec, params: dict, x: np.ndarray, states: dict) -> list:
-    """Every hidden pre-activation array of the network, for kink checks."""
-    out = forward(kind, spec, copies(params, x.shape[1]), input_uses(kind, x), states)
-    return [value for key, value in out.items() if key.startswith("a_")]
-
-
 # -- truncated BPTT by definition ---------------------------------------------------------
 
 

@@ -13,14 +13,20 @@ states. Sizes are 1..6, T 1..8, N 1..3 by default.
 Randomness: hypothesis draws the structure (kind, activation, sizes, bias …)
 and a seed; the arrays come from numpy's generator with that seed. Weights are
 N(0, gain²/fan_in) with gain in [0.5, 1.2] and inputs N(0, 1), so hidden and
-output pre-activations are O(1): nothing saturates and sigmoid/softmax
-outputs stay well inside (0, 1).
+output pre-activations are O(1).
 
-relu kinks are avoided, not skipped: for relu the arrays are redrawn (from the
-same seeded generator) until every hidden pre-activation is at least
-`KINK_MARGIN` away from 0, so a finite-difference step of 1e-5 cannot cross a
-kink. The pre-activations come from the independent forward in
-`numpy_oracle`, not from the reference.
+Two conditions are enforced by redrawing the arrays (from the same seeded
+generator), with the pre-activations taken from the independent forward in
+`numpy_oracle`, not from the reference:
+- relu kinks are avoided, not skipped: every hidden pre-activation is at least
+  `KINK_MARGIN` away from 0, so a finite-difference step of 1e-5 cannot cross
+  a kink;
+- outputs do not saturate: a bounded output's pre-activations stay within
+  `OUTPUT_SPREAD` (|o| for sigmoid and tanh, max o − min o per row for
+  softmax), so 1 − y ≥ 4.5e-5 and a textbook log(1 − y) loses no more than
+  ~1e-11 to rounding. (relu and identity states are unbounded and would
+  otherwise, now and then, push a logit gap past 30.) Saturated outputs have
+  tests of their own.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
-from numpy_oracle import preactivations
+from numpy_oracle import copies, forward, input_uses
 
 import reference as ref
 
@@ -48,6 +54,7 @@ INVALID_COMBINATIONS = (
     ("linear", "ce"), ("sigmoid", "ce"), ("tanh", "ce"),
 )
 KINK_MARGIN = 1e-3
+OUTPUT_SPREAD = 10.0
 STATE_KEYS = {"elman": ("s0",), "stacked": ("s0", "z0"), "bidirectional": ("f0", "r0")}
 
 
@@ -179,9 +186,21 @@ def random_targets(model, rng: np.random.Generator, N: int, T: int, one_hot: boo
     return rng.normal(0.0, 1.0, (N, T, k))
 
 
-def min_abs_preactivation(problem: Problem) -> float:
-    pre = preactivations(problem.kind, problem.model, problem.params, problem.x, problem.states)
-    return float(min(np.abs(a).min() for a in pre))
+def well_conditioned(problem: Problem) -> bool:
+    """No hidden pre-activation near a relu kink, no saturated output (see above)."""
+    m = problem.model
+    out = forward(problem.kind, m, copies(problem.params, problem.T),
+                  input_uses(problem.kind, problem.x), problem.states)
+    if m.activation == "relu":
+        margin = min(np.abs(a).min() for key, a in out.items() if key.startswith("a_"))
+        if margin < KINK_MARGIN:
+            return False
+    o = out["o"]
+    if m.output == "softmax":
+        return bool((o.max(axis=-1) - o.min(axis=-1)).max() <= OUTPUT_SPREAD)
+    if m.output in ("sigmoid", "tanh"):
+        return bool(np.abs(o).max() <= OUTPUT_SPREAD)
+    return True
 
 
 def draw_arrays(model, rng, N, T, gain, one_hot, zero_states):
@@ -200,7 +219,7 @@ def draw_arrays(model, rng, N, T, gain, one_hot, zero_states):
 def problems(draw, kinds=KINDS, activations=ACTIVATIONS, combinations=COMBINATIONS,
              bias=None, max_size=6, T=None, N=None, model_strategy=None,
              single_class_softmax=True):
-    """A `Problem` (model, params, x, d, initial states) away from relu kinks."""
+    """A `Problem` (model, params, x, d, initial states): no relu kink, no saturation."""
     model = draw(model_strategy if model_strategy is not None
                  else models(kinds, activations, combinations, bias, max_size,
                              single_class_softmax))
@@ -212,9 +231,9 @@ def problems(draw, kinds=KINDS, activations=ACTIVATIONS, combinations=COMBINATIO
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     for _ in range(50):
         problem = draw_arrays(model, rng, N, T, gain, one_hot, zero_states)
-        if model.activation != "relu" or min_abs_preactivation(problem) >= KINK_MARGIN:
+        if well_conditioned(problem):
             return problem
-    assume(False)   # practically never reached: 50 draws all near a kink
+    assume(False)   # practically never reached: 50 draws in a row rejected
 
 
 def relative_error(a, b, floor: float) -> float:
