@@ -77,7 +77,7 @@ def _notation_shapes(exercise: Exercise, variant: Variant) -> dict[str, str]:
     shapes: dict[str, str] = {}
     for spec in symbolic_specs(exercise, structure_of(exercise, variant)).values():
         for name, argument in spec["inputs"].items():
-            if name in exercise.notation and argument[0] in ("float", "int"):
+            if name in exercise.notation and argument[0] in ("float", "int", "onehot"):
                 dims = argument[1]
                 concrete = tuple(values[d] if isinstance(d, str) else d for d in dims)
                 named = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "")

@@ -10,6 +10,7 @@ and runs them with numpy alone.
 
     spec of an argument: ["float", dims, low, high]   normal (low None) or uniform
                          ["int", dims, high]          class indices in [0, high)
+                         ["onehot", dims]             one-hot rows along the last axis
                          ["dict", {key: spec}]        a dict of arrays (parameters)
                          ["value", v] / ["field", f]  a literal, or the variant's field f
                          ["number", low, high]        a random float
@@ -79,6 +80,9 @@ def _spec(value: Any) -> Any:
             return ["int", dims, int(value.max()) + 1 if value.size else 1]
         if value.dtype.kind != "f":
             raise ValueError("unsupported array")
+        if value.ndim and value.size and np.isin(value, (0.0, 1.0)).all() \
+                and (value.sum(axis=-1) == 1.0).all():
+            return ["onehot", dims]  # one-hot rows: characters, class targets
         low, high = (float(value.min()), float(value.max())) if value.size else (0.0, 0.0)
         if low >= 0.0 and high <= 1.0:  # probabilities, targets of bce, sigmoid states
             return ["float", dims, 0.05, 0.95]
@@ -108,6 +112,8 @@ def _unify(a: Any, b: Any, first: Mapping, second: Mapping) -> Any:
             raise ValueError(f"the argument is {a[1]!r} in one variant, {b[1]!r} in the other")
         if a and a[0] == "int" and b[0] == "int":  # class indices: a bound valid for both
             return ["int", _unify(a[1], b[1], first, second), min(a[2], b[2])]
+        if a and a[0] == "onehot" and b[0] == "onehot":
+            return ["onehot", _unify(a[1], b[1], first, second)]
         if a and a[0] == "float" and b[0] == "float":
             dims = _unify(a[1], b[1], first, second)
             return ["float", dims, *(a[2:] if a[2:] == b[2:] else [None, None])]
@@ -200,8 +206,8 @@ def _gradient_pairs(exercise: Exercise) -> dict[str, dict]:
             if backward.returns and len(extra) == 1 and all(
                     r.startswith("d") and p in parameters for r, p in wrt.items()):
                 pairs[backward.name] = {"forward": base, "output": GIVEN_OUTPUT,
-                                        "upstream": extra[0], "wrt": wrt,
-                                        "given": list(parameters)}
+                                        "upstream": extra[0], "given": list(parameters),
+                                        "wrt": {r: [p, None] for r, p in wrt.items()}}
     for backward, forward in itertools.permutations(exercise.stages, 2):
         if len(forward.returns) != 1 or not backward.returns:
             continue
@@ -213,8 +219,37 @@ def _gradient_pairs(exercise: Exercise) -> dict[str, dict]:
         if len(extra) != 1 or forward.returns[0] not in backward.parameters:
             continue
         pairs[backward.name] = {"forward": forward.name, "output": forward.returns[0],
-                                "upstream": extra[0], "wrt": wrt}
+                                "upstream": extra[0],
+                                "wrt": {r: [p, None] for r, p in wrt.items()}}
     return pairs
+
+
+def _loss_gradient(exercise: Exercise, stage, inputs: Mapping[str, Any]) -> dict | None:
+    """The gradient check of a stage that returns the gradient of a loss stage L applied to
+    a forward stage F (char_grads of char_loss(char_forward(…), targets)), or None.
+
+    The stage's arguments are F's and L's other arguments; it returns, by name, the
+    entries of F's dict argument (params → U, W, …), or F's arguments or their dX.
+    """
+    stages = exercise.stages
+    for forward, loss in itertools.permutations([s for s in stages if s is not stage], 2):
+        fed = set(loss.parameters) & set(forward.returns)
+        needed = set(forward.parameters) | (set(loss.parameters) - set(forward.returns))
+        if len(loss.returns) != 1 or not fed or set(stage.parameters) != needed:
+            continue
+        wrt = {}
+        for result in stage.returns:
+            holders = [p for p in forward.parameters if inputs.get(p, [None])[0] == "dict"
+                       and result in inputs[p][1]]
+            if holders:
+                wrt[result] = [holders[0], result]
+            elif result in forward.parameters:
+                wrt[result] = [result, None]
+            elif result.startswith("d") and result[1:] in forward.parameters:
+                wrt[result] = [result[1:], None]
+        if len(wrt) == len(stage.returns):
+            return {"forward": forward.name, "loss": loss.name, "wrt": wrt}
+    return None
 
 
 def _seed(exercise: Exercise, stage: str) -> int:
@@ -238,6 +273,10 @@ def _plans(exercise: Exercise, specs: Mapping[str, dict], gradient: bool) -> dic
             plan["gradient"] = pair
         elif pair and pair["forward"] in specs:
             plan["gradient"] = pair
+        elif gradient:
+            loss = _loss_gradient(exercise, stage, plan["inputs"])
+            if loss and loss["forward"] in specs and loss["loss"] in specs:
+                plan["gradient"] = loss
         plans[stage.name] = plan
     return plans
 

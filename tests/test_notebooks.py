@@ -202,6 +202,34 @@ def test_self_check_finds_a_dropped_recurrent_term():
         assert namespace["SELF_CHECK_RESULTS"]["rnn_backward"] is False
 
 
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_gradient_self_checks_catch_a_scaled_gradient(exercise_id):
+    """Every finite-difference self-check fails a backward pass off by a factor of 1.5."""
+    exercise = get_exercise(exercise_id)
+    plans = student_self_checks(exercise_id, "ada", PUBLIC_SALT)
+    variant = choose_variant(exercise.variant_space, exercise_id, "ada").as_dict()
+    namespace = solution_namespace(exercise, variant, "ada")
+    exec(render("notebook/self_check_helper.py.j2", self_checks=repr(plans)), namespace)
+    for name in (name for name, plan in plans.items() if "gradient" in plan):
+        right = namespace[name]
+
+        def scaled(*args, right=right, **kwargs):
+            result = right(*args, **kwargs)
+            if isinstance(result, dict):
+                return {key: 1.5 * value for key, value in result.items()}
+            if isinstance(result, tuple):
+                return tuple(1.5 * value for value in result)
+            return 1.5 * result
+
+        namespace[name] = scaled
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            namespace["self_check"](name)
+        namespace[name] = right
+        assert "does not match finite differences" in printed.getvalue(), printed.getvalue()
+        assert namespace["SELF_CHECK_RESULTS"][name] is False
+
+
 def test_every_exercise_has_self_checks():
     stages = per_student = shared = gradient = 0
     for exercise_id in EXERCISES:
