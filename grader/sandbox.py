@@ -121,10 +121,35 @@ def _decode_value(encoded: Any, folder: Path) -> Any:
         return ForeignValue("malformed result")
     path = folder / f"out_{name}"
     try:
+        if not _npy_size_matches(path):
+            return ForeignValue("unreadable array")
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, MemoryError):
         return ForeignValue("unreadable array")
     return array if type(array) is np.ndarray else ForeignValue("malformed result")
+
+
+def _npy_size_matches(path: Path) -> bool:
+    """Whether a .npy file holds exactly the data its header promises, and no more than
+    MAX_RESULT_BYTES of it.
+
+    np.load allocates what the header says before reading: a forged header of shape
+    (10**5, 10**5) with 100 bytes behind it asked this process for 75 GiB (MemoryError,
+    "the grader failed"), and a smaller lie would have been granted.
+    """
+    fmt = np.lib.format
+    with path.open("rb") as handle:
+        version = fmt.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(handle)
+        else:
+            return False
+        if dtype.hasobject:
+            return False
+        needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        return needed <= MAX_RESULT_BYTES and needed == path.stat().st_size - handle.tell()
 
 
 def _decode_result(encoded: Any, folder: Path) -> Any:

@@ -278,6 +278,16 @@ ATTACKS = [
                              "    return _right(params, grads, lr)\n",
            zero=("phi_prime", "rnn_step_forward", "rnn_forward"),
            text=("dtype object", "unreadable array"), check="no_marker", bubblewrap=False),
+    Attack("npy-header-bomb", "import numpy as np\n_right = sgd_update\n"
+                              "def sgd_update(params, grads, lr):\n"
+                              "    # phi_prime's answer (call 0): a header of 75 GiB, 100 bytes\n"
+                              "    with open('c0.npy', 'wb') as f:\n"
+                              "        np.lib.format.write_array_header_1_0(f, {'descr': '<f8', "
+                              "'fortran_order': False, 'shape': (10 ** 5, 10 ** 5)})\n"
+                              "        f.write(bytes(100))\n"
+                              "    return _right(params, grads, lr)\n",
+           zero=("phi_prime",), text=("unreadable array",), bubblewrap=False,
+           check="no_grader_failure"),
     Attack("malicious-outputs-lines", "import json, os, numpy as np\n"
                                       "def sgd_update(params, grads, lr):\n"
                                       "    np.save('c9.npy', np.zeros(3))\n"
