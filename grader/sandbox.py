@@ -152,8 +152,18 @@ def _npy_size_matches(path: Path) -> bool:
         return needed <= MAX_RESULT_BYTES and needed == path.stat().st_size - handle.tell()
 
 
+MAX_ITEMS = 64        # as in the worker: more values than any stage returns
+
+
 def _decode_result(encoded: Any, folder: Path) -> Any:
-    """A return value: a tuple or dict of values, or one value."""
+    """A return value: a tuple or dict of values, or one value.
+
+    A forged record with more than MAX_ITEMS values is refused before any is
+    loaded: 100,000 entries naming one 16 MB array would each have been read.
+    """
+    items = encoded.get("tuple", encoded.get("dict")) if isinstance(encoded, dict) else None
+    if isinstance(items, (list, dict)) and len(items) > MAX_ITEMS:
+        return ForeignValue("malformed result")
     if isinstance(encoded, dict) and isinstance(encoded.get("tuple"), list):
         return tuple(_decode_value(item, folder) for item in encoded["tuple"])
     if isinstance(encoded, dict) and isinstance(encoded.get("dict"), dict):
@@ -175,7 +185,7 @@ def read_records(folder: Path) -> tuple[list[str] | None, list[dict]]:
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines()):
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):   # RecursionError: "[[[[…" nested too deep
             continue
         if not isinstance(record, dict):
             continue

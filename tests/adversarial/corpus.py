@@ -288,6 +288,19 @@ ATTACKS = [
                               "    return _right(params, grads, lr)\n",
            zero=("phi_prime",), text=("unreadable array",), bubblewrap=False,
            check="no_grader_failure"),
+    Attack("outputs-json-bombs", "import json, os, numpy as np\n"
+                                 "def sgd_update(params, grads, lr):\n"
+                                 "    np.save('c9.npy', np.zeros(10 ** 6))\n"
+                                 "    many = {str(i): {'array': 'c9.npy'}\n"
+                                 "            for i in range(10 ** 5)}\n"
+                                 "    with open('outputs.jsonl', 'a') as log:\n"
+                                 "        deep = '[' * 10 ** 5 + ']' * 10 ** 5\n"
+                                 "        log.write('\\n' + deep + '\\n')\n"
+                                 "        log.write(json.dumps({'stage': 'phi_prime', 'probe': 0, "
+                                 "'result': {'dict': many}}) + '\\n')\n"
+                                 "    os._exit(0)\n",
+           zero=("phi_prime", "sgd_update"), text=("malformed result",), bubblewrap=False,
+           check="no_grader_failure"),
     Attack("malicious-outputs-lines", "import json, os, numpy as np\n"
                                       "def sgd_update(params, grads, lr):\n"
                                       "    np.save('c9.npy', np.zeros(3))\n"
