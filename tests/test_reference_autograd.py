@@ -28,6 +28,7 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import grad as autograd_grad
+from autograd.scipy.special import logsumexp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy_oracle import truncation_windows
@@ -57,13 +58,30 @@ def output(name, o):
     return e / anp.sum(e, axis=-1, keepdims=True)
 
 
-def ell(objective, y, d):
+def log_y_and_log_1_minus_y(name, o):
+    """log y and log(1 − y) from the logits, exactly as far as float64 goes.
+
+    relu states grow without bound, so a logit of 25 (y = 1 − 1e-11) is an
+    ordinary draw, where the textbook log(1 − y) has lost most of its digits.
+    softmax: 1 − y_j = Σ_{i≠j} y_i, so log(1 − y_j) = logsumexp_{i≠j} o_i − logsumexp o.
+    """
+    if name == "sigmoid":
+        return -anp.logaddexp(0.0, -o), -anp.logaddexp(0.0, o)
+    total = logsumexp(o, axis=-1, keepdims=True)
+    k = o.shape[-1]
+    others = [logsumexp(anp.concatenate([o[..., :j], o[..., j + 1:]], axis=-1), axis=-1,
+                        keepdims=True) for j in range(k)]
+    return o - total, anp.concatenate(others, axis=-1) - total
+
+
+def ell(objective, y, d, output_name=None, o=None):
     """ℓ(y, d) per sequence: mse Σ(y − d)², bce −Σ[d log y + (1−d) log(1−y)], ce −Σ d log y."""
     if objective == "mse":
         return anp.sum((y - d) ** 2, axis=-1)
     if objective == "bce":
-        return -anp.sum(d * anp.log(y) + (1.0 - d) * anp.log(1.0 - y), axis=-1)
-    return -anp.sum(d * anp.log(y), axis=-1)
+        log_y, log_1my = log_y_and_log_1_minus_y(output_name, o)
+        return -anp.sum(d * log_y + (1.0 - d) * log_1my, axis=-1)
+    return -anp.sum(d * (o - logsumexp(o, axis=-1, keepdims=True)), axis=-1)
 
 
 def recurrence(xs, h0, Us, Ws, bs, act, backward_in_time=False):
@@ -98,7 +116,7 @@ def loss(kind, spec, P, X, S, d, times):
     for t in times:
         o_t = o[t] + P["c"][t] if "c" in P else o[t]
         y_t = output(spec.output, o_t)
-        total = total + anp.sum(ell(spec.objective, y_t, d[:, t])) / d.shape[0]
+        total = total + anp.sum(ell(spec.objective, y_t, d[:, t], spec.output, o_t)) / d.shape[0]
     return total
 
 
