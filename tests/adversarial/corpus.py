@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 SECRET = "course-secret-4f1c9b7e-never-shown"
 STAGES = ("phi_prime", "rnn_step_forward", "rnn_forward", "output_backward",
           "rnn_step_backward", "rnn_backward", "sgd_update")
-AFTER = {name: STAGES[i:] for i, name in enumerate(STAGES)}   # a stage and those after it
 
 
 @dataclass(frozen=True)
