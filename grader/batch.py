@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context, util
 from pathlib import Path
 
@@ -89,6 +89,14 @@ def unreadable(target: Target, message: str, points: float = 0.0) -> SubmissionR
         output=message, metadata={"path": str(target.path)})
 
 
+def _exercise_points(exercise_id: str | None) -> float:
+    """The exercise's total points, or 0 when it is not known."""
+    try:
+        return float(get_exercise(exercise_id).points) if exercise_id else 0.0
+    except ValueError:
+        return 0.0
+
+
 def _notes(submission: Submission, instance, limits, report) -> list[str]:
     notes = list(submission.notes)
     claimed = submission.claimed
@@ -154,7 +162,12 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
         submission = load_submission(target.path, student=student or target.student,
                                      exercise=exercise or target.exercise)
     except SubmissionError as error:
-        return unreadable(target, f"This submission could not be graded: {error}.")
+        # Out of the exercise's points when the caller or the nbgrader path names it: an
+        # unreadable file scored 0 out of 0, which a gradebook may count as full marks.
+        known = exercise or target.exercise
+        return unreadable(replace(target, exercise=known),
+                          f"This submission could not be graded: {error}.",
+                          points=_exercise_points(known))
     try:
         definition = get_exercise(submission.exercise)
     except ValueError as error:

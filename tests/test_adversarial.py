@@ -536,3 +536,18 @@ def test_two_submissions_with_the_same_file_name_keep_their_own_results(course, 
     students = {json.loads(p.read_text())["extra_data"]["student"] for p in written}
     assert students == {"honest-ann", "honest-cat"}
     assert len(summary.results) == 2
+
+
+def test_an_unreadable_file_scores_zero_out_of_the_exercise_points(course, tmp_path):
+    """Not 0 out of 0, which a gradebook may count as full marks, when the exercise is known."""
+    config, _ = course
+    path = tmp_path / "submitted" / "mallory" / "elman" / "elman.ipynb"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    for run, given in enumerate(({}, {"exercise": "elman"})):
+        summary = grade_batch(discover([path]), config, tmp_path / f"results{run}", workers=1,
+                              **given)
+        result = summary.results[0]
+        assert (result.score, result.max_score) == (0.0, EXERCISE.points)
+        assert result.exercise == "elman" and result.student == "mallory"
+        assert "the notebook file is empty" in result.output
