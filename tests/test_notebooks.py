@@ -39,11 +39,18 @@ SHARED_STUDENT = "eve.s"
 
 @pytest.fixture(autouse=True, scope="module")
 def kernel_python_on_path():
-    """The python3 kernel spec runs `python`: make it this interpreter (a fresh venv too)."""
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + old
+    """Kernels run this interpreter: ipykernel's python3 spec in this environment (found
+    first through JUPYTER_PATH, before any user-level spec) runs `python` from PATH."""
+    saved = {name: os.environ.get(name) for name in ("PATH", "JUPYTER_PATH")}
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + (saved["PATH"] or "")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [os.path.join(sys.prefix, "share", "jupyter"), *filter(None, [saved["JUPYTER_PATH"]])])
     yield
-    os.environ["PATH"] = old
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def as_node(cells, metadata=None):
