@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from multiprocessing import get_context, util
 from pathlib import Path
 
@@ -132,23 +133,34 @@ def locked_cell_notes(submission: Submission, definition, salt: str) -> list[str
     is rebuilt for the trusted student id (or the shared release, for a shared
     notebook) and compared by grade_id. Locked cells never run in the grader
     whatever they hold, so this is a note for the student and the instructor,
-    not a penalty. Rebuilding a per-student release costs about 0.1 s (its
-    self-check plans); checksums in the release's metadata would make it free.
+    not a penalty.
     """
     if not submission.locked:
         return []
-    from grader.notebooks import notebook_cells
-
     shared = submission.claimed.get("flavour") == "shared"
-    try:
-        cells = notebook_cells(definition, "release", None if shared else submission.student,
-                               salt)
-    except Exception:  # noqa: BLE001 — no release for this exercise: nothing to compare with
-        return []
-    released = {metadata["nbgrader"]["grade_id"]: source for kind, source, metadata in cells
-                if kind == "code" and metadata.get("nbgrader", {}).get("locked")}
+    released = released_locked_cells(definition.id, None if shared else submission.student,
+                                      salt)
     problems = locked_cell_problems(submission.locked, released)
     return [f"Locked cells: {problem}." for problem in problems]
+
+
+@lru_cache(maxsize=32)
+def released_locked_cells(exercise_id: str, student: str | None, salt: str) -> dict[str, str]:
+    """grade_id → source of the release's locked code cells (cached: a shared release is
+    the same notebook for the whole class, so a batch builds it once per worker).
+
+    The self-check helper cell is left out of the comparison: rebuilding it means
+    verifying its plans, most of the cost of a release, and what it holds only
+    matters to the student's own self-checks."""
+    from grader.notebooks import notebook_cells
+
+    try:
+        cells = notebook_cells(get_exercise(exercise_id), "release", student, salt,
+                               self_check_plans=False)
+    except Exception:  # noqa: BLE001 — no release for this exercise: nothing to compare with
+        return {}
+    return {metadata["nbgrader"]["grade_id"]: source for kind, source, metadata in cells
+            if kind == "code" and metadata.get("nbgrader", {}).get("locked")}
 
 
 def _jsonable(value):

@@ -143,8 +143,14 @@ def _shared_given_cell(exercise: Exercise, salt: str) -> str:
 
 
 def notebook_cells(exercise: Exercise, kind: str, student: str | None,
-                   salt: str = PUBLIC_SALT) -> list[tuple[str, str, dict]]:
-    """The notebook's cells as (cell type, source, metadata); metadata holds "id"."""
+                   salt: str = PUBLIC_SALT, *,
+                   self_check_plans: bool = True) -> list[tuple[str, str, dict]]:
+    """The notebook's cells as (cell type, source, metadata); metadata holds "id".
+
+    self_check_plans=False leaves out the self-check helper cell, whose plans
+    are verified by running the solution on them: the one costly cell, and one
+    that only the student's own self-checks depend on.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     shared = student is None or student == ""
@@ -166,13 +172,14 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
     if shared:
         add("code", render("notebook/student_id.py.j2", student_id=""), None)
         add("code", _shared_given_cell(exercise, salt), "given", locked=True)
-        plans = shared_self_checks(exercise.id, salt)
     else:
         add("code", _given_cell(exercise, student, variant), "given", locked=True)
-        plans = student_self_checks(exercise.id, student, salt)
     add("markdown", render("notebook/self_check_intro.md.j2"), "self-check-intro", locked=True)
-    add("code", render("notebook/self_check_helper.py.j2", self_checks=_format_plans(plans)),
-        "self-check-helper", locked=True)
+    if self_check_plans:
+        plans = (shared_self_checks(exercise.id, salt) if shared
+                 else student_self_checks(exercise.id, student, salt))
+        add("code", render("notebook/self_check_helper.py.j2", self_checks=_format_plans(plans)),
+            "self-check-helper", locked=True)
     tokens = None if shared else variant_tokens(variant.as_dict())
     for index, stage in enumerate(exercise.stages, start=1):
         add("markdown", render("notebook/stage.md.j2", stage=stage, index=index),

@@ -79,14 +79,14 @@ class JobReport:
     detail: str | None = None
 
 
-def _encode(value, folder: Path, stem: str, counter: list[int]) -> dict:
+def _encode(value, arrays: dict[str, np.ndarray], stem: str) -> dict:
+    """A probe argument as JSON, its arrays set aside in `arrays` under fresh names."""
     if isinstance(value, np.ndarray):
-        counter[0] += 1
-        name = f"{stem}_{counter[0]}.npy"
-        np.save(folder / name, value, allow_pickle=False)
+        name = f"{stem}_{len(arrays)}"
+        arrays[name] = value
         return {"array": name}
     if isinstance(value, dict):
-        return {"dict": {key: _encode(item, folder, stem, counter) for key, item in value.items()}}
+        return {"dict": {key: _encode(item, arrays, stem) for key, item in value.items()}}
     if isinstance(value, (bool, int, float, str)) or value is None:
         return {"value": value}
     if isinstance(value, np.generic):
@@ -95,14 +95,15 @@ def _encode(value, folder: Path, stem: str, counter: list[int]) -> dict:
 
 
 def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> None:
-    """The job folder the zygote reads: plan.json and the arguments as .npy files."""
-    counter = [0]
+    """The job folder the zygote reads: plan.json, and every argument array in one
+    arguments.npz (numeric arrays only, read back without pickle)."""
+    arrays: dict[str, np.ndarray] = {}
     plan = {"given": given, "cells": cells, "calls": [
         {"stage": call.stage, "probe": call.probe, "repeat": call.repeat,
-         "kwargs": {key: _encode(value, folder, f"a{i}", counter)
-                    for key, value in call.kwargs.items()}}
+         "kwargs": {key: _encode(value, arrays, f"a{i}") for key, value in call.kwargs.items()}}
         for i, call in enumerate(calls)]}
     (folder / "plan.json").write_text(json.dumps(plan))
+    np.savez(folder / "arguments.npz", **arrays)
 
 
 _OUTPUT_NAME = __import__("re").compile(r"^[cr]\d+(_\d+)?\.npy$")

@@ -21,7 +21,8 @@ directory.
 Job directory (written by the trusted parent, readable only by root):
     plan.json   {"given": source, "cells": [source, …], "calls": [call, …]}
     call:       {"stage": name, "probe": i, "repeat": bool, "kwargs": {name: encoded}}
-    encoded:    {"array": "a3.npy"} | {"dict": {key: encoded}} | {"value": number or str}
+    encoded:    {"array": "a3_7"} | {"dict": {key: encoded}} | {"value": number or str}
+    arguments.npz   the arrays, by the names "array" gives
 """
 
 import copy
@@ -45,11 +46,12 @@ GRADER_CODE_FAILED = 121          # the child's exit status when the worker's ow
 # -- in the child: running the student's code ----------------------------------------
 
 
-def decode(value, folder):
+def decode(value, arguments):
+    """A probe argument from its JSON form and the job's arguments.npz."""
     if "array" in value:
-        return np.load(os.path.join(folder, value["array"]), allow_pickle=False)
+        return arguments[value["array"]]
     if "dict" in value:
-        return {key: decode(item, folder) for key, item in value["dict"].items()}
+        return {key: decode(item, arguments) for key, item in value["dict"].items()}
     return value["value"]
 
 
@@ -172,6 +174,7 @@ def run_calls(plan, job, out):
 
 def write_records(plan, job, out, log):
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    arguments = np.load(os.path.join(job, "arguments.npz"), allow_pickle=False)
     run_source(plan["given"], "<given cell>", namespace)
     cell_errors = []
     for number, source in enumerate(plan["cells"], start=1):
@@ -190,7 +193,7 @@ def write_records(plan, job, out, log):
             log.write(json.dumps(record) + "\n")
             log.flush()
             continue
-        given = {name: decode(value, job) for name, value in call["kwargs"].items()}
+        given = {name: decode(value, arguments) for name, value in call["kwargs"].items()}
         try:
             kwargs = copy.deepcopy(given)
             value = function(**kwargs)
@@ -250,7 +253,7 @@ def run_job(job, uid, limits, private_pids):
     os.makedirs(scratch, mode=0o700)
     plan = open(os.path.join(job, "plan.json")).read()
     job_arrays = {name: open(os.path.join(job, name), "rb").read()
-                  for name in os.listdir(job) if name.endswith(".npy")}
+                  for name in ("arguments.npz",)}
     # The child gets its own copies of the plan and arrays: the exchange folder
     # is not its business.
     inbox = os.path.join(scratch, "in")
