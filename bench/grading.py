@@ -35,10 +35,10 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from exercises.instance import make_instance  # noqa: E402
 from exercises.registry import get_exercise  # noqa: E402
-from exercises.solutions import notebook_code  # noqa: E402
 from grader.course import CourseConfig  # noqa: E402
 from grader.nbgrader_course import init_course  # noqa: E402
 from grader.simulated import ELMAN_BUGS, filled_in, with_bug  # noqa: E402
+from grader.solution_cells import stage_solutions  # noqa: E402
 
 EXERCISE = "elman"
 
@@ -52,7 +52,7 @@ def build_course(root: Path, students: int) -> list[str]:
     ids = [f"s{i:04d}" for i in range(students)]
     for i, student in enumerate(ids):
         variant = make_instance(exercise, student, config.secret, config.salt).variant
-        _, code = notebook_code(exercise, variant)
+        code = stage_solutions(exercise, variant)
         if i % 3 == 1:
             code = with_bug(code, sorted(ELMAN_BUGS)[(i // 3) % len(ELMAN_BUGS)])
         path = root / "submitted" / student / EXERCISE / f"{EXERCISE}.ipynb"

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from exercises.instance import make_instance
 from exercises.registry import get_exercise
-from exercises.solutions import given_cell
 from grader.course import CourseConfig
 from grader.gradebook import Grade, Gradebook
+from grader.notebooks import given_cell
 from grader.results import CheckResult, SubmissionResult
 from grader.sandbox import Call, Worker
 from grader.submission import (
@@ -192,7 +192,7 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
     def stage_outputs(stage_name, value):
         return definition.stage(stage_name).outputs(value)
 
-    outcomes, report = worker.run(given_cell(definition, instance.variant),
+    outcomes, report = worker.run(given_cell(definition, submission.student, instance.variant),
                                   list(submission.cells), calls, stage_outputs)
     result = grade_outcomes(instance, outcomes, metadata={
         "path": str(target.path), "digest": submission.digest,

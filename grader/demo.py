@@ -31,12 +31,12 @@ import numpy as np
 import reference as ref
 from exercises.instance import make_instance
 from exercises.registry import get_exercise
-from exercises.solutions import notebook_code
 from grader.batch import discover, grade_batch
 from grader.class_report import write_class_reports
 from grader.course import CourseConfig
 from grader.render import render_text
 from grader.simulated import filled_in, in_style, release_json, with_bug
+from grader.solution_cells import stage_solutions
 
 EXERCISE = "elman"
 
@@ -196,7 +196,7 @@ def run(out: Path, workers: int | None = None) -> None:
     for index, scenario in enumerate(SCENARIOS, start=1):
         student = _student_for(scenario, index, exercise, config.secret, config.salt)
         variant = make_instance(exercise, student, config.secret, config.salt).variant
-        _, solutions = notebook_code(exercise, variant)
+        solutions = stage_solutions(exercise, variant)
         notebook = filled_in(release_json(exercise, student, config.salt), student,
                              scenario.edit(solutions))
         (submissions / f"{student}.ipynb").write_text(json.dumps(notebook, indent=1))

@@ -109,7 +109,7 @@ def _cell_metadata(grade_id: str, *, locked: bool = False, solution: bool = Fals
     return metadata
 
 
-def _given_cell(exercise: Exercise, student: str, variant: Variant) -> str:
+def given_cell(exercise: Exercise, student: str, variant: Variant) -> str:
     """The locked given cell of one student's notebook: their variant and its functions."""
     code = solution_code(exercise.solution_module)
     tokens = variant_tokens(variant.as_dict())
@@ -173,7 +173,7 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
         add("code", render("notebook/student_id.py.j2", student_id=""), None)
         add("code", _shared_given_cell(exercise, salt), "given", locked=True)
     else:
-        add("code", _given_cell(exercise, student, variant), "given", locked=True)
+        add("code", given_cell(exercise, student, variant), "given", locked=True)
     add("markdown", render("notebook/self_check_intro.md.j2"), "self-check-intro", locked=True)
     if self_check_plans:
         plans = (shared_self_checks(exercise.id, salt) if shared

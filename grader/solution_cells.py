@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from exercises.spec import Exercise, Stage
+from exercises.spec import Exercise, Stage, Variant
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,10 @@ def solution_code(module_name: str) -> SolutionCode:
     return SolutionCode(tuple(imports), tuple(constants), tuple(functions))
 
 
-def variant_tokens(variant: Mapping[str, Any]) -> set[str]:
+def variant_tokens(variant: Mapping[str, Any] | Variant) -> set[str]:
     """The tokens that pick a variant's function versions: its activation and output head."""
+    if isinstance(variant, Variant):
+        variant = variant.as_dict()
     return {str(variant.get("activation")), f"{variant.get('output')}_{variant.get('objective')}"}
 
 
@@ -98,10 +100,21 @@ def given_names(exercise: Exercise) -> list[str]:
     return list(dict.fromkeys(f.base for f in code.functions if f.base not in stages))
 
 
-def solution_namespace(exercise: Exercise, variant: Mapping[str, Any], student: str) -> dict:
+def stage_solutions(exercise: Exercise, variant: Mapping[str, Any]) -> dict[str, str]:
+    """The variant's solution of every stage, as the cell a student would write."""
+    code = solution_code(exercise.solution_module)
+    tokens = variant_tokens(variant)
+    return {stage.name: picked.source for stage in exercise.stages
+            if (picked := code.pick(stage.name, tokens)) is not None}
+
+
+def solution_namespace(exercise: Exercise, variant: Mapping[str, Any] | Variant,
+                       student: str) -> dict:
     """The given cell and the solution cells of a variant, executed as the notebook would."""
     code = solution_code(exercise.solution_module)
     tokens = variant_tokens(variant)
+    if isinstance(variant, Variant):
+        variant = variant.as_dict()
     namespace: dict[str, Any] = {"__name__": "__main__", "STUDENT_ID": student,
                                  "VARIANT": dict(variant)}
     sources = [*code.imports, *code.constants]

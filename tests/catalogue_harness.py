@@ -10,14 +10,13 @@ instance, and `solve` and every bug are called on the same probes.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 
 import numpy as np
 
 from exercises.instance import DEMO_SECRET, make_instance
-from exercises.solutions import solution_sources
 from exercises.spec import Exercise, Instance
+from grader.solution_cells import solution_namespace
 
 SECRET = DEMO_SECRET
 
@@ -29,11 +28,7 @@ def tokens(instance: Instance) -> set[str]:
 
 def notebook_namespace(instance: Instance) -> dict:
     """The solution cells of the student's variant, run in order as a notebook would."""
-    module = importlib.import_module(instance.exercise.solution_module)
-    namespace: dict = {"np": np, "numpy": np}
-    for source in solution_sources(module, tokens(instance)).values():
-        exec(compile(source, f"<{module.__name__} cell>", "exec"), namespace)
-    return namespace
+    return solution_namespace(instance.exercise, instance.variant, instance.student)
 
 
 def copy_kwargs(kwargs: Mapping) -> dict:

@@ -10,14 +10,13 @@ notebook runs them; each call gets fresh copies of the probe's arguments.
 from __future__ import annotations
 
 import copy
-import importlib
 from itertools import combinations
 
 import numpy as np
 
 from exercises.instance import make_instance
-from exercises.solutions import solution_sources
 from exercises.spec import Exercise, Instance, Probe, Stage
+from grader import solution_cells
 
 SECRET = "catalogue test secret"
 ATOL = 1e-9          # the grader's default absolute tolerance
@@ -34,11 +33,7 @@ def tokens(variant) -> set[str]:
 
 def solution_namespace(exercise: Exercise, variant) -> dict:
     """The notebook's namespace after running every solution cell of this variant."""
-    module = importlib.import_module(exercise.solution_module)
-    namespace: dict = {"np": np, "__name__": "__notebook__"}
-    for name, source in solution_sources(module, tokens(variant)).items():
-        exec(compile(source, f"<cell {name}>", "exec"), namespace)
-    return namespace
+    return solution_cells.solution_namespace(exercise, variant, "student")
 
 
 def call(function, probe: Probe, *prefix):

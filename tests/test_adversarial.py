@@ -31,12 +31,12 @@ from adversarial.corpus import ATTACKS, SECRET, STAGES, Attack
 
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.registry import get_exercise
-from exercises.solutions import notebook_code
 from grader.batch import Target, discover, grade_batch, grade_target
 from grader.course import CourseConfig, Limits
 from grader.render import points_line
 from grader.results import SubmissionResult
 from grader.sandbox import Worker, find_bwrap
+from grader.solution_cells import stage_solutions
 
 REPO = Path(__file__).resolve().parents[1]
 EXERCISE = get_exercise("elman")
@@ -59,7 +59,7 @@ def code_cell(source: str, metadata: dict | None = None) -> dict:
 def solutions(student: str) -> dict[str, str]:
     """The model solution's cells for the student's own variant, by function name."""
     variant = choose_variant(EXERCISE.variant_space, EXERCISE.id, student, PUBLIC_SALT)
-    return notebook_code(EXERCISE, variant)[1]
+    return stage_solutions(EXERCISE, variant)
 
 
 def notebook(student: str, cells: list[dict]) -> dict:

@@ -9,17 +9,15 @@ The catch and naming rates are printed in pytest's closing summary.
 
 from __future__ import annotations
 
-import importlib
 from functools import partial
 
-import numpy as np
 import pytest
 from conftest import report
 
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.misconceptions import CATALOGUE
 from exercises.registry import all_exercises
-from exercises.solutions import solution_sources
+from grader import solution_cells
 from grader.calls import run_in_process
 from grader.verdicts import grade_outcomes
 
@@ -27,14 +25,9 @@ STUDENTS = [f"student-{i:03d}" for i in range(12)]
 
 
 def solution_namespace(instance) -> dict:
-    """The solution cells of the instance's notebook, executed as a notebook would."""
-    variant = instance.variant
-    module = importlib.import_module(instance.exercise.solution_module)
-    namespace = {"np": np, "__name__": "__main__"}
-    for source in solution_sources(module, {variant.activation,
-                                            f"{variant.output}_{variant.objective}"}).values():
-        exec(compile(source, "<solution cell>", "exec"), namespace)
-    return namespace
+    """The given cell and the solution cells of the instance's notebook, run as a notebook would."""
+    return solution_cells.solution_namespace(instance.exercise, instance.variant,
+                                             instance.student)
 
 
 def stage_check(result, stage_name):

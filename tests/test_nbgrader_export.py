@@ -12,12 +12,12 @@ import pytest
 
 from exercises.instance import make_instance
 from exercises.registry import get_exercise
-from exercises.solutions import notebook_code
 from grader.batch import discover, grade_batch
 from grader.course import CourseConfig
 from grader.nbgrader_course import init_course
 from grader.nbgrader_gradebook import hidden_tests_cell, write_auto_scores
 from grader.simulated import filled_in
+from grader.solution_cells import stage_solutions
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
@@ -33,7 +33,7 @@ def course(tmp_path_factory) -> Path:
     config = CourseConfig.from_file(root / "bptt-course.toml")
     exercise = get_exercise("elman")
     for student, bug in (("ada", None), ("bob", ("rnn_backward", "dW += dW_t", "dW = dW_t"))):
-        _, code = notebook_code(exercise, make_instance(exercise, student, config.secret,
+        code = stage_solutions(exercise, make_instance(exercise, student, config.secret,
                                                         config.salt).variant)
         if bug:
             stage, old, new = bug
