@@ -3,59 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from catalogue_probes import (
-    bug_verdicts,
-    disagreements,
-    instance_of,
-    probe_fingerprint,
-    same_fingerprint,
-)
+from catalogue import instance_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exercises import char_rnn
-from exercises.misconceptions import CATALOGUE
-from exercises.registry import get_exercise
 from exercises.spec import Variant
 
 EXERCISE = char_rnn.EXERCISE
 STUDENTS = [f"student-{i:03d}" for i in range(40)]
-
-
-def test_registered_under_its_id():
-    assert get_exercise("char-rnn") is EXERCISE
-
-
-def test_every_bug_names_a_catalogue_entry():
-    for stage in EXERCISE.stages:
-        for bug in stage.bugs:
-            assert bug.misconception in CATALOGUE, (stage.name, bug.misconception)
-
-
-def test_solution_cells_agree_with_solve_on_every_probe():
-    found = [problem for student in STUDENTS for problem in disagreements(EXERCISE, student)]
-    assert not found, found
-
-
-def test_every_bug_is_caught_by_some_probe():
-    uncaught = [(student, *where) for student in STUDENTS
-                for where in bug_verdicts(EXERCISE, student)[0]]
-    assert not uncaught, uncaught
-
-
-def test_no_two_bugs_look_alike():
-    twins = set().union(*(bug_verdicts(EXERCISE, student)[1] for student in STUDENTS[:10]))
-    assert twins == set(), twins
-
-
-def test_same_student_same_instance_and_students_differ():
-    first, again = instance_of(EXERCISE, "ada"), instance_of(EXERCISE, "ada")
-    assert first.variant == again.variant
-    assert same_fingerprint(probe_fingerprint(first), probe_fingerprint(again))
-    prints = [probe_fingerprint(instance_of(EXERCISE, s)) for s in STUDENTS[:8]]
-    for i in range(len(prints)):
-        for j in range(i + 1, len(prints)):
-            assert not same_fingerprint(prints[i], prints[j])
 
 
 def test_encode_deep_as_the_seed_reads_it():

@@ -142,5 +142,8 @@ def probe_fingerprint(exercise: Exercise, student: str) -> tuple:
                 value = probe.kwargs[key]
                 if isinstance(value, Mapping):
                     value = np.concatenate([np.ravel(value[k]) for k in sorted(value)])
-                digest.append(np.asarray(value, dtype=float).tobytes())
+                if isinstance(value, str | list) and all(isinstance(v, str) for v in value):
+                    digest.append(repr(value).encode())          # words (char-rnn)
+                else:
+                    digest.append(np.asarray(value, dtype=float).tobytes())
     return instance.variant, tuple(digest)
