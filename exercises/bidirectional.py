@@ -241,12 +241,8 @@ GRADIENTS = ("Uf", "Wf", "bf", "Ub", "Wb", "bb", "Vf", "Vb", "c", "x", "f0", "r0
 def build() -> Exercise:
     """The `bidirectional` exercise."""
 
-    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
-        return Stage(name=name, title=title, points=points, parameters=parameters,
-                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
-
     stages = (
-        stage("forward_net", "The forward net", 1,
+        Stage("forward_net", "The forward net", 1,
               ("x", "f0", "Uf", "Wf", "bf"), ("f",),
               "f_t = φ(x_t Uf + f_{t-1} Wf + bf) for t = 0 … T−1, from f0 (the state before\n"
               "x_0).\n\n"
@@ -258,7 +254,7 @@ def build() -> Exercise:
                          r"f_0 = \varphi(x_0 U_f + f_{\text{init}} W_f + b_f)"),
                         ("weight-not-transposed",
                          r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)")))),
-        stage("backward_net", "The backward-in-time net", 2,
+        Stage("backward_net", "The backward-in-time net", 2,
               ("x", "r0", "Ub", "Wb", "bb"), ("r",),
               "r_t = φ(x_t Ub + r_{t+1} Wb + bb) for t = T−1 down to 0, from r0 (the state\n"
               "after the last input x_{T-1}). r[:, t] is r_t, in the order of time.\n\n"
@@ -275,14 +271,14 @@ def build() -> Exercise:
                         ("weight-not-transposed", "weight-not-transposed",
                          r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"))),
               depends_on=("forward_net",)),
-        stage("birnn_output", "The output from both nets", 1,
+        Stage("birnn_output", "The output from both nets", 1,
               ("f", "r", "Vf", "Vb", "c"), ("y",),
               "y_t = g(f_t Vf + r_t Vb + c): both nets' states of the same step t.\n\n"
               "f, r: (N, T, d), Vf, Vb: (d, k), c: (k,). Returns y: (N, T, k).",
               solve_output, probes_output,
               (Bug("bidirectional-not-reversed", output_reversed_r,
                    r"y_t = g(f_t V_f + r_t V_b + c)"),)),
-        stage("birnn_backward", "BPTT through both nets", 4,
+        Stage("birnn_backward", "BPTT through both nets", 4,
               ("do", "x", "f0", "r0", "f", "r", "Uf", "Wf", "Ub", "Wb", "Vf", "Vb"), GRADIENTS,
               "BPTT through both nets given dL/do_t at every step (o_t = f_t Vf + r_t Vb + c,\n"
               "the output before g): from t = T−1 down to 0 for the forward net, from t = 0\n"

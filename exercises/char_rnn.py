@@ -255,19 +255,15 @@ PARAMS_DOC = ("params: dict with U (4, d), W (d, d), b (d,), V (d, 4), c (4,).")
 def build() -> Exercise:
     """The `char-rnn` exercise."""
 
-    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
-        return Stage(name=name, title=title, points=points, parameters=parameters,
-                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
-
     stages = (
-        stage("encode", "Characters to one-hot inputs and next-character targets", 1,
+        Stage("encode", "Characters to one-hot inputs and next-character targets", 1,
               ("word",), ("x", "targets"),
               "The vocabulary is d, e, p, <stop> (indices 0, 1, 2, 3). For a word of T\n"
               "characters, x_t is the one-hot row of character t and the target at t is the\n"
               "one-hot row of character t + 1, <stop> after the last character.\n\n"
               "word: a str over {d, e, p}. Returns x: (T, 4) and targets: (T, 4), floats.",
               solve_encode, probes_encode),
-        stage("char_forward", "The forward pass over one word", 1,
+        Stage("char_forward", "The forward pass over one word", 1,
               ("params", "x", "s0"), ("s", "y"),
               "s_t = φ(x_t U + s_{t-1} W + b), y_t = softmax(s_t V + c) for t = 0 … T−1.\n\n"
               + PARAMS_DOC + "\nx: (T, 4) one-hot characters, s0: (d,) the state before x_0.\n"
@@ -277,14 +273,14 @@ def build() -> Exercise:
                    r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)"),
                Bug("weight-not-transposed", partial(buggy_forward, bug="weight-not-transposed"),
                    r"s_t = \varphi(x_t U + s_{t-1} W + b)"))),
-        stage("char_loss", "The loss of one word", 1, ("y", "targets"), ("L",),
+        Stage("char_loss", "The loss of one word", 1, ("y", "targets"), ("L",),
               "L = Σ_t L_t with L_t = −log y_{t,c_t}, c_t the true next character\n"
               "(= −Σ_t Σ_k targets_{t,k} log y_{t,k}). A sum over the steps, not a mean.\n\n"
               "y: (T, 4) predicted distributions, targets: (T, 4) one-hot. Returns L: a float.",
               solve_loss, probes_loss,
               (Bug("mean-sum-mixed-up", buggy_loss_per_step,
                    r"\mathscr{L} = \sum_{t=1}^{T} -\log y_{t c_t}"),)),
-        stage("char_grads", "BPTT for one word", 3, ("params", "x", "targets", "s0"), PARAMETERS,
+        Stage("char_grads", "BPTT for one word", 3, ("params", "x", "targets", "s0"), PARAMETERS,
               "The gradients of L = Σ_t −log y_{t,c_t} for one word, by BPTT:\n"
               "∂L/∂o_t = y_t − targets_t, δ_t = (∂L/∂o_t Vᵀ + δ_{t+1} Wᵀ) ⊙ φ'(a_t) and\n"
               "∇_U L = Σ_t x_tᵀ δ_t, ∇_W L = Σ_t s_{t-1}ᵀ δ_t, ∇_b L = Σ_t δ_t,\n"
@@ -296,7 +292,7 @@ def build() -> Exercise:
                         applies or (lambda variant: True))
                     for bug, correction, applies in GRAD_BUGS),
               depends_on=("char_forward",)),
-        stage("train", "Training by SGD", 2, ("params", "words", "lr", "k_updates"), PARAMETERS,
+        Stage("train", "Training by SGD", 2, ("params", "words", "lr", "k_updates"), PARAMETERS,
               "k_updates steps of gradient descent θ ← θ − α ∇_θ L(word), update i on the word\n"
               "words[i mod len(words)], each word read from s_0 = 0.\n\n"
               + PARAMS_DOC + "\nwords: a list of str, lr: the rate α, k_updates: an int.\n"

@@ -299,10 +299,6 @@ APPLIES = {"derivative-at-preactivation": saturating}
 def build() -> Exercise:
     """The `elman` exercise."""
 
-    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
-        return Stage(name=name, title=title, points=points, parameters=parameters,
-                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
-
     step_bugs = tuple(
         Bug(bug, partial(buggy_step_backward, bug=bug), correction, APPLIES.get(bug, always))
         for bug, correction in BACKWARD_BUGS
@@ -310,7 +306,7 @@ def build() -> Exercise:
                    "off-by-one-previous-state", "weight-not-transposed", "bias-not-summed"}
     )
     stages = (
-        stage("phi_prime", "The activation's derivative through the state", 1,
+        Stage("phi_prime", "The activation's derivative through the state", 1,
               ("s",), ("dphi",),
               "φ'(a) for the network's activation φ, computed from the state s = φ(a).\n\n"
               "s: (..., d) states. Returns an array of the same shape.",
@@ -319,7 +315,7 @@ def build() -> Exercise:
                    partial(wrong_derivative, mistake="at-preactivation"), DERIVATIVE, saturating),
                Bug("wrong-activation-derivative", partial(wrong_derivative, mistake="other"),
                    DERIVATIVE))),
-        stage("rnn_step_forward", "One step forward", 1,
+        Stage("rnn_step_forward", "One step forward", 1,
               ("x_t", "s_prev", "U", "W", "b"), ("s_t",),
               "s_t = φ(x_t U + s_{t-1} W + b).\n\n"
               "x_t: (N, n), s_prev: (N, d), U: (n, d), W: (d, d), b: (d,). Returns s_t: (N, d).",
@@ -327,7 +323,7 @@ def build() -> Exercise:
               (Bug("weight-not-transposed",
                    lambda v, x_t, s_prev, U, W, b: solve_step_forward(v, x_t, s_prev, U, W.T, b),
                    r"s_t = \varphi(x_t U + s_{t-1} W + b)"),)),
-        stage("rnn_forward", "The forward pass over a sequence", 1,
+        Stage("rnn_forward", "The forward pass over a sequence", 1,
               ("x", "s0", "U", "W", "b"), ("s",),
               "All states s_0 … s_{T-1} from the initial state s0 (the state before x_0).\n\n"
               "x: (N, T, n), s0: (N, d). Returns s: (N, T, d).",
@@ -337,7 +333,7 @@ def build() -> Exercise:
                   ("weight-not-transposed", r"s_t = \varphi(x_t U + s_{t-1} W + b)"),
               )),
               depends_on=("rnn_step_forward",)),
-        stage("output_backward", "The output layer's gradients", 2,
+        Stage("output_backward", "The output layer's gradients", 2,
               ("s", "V", "c", "d"), ("dV", "dc", "ds"),
               "For y_t = g(s_t V + c) and L = (1/N) Σ_n Σ_t ℓ(y_t, d_t): dL/dV, dL/dc and the\n"
               "gradient dL/ds_t that reaches each state from its own output.\n\n"
@@ -351,14 +347,14 @@ def build() -> Exercise:
                Bug("softmax-jacobian-elementwise", partial(solve_output_backward, elementwise=True),
                    r"\frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)",
                    lambda v: v.output == "softmax"))),
-        stage("rnn_step_backward", "One step of BPTT", 2,
+        Stage("rnn_step_backward", "One step of BPTT", 2,
               ("ds", "x_t", "s_prev", "s_t", "U", "W"), ("dx_t", "ds_prev", "dU", "dW", "db"),
               "One step of BPTT for s_t = φ(x_t U + s_{t-1} W + b).\n\n"
               "ds: (N, d) total gradient dL/ds_t (from y_t and from s_{t+1}).\n"
               "Returns dx_t (N, n), ds_prev (N, d), dU (n, d), dW (d, d), db (d,).",
               solve_step_backward, probes_step_backward, step_bugs,
               depends_on=("phi_prime",)),
-        stage("rnn_backward", "Backpropagation through time", 3,
+        Stage("rnn_backward", "Backpropagation through time", 3,
               ("ds_out", "x", "s0", "s", "U", "W"), ("dx", "ds0", "dU", "dW", "db"),
               "BPTT through the whole sequence.\n\n"
               "ds_out: (N, T, d), the gradient reaching each s_t from its own output y_t.\n"
@@ -368,7 +364,7 @@ def build() -> Exercise:
               tuple(Bug(bug, partial(buggy_bptt, bug=bug), correction, APPLIES.get(bug, always))
                     for bug, correction in BACKWARD_BUGS),
               depends_on=("rnn_step_backward",)),
-        stage("sgd_update", "The gradient-descent update", 1,
+        Stage("sgd_update", "The gradient-descent update", 1,
               ("params", "grads", "lr"), ("U", "W", "b", "V", "c"),
               "ΔW = −α ∇_W L for every weight.\n\n"
               "params, grads: dicts of arrays with keys U, W, b, V, c; lr: the rate α.\n"

@@ -185,10 +185,6 @@ def is_square(variant) -> bool:
 def build() -> Exercise:
     """The `output-jacobian` exercise."""
 
-    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
-        return Stage(name=name, title=title, points=points, parameters=parameters,
-                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
-
     def activation_bugs(implementation, correction):
         return (Bug("softmax-jacobian-elementwise",
                     partial(implementation, bug="softmax-jacobian-elementwise"), JACOBIAN,
@@ -198,27 +194,27 @@ def build() -> Exercise:
                     is_scalar))
 
     stages = (
-        stage("output_jacobian", "The Jacobian of the output activation", 2, ("o",), ("J",),
+        Stage("output_jacobian", "The Jacobian of the output activation", 2, ("o",), ("J",),
               "J = ∂y/∂o for y = g(o) at every step: J[n, t, j, i] = ∂y_{t,j}/∂o_{t,i}.\n"
               "softmax (case 1, a vector activation): y_j (δ_ij − y_i), a full matrix;\n"
               "tanh, sigmoid (case 2, scalar activations): g'(o_i) on the diagonal, 0 off it.\n\n"
               "o: (N, T, k) output pre-activations Z^(2). Returns J: (N, T, k, k).",
               solve_jacobian, probes_jacobian, activation_bugs(buggy_jacobian, SCALAR)),
-        stage("output_delta", "The gradient at the output pre-activation", 2,
+        Stage("output_delta", "The gradient at the output pre-activation", 2,
               ("o", "dL_dy"), ("do",),
               "dL/do = dL/dy · ∂y/∂o, a row times the Jacobian at every step:\n"
               "dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i (seed 002's ∇_Z DIV = ∇_Y DIV ∇_Z Y).\n\n"
               "o: (N, T, k), dL_dy: (N, T, k). Returns do: (N, T, k).",
               solve_delta, probes_delta, activation_bugs(buggy_delta, DELTA),
               depends_on=("output_jacobian",)),
-        stage("hidden_delta", "The gradient reaching the hidden state", 1,
+        Stage("hidden_delta", "The gradient reaching the hidden state", 1,
               ("do", "W2"), ("dh",),
               "dL/dh = dL/do · W2ᵀ at every step (o = h W2 + b2; seed 002's\n"
               "∇_h DIV = ∇_Z DIV W^(2) displays the matrix W2ᵀ of this storage).\n\n"
               "do: (N, T, k), W2: (d, k). Returns dh: (N, T, d).",
               solve_hidden_delta, probes_hidden_delta,
               (Bug("weight-not-transposed", hidden_delta_untransposed, HIDDEN, is_square),)),
-        stage("output_weight_grad", "The output layer's weight gradient", 1,
+        Stage("output_weight_grad", "The output layer's weight gradient", 1,
               ("h", "do"), ("dW2", "db2"),
               "∇_{W2} L = Σ_n Σ_t h_ntᵀ dL/do_nt (seed 002: ∂DIV/∂w_ij = h_i ∂DIV/∂Z_j) and\n"
               "∇_{b2} L = Σ_n Σ_t dL/do_nt.\n\n"

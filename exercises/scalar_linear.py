@@ -270,42 +270,38 @@ CLOSED_FORM_DOC = (
 def build() -> Exercise:
     """The `scalar-linear` exercise."""
 
-    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
-        return Stage(name=name, title=title, points=points, parameters=parameters,
-                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
-
     def closed_form_bugs(key):
         return tuple(Bug(bug, partial(buggy_closed_form, key=key, bug=bug), correction)
                      for bug, correction in CLOSED_FORM_BUGS[key])
 
     stages = (
-        stage("scalar_forward", "The forward pass", 1,
+        Stage("scalar_forward", "The forward pass", 1,
               ("x", "a0", "u", "v", "b_a", "w_y", "b_y"), ("a", "y_hat"),
               "a_t = v a_{t-1} + u x_t + b_a and ŷ_t = w_y a_t + b_y for t = 0 … T−1.\n\n"
               "x: (N, T) inputs, a0: (N,) the state before x_0; u, v, b_a, w_y, b_y: floats.\n"
               "Returns a: (N, T) the states and y_hat: (N, T) the outputs.",
               solve_forward, probes_forward,
               (Bug("initial-state-ignored", forward_from_zero, r"a_1 = v a_0 + u x_1 + b_a"),)),
-        stage("closed_form_output", "∂L/∂w_y and ∂L/∂b_y", 1, CLOSED_FORM_ARGS, ("dw_y", "db_y"),
+        Stage("closed_form_output", "∂L/∂w_y and ∂L/∂b_y", 1, CLOSED_FORM_ARGS, ("dw_y", "db_y"),
               "Seed 001's (1) and (2): ∂L/∂w_y = Σ_t z_t a_t and ∂L/∂b_y = Σ_t z_t.\n\n"
               + CLOSED_FORM_DOC + "\nReturns dw_y, db_y: floats.",
               solve_output, partial(_closed_form_probes, stage="closed_form_output",
                                     from_state_only=True),
               closed_form_bugs("output"), depends_on=("scalar_forward",)),
-        stage("closed_form_dv", "∂L/∂v as a closed-form sum", 2, CLOSED_FORM_ARGS, ("dv",),
+        Stage("closed_form_dv", "∂L/∂v as a closed-form sum", 2, CLOSED_FORM_ARGS, ("dv",),
               "Seed 001's (3) with every implicit term (steps counted from 1, a_0 the initial\n"
               "state): ∂L/∂v = Σ_t z_t w_y Σ_{j=1}^{t} v^{j-1} a_{t-j}.\n\n"
               + CLOSED_FORM_DOC + "\nReturns dv: a float.",
               solve_dv, partial(_closed_form_probes, stage="closed_form_dv",
                                 from_state_only=True),
               closed_form_bugs("v"), depends_on=("scalar_forward",)),
-        stage("closed_form_du", "∂L/∂u as a closed-form sum", 2, CLOSED_FORM_ARGS, ("du",),
+        Stage("closed_form_du", "∂L/∂u as a closed-form sum", 2, CLOSED_FORM_ARGS, ("du",),
               "Seed 001's (4): ∂L/∂u = Σ_t z_t w_y Σ_{j=0}^{t-1} v^j x_{t-j} (steps from 1).\n\n"
               + CLOSED_FORM_DOC + "\nReturns du: a float.",
               solve_du, partial(_closed_form_probes, stage="closed_form_du",
                                 from_state_only=False),
               closed_form_bugs("u")),
-        stage("closed_form_db_a", "∂L/∂b_a as a closed-form sum", 1, CLOSED_FORM_ARGS,
+        Stage("closed_form_db_a", "∂L/∂b_a as a closed-form sum", 1, CLOSED_FORM_ARGS,
               ("db_a",),
               "Seed 001's (5) with the implicit terms: ∂L/∂b_a = Σ_t z_t w_y Σ_{j=0}^{t-1} v^j.\n"
               "(The notes' Σ_t z_t w_y keeps the explicit term only: right for v = 0 alone.)\n\n"
@@ -313,7 +309,7 @@ def build() -> Exercise:
               solve_db_a, partial(_closed_form_probes, stage="closed_form_db_a",
                                   from_state_only=False),
               closed_form_bugs("b_a")),
-        stage("scalar_bptt", "BPTT, which must agree with the closed forms", 3,
+        Stage("scalar_bptt", "BPTT, which must agree with the closed forms", 3,
               CLOSED_FORM_ARGS, ("dw_y", "db_y", "dv", "du", "db_a", "da0"),
               "Backpropagation through time for the same network: walking back from t = T−1,\n"
               "δ_t = ∂L/∂a_t = z_t w_y + v δ_{t+1} (δ_T = 0), then ∂L/∂v = Σ_t δ_t a_{t-1},\n"

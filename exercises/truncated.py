@@ -216,12 +216,8 @@ ERROR = (r"\nabla_W E - \nabla^{(k)}_W E = \sum_t \sum_{\tau=0}^{t-k} "
 def build() -> Exercise:
     """The `truncated` exercise."""
 
-    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
-        return Stage(name=name, title=title, points=points, parameters=parameters,
-                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
-
     stages = (
-        stage("truncated_bptt", "Truncated BPTT with horizon k", 4,
+        Stage("truncated_bptt", "Truncated BPTT with horizon k", 4,
               ("ds_out", "x", "s0", "s", "U", "W", "b", "k"), ("dU", "dW", "db"),
               "The truncated gradient with horizon k: each loss term E_t reaches the weights\n"
               "through its last k steps only, τ = t, t−1, …, t−k+1 (k ≥ T is full BPTT).\n\n"
@@ -232,7 +228,7 @@ def build() -> Exercise:
               solve_truncated, probes_truncated,
               tuple(Bug(_real_bug(bug), partial(buggy_truncated, bug=bug), correction, applies)
                     for bug, correction, applies in TRUNCATED_BUGS)),
-        stage("truncated_update", "The weight update truncated BPTT gives", 1,
+        Stage("truncated_update", "The weight update truncated BPTT gives", 1,
               ("ds_out", "x", "s0", "s", "U", "W", "b", "k", "lr"), ("U", "W", "b"),
               "One gradient-descent step with the truncated gradients: θ ← θ − α ∇θ^(k).\n\n"
               "The arguments of truncated_bptt, then lr: the rate α.\n"
@@ -242,7 +238,7 @@ def build() -> Exercise:
               (Bug("update-wrong-sign", partial(solve_update, step=-1.0), UPDATE),
                Bug("update-applied-twice", partial(solve_update, step=2.0), UPDATE)),
               depends_on=("truncated_bptt",)),
-        stage("truncation_error", "What truncation leaves out", 2,
+        Stage("truncation_error", "What truncation leaves out", 2,
               ("ds_out", "x", "s0", "s", "U", "W", "k"), ("dW_missing", "relative"),
               "Compare with full BPTT: the part of ∇W that truncation to k steps leaves out,\n"
               "dW_full − dW_k, and its size ‖dW_full − dW_k‖ / ‖dW_full‖ (Frobenius norms).\n\n"

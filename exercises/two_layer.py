@@ -372,12 +372,8 @@ GRADIENTS = ("U", "W1", "b1", "V1", "W2", "b2", "V2", "c", "x", "s0", "z0")
 def build() -> Exercise:
     """The `two-layer` exercise."""
 
-    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
-        return Stage(name=name, title=title, points=points, parameters=parameters,
-                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
-
     stages = (
-        stage("z_step_forward", "Q1: the state z at time t", 1,
+        Stage("z_step_forward", "Q1: the state z at time t", 1,
               ("s_t", "z_prev", "V1", "W2", "b2"), ("z_t",),
               "z_t = φ(s_t V1 + z_{t-1} W2 + b2).\n\n"
               "s_t: (N, d1), z_prev: (N, d2), V1: (d1, d2), W2: (d2, d2), b2: (d2,).\n"
@@ -385,7 +381,7 @@ def build() -> Exercise:
               solve_z_step_forward, probes_z_step_forward,
               (Bug("weight-not-transposed", buggy_z_step_forward,
                    r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"),)),
-        stage("two_layer_forward", "The forward pass of both layers", 1,
+        Stage("two_layer_forward", "The forward pass of both layers", 1,
               ("x", "s0", "z0", "U", "W1", "b1", "V1", "W2", "b2"), ("s", "z"),
               "s_t = φ(x_t U + s_{t-1} W1 + b1) and z_t = φ(s_t V1 + z_{t-1} W2 + b2) for\n"
               "t = 0 … T−1, from the initial states s0 and z0 (the states before x_0).\n\n"
@@ -401,7 +397,7 @@ def build() -> Exercise:
                          r"s_t = \varphi(x_t U + s_{t-1} W_1 + b_1),\ "
                          r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"))),
               depends_on=("z_step_forward",)),
-        stage("delta_V1_single_step", "Q2: the update of V1 over a single timestep", 2,
+        Stage("delta_V1_single_step", "Q2: the update of V1 over a single timestep", 2,
               ("s_prev", "s_t", "z_prev", "z_t", "W2", "V2", "c", "d_t", "lr"), ("dV1",),
               "ΔV1 = −α ∂E_t/∂V1 over a single timestep: only the use of V1 at step t,\n"
               "through z_t (truncation with horizon 1). y_t = g(z_t V2 + c) and\n"
@@ -416,7 +412,7 @@ def build() -> Exercise:
                                          ("squared-error-halved", always),
                                          ("horizon-off-by-one", always),
                                          ("derivative-at-preactivation", saturating)))),
-        stage("dE_dU_two_steps", "Q3: the gradient for U at time t+1 over two timesteps", 3,
+        Stage("dE_dU_two_steps", "Q3: the gradient for U at time t+1 over two timesteps", 3,
               ("x_t", "x_next", "s_t", "s_next", "z_t", "z_next", "W1", "V1", "W2", "V2", "c",
                "d_next"), ("dU",),
               "∂E_{t+1}/∂U over 2 timesteps: the uses of U at steps t and t+1 (truncation with\n"
@@ -433,7 +429,7 @@ def build() -> Exercise:
                     for bug in ("stacked-recurrence-missing", "recurrent-term-dropped",
                                 "horizon-off-by-one", "weight-not-transposed",
                                 "derivative-at-preactivation", "squared-error-halved"))),
-        stage("two_layer_backward", "Full BPTT for every weight", 3,
+        Stage("two_layer_backward", "Full BPTT for every weight", 3,
               ("do", "x", "s0", "z0", "s", "z", "U", "W1", "V1", "W2", "V2"), GRADIENTS,
               "BPTT through both layers and the whole sequence, given dL/do_t at every step\n"
               "(o_t = z_t V2 + c is the output before g, so the loss does not matter here).\n\n"

@@ -244,13 +244,9 @@ def not_identity(variant) -> bool:
 def build() -> Exercise:
     """The `vanishing` exercise."""
 
-    def stage(name, title, points, parameters, returns, doc, solve, probes, bugs=(), **kw):
-        return Stage(name=name, title=title, points=points, parameters=parameters,
-                     returns=returns, docstring=doc, solve=solve, probes=probes, bugs=bugs, **kw)
-
     grads_doc = ("grads: dict with U (n, d), W (d, d), b (d,), V (d, k), c (k,).")
     stages = (
-        stage("state_jacobian_step", "The Jacobian of one step", 2, ("s_t", "W"), ("J",),
+        Stage("state_jacobian_step", "The Jacobian of one step", 2, ("s_t", "W"), ("J",),
               "∂s_t/∂s_{t-1} = diag(φ'_t) Wᵀ for s_t = φ(x_t U + s_{t-1} W + b), row vectors:\n"
               "J[n, i, j] = ∂s_{t,i}/∂s_{t-1,j} = φ'(a_{t,i}) W[j, i], φ' written through s_t.\n\n"
               "s_t: (N, d) states, W: (d, d). Returns J: (N, d, d).",
@@ -264,7 +260,7 @@ def build() -> Exercise:
                    partial(buggy_step, bug="wrong-activation-derivative"), DERIVATIVE),
                Bug("jacobian-product-order", partial(buggy_step, bug="jacobian-product-order"),
                    STEP, not_identity))),
-        stage("jacobian_norms", "How far back a gradient reaches", 3, ("s", "W"), ("norms",),
+        Stage("jacobian_norms", "How far back a gradient reaches", 3, ("s", "W"), ("norms",),
               "‖∂s_{T-1}/∂s_k‖₂ (the spectral norm, the largest singular value) for every\n"
               "sequence and k = 0 … T−1, where ∂s_{T-1}/∂s_k = Π_{j=T-1}^{k+1} diag(φ'_j) Wᵀ,\n"
               "the latest step on the left (k = T−1 gives the identity, norm 1).\n\n"
@@ -282,19 +278,19 @@ def build() -> Exercise:
                    partial(buggy_jacobian_norms, bug="jacobian-product-order"), CHAIN,
                    not_identity)),
               depends_on=("state_jacobian_step",)),
-        stage("clip_by_norm", "Gradient clipping by norm", 2, ("grads", "max_norm"), GRAD_KEYS,
+        Stage("clip_by_norm", "Gradient clipping by norm", 2, ("grads", "max_norm"), GRAD_KEYS,
               "Every gradient scaled by max_norm / ‖g‖ when ‖g‖ > max_norm, where\n"
               "‖g‖ = sqrt(Σ_keys Σ_entries g²) is the norm of all gradients as one vector.\n\n"
               + grads_doc + " max_norm: a positive float.\n"
               "Returns a new dict with the same keys and shapes.",
               solve_clip_by_norm, probes_clip_by_norm,
               (Bug("clipping-per-array", clip_each_array, CLIP),)),
-        stage("clip_by_value", "Gradient clipping by value", 1, ("grads", "limit"), GRAD_KEYS,
+        Stage("clip_by_value", "Gradient clipping by value", 1, ("grads", "limit"), GRAD_KEYS,
               "Every entry of every gradient clipped to [−limit, limit].\n\n"
               + grads_doc + " limit: a positive float.\n"
               "Returns a new dict with the same keys and shapes.",
               solve_clip_by_value, probes_clip_by_value),
-        stage("clipped_update", "Gradient descent with clipping", 1,
+        Stage("clipped_update", "Gradient descent with clipping", 1,
               ("params", "grads", "lr", "max_norm"), GRAD_KEYS,
               "θ ← θ − α clip_by_norm(∇_θ L, max_norm) for every weight.\n\n"
               "params, " + grads_doc + " lr: the rate α, max_norm: a positive float.\n"
