@@ -251,18 +251,12 @@ def run_job(job, uid, limits, private_pids):
     scratch = os.path.join(SCRATCH_ROOT, "job")
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch, mode=0o700)
-    plan = open(os.path.join(job, "plan.json")).read()
-    job_arrays = {name: open(os.path.join(job, name), "rb").read()
-                  for name in ("arguments.npz",)}
-    # The child gets its own copies of the plan and arrays: the exchange folder
-    # is not its business.
+    # The child gets its own copies of the plan and arguments: the exchange
+    # folder is not its business.
     inbox = os.path.join(scratch, "in")
     os.makedirs(inbox)
-    with open(os.path.join(inbox, "plan.json"), "w") as handle:
-        handle.write(plan)
-    for name, data in job_arrays.items():
-        with open(os.path.join(inbox, name), "wb") as handle:
-            handle.write(data)
+    for name in ("plan.json", "arguments.npz"):
+        shutil.copyfile(os.path.join(job, name), os.path.join(inbox, name))
     if os.getuid() == 0 and uid is not None:
         for folder in (scratch, inbox):
             os.chown(folder, uid, uid)

@@ -120,7 +120,7 @@ def _judge_output(name: str, got: Any, expected: Any, time_axis: int | None) -> 
     return _OutputVerdict(name, 0.0, False, note)
 
 
-def _judge_outputs(stage: Stage, probe: Probe, got: Mapping[str, Any] | None,
+def _judge_outputs(probe: Probe, got: Mapping[str, Any] | None,
                    expected: Mapping[str, Any]) -> list[_OutputVerdict]:
     if got is None:
         return [_OutputVerdict(name, 0.0, False, "") for name in expected]
@@ -175,11 +175,11 @@ def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
             verdict.lines.append(f"• {label}: " + (f"the call raised {outcome.error}" if raised
                                                    else outcome.error))
             continue
-        judged = _judge_outputs(stage, probe, outcome.outputs, expected)
+        judged = _judge_outputs(probe, outcome.outputs, expected)
         score = float(np.mean([v.score for v in judged]))
         notes = [v.note for v in judged if not v.right and v.note]
         if probe.repeat and outcome.repeat_outputs is not None:
-            again = _judge_outputs(stage, probe, outcome.repeat_outputs, expected)
+            again = _judge_outputs(probe, outcome.repeat_outputs, expected)
             if not _same_outputs(outcome.repeat_outputs, outcome.outputs or {}):
                 score = min(score, float(np.mean([v.score for v in again])))
                 notes.append("a second call with the same inputs returned something else: "
