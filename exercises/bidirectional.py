@@ -23,7 +23,7 @@ import numpy as np
 
 import reference as ref
 from exercises.elman import buggy_bptt, random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, always
 from reference import activations
 from reference.bidirectional import reversed_in_time
 from reference.network import as_injection, band_total, output_layer_grads
@@ -228,10 +228,6 @@ BACKWARD_BUGS = (
      r"\nabla_{b_f} L = \sum_t \sum_n \delta^f_{t,n},\ \nabla_{b_b} L = \sum_t \sum_n "
      r"\delta^r_{t,n}"),
 )
-
-
-def always(variant) -> bool:
-    return True
 
 
 APPLIES = {"derivative-at-preactivation": saturating}

@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, always
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
 from reference.recurrence import layer_backward, layer_forward, step_backward, step_forward
@@ -287,10 +287,6 @@ BACKWARD_BUGS = (
      r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
      r"+ \delta_{t+1} W^\top \text{ at every } t"),
 )
-
-
-def always(variant) -> bool:
-    return True
 
 
 APPLIES = {"derivative-at-preactivation": saturating}

@@ -74,6 +74,11 @@ class Probe:
     repeat: bool = False
 
 
+def always(variant: Variant) -> bool:
+    """A mistake that can show in every variant: the default of `Bug.applies`."""
+    return True
+
+
 @dataclass(frozen=True)
 class Bug:
     """A misconception as it shows in one stage: a wrong implementation and its correction."""
@@ -81,7 +86,7 @@ class Bug:
     misconception: str                       # an id of exercises.misconceptions.CATALOGUE
     implementation: Callable[..., Any]       # same signature as Stage.solve
     correction: str                          # the right equation in the notation, LaTeX
-    applies: Callable[[Variant], bool] = lambda variant: True   # can the mistake show here?
+    applies: Callable[[Variant], bool] = always    # can the mistake show here?
 
 
 @dataclass(frozen=True)
