@@ -196,7 +196,7 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
                                   list(submission.cells), calls, stage_outputs)
     result = grade_outcomes(instance, outcomes, metadata={
         "path": str(target.path), "digest": submission.digest,
-        "isolation": worker.isolation.kind, "run_seconds": report.seconds})
+        "isolation": worker.isolation.kind, "run_seconds": report.seconds}, plan=plan)
     notes = locked_cell_notes(submission, definition, config.salt)
     notes += _notes(submission, instance, config.limits, report)
     return SubmissionResult(student=result.student, exercise=result.exercise,

@@ -227,12 +227,15 @@ def _message(verdict: StageVerdict, failed_dependencies: list[str]) -> str:
 
 
 def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
-                   metadata: Mapping[str, Any] | None = None) -> SubmissionResult:
+                   metadata: Mapping[str, Any] | None = None,
+                   plan: Mapping[str, list[Probe]] | None = None) -> SubmissionResult:
     """One `CheckResult` per stage, from the outcomes of every planned call.
 
+    plan: the probes the calls were made with (from `plan_calls`), so that they
+    are judged against exactly those; planned afresh when not given.
     A stage missing from `outcomes` (the function was not defined) scores 0.
     """
-    plan = plan_calls(instance)
+    plan = plan_calls(instance) if plan is None else plan
     verdicts: dict[str, StageVerdict] = {}
     checks = []
     for stage in instance.exercise.stages:
