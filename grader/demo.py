@@ -35,17 +35,10 @@ from grader.batch import discover, grade_batch
 from grader.class_report import write_class_reports
 from grader.course import CourseConfig
 from grader.render import render_text
-from grader.simulated import filled_in, in_style, release_json, with_bug
+from grader.simulated import edited, filled_in, in_style, release_json, with_bug
 from grader.solution_cells import stage_solutions
 
 EXERCISE = "elman"
-
-
-def mutate(source: str, old: str, new: str) -> str:
-    """Replace `old` by `new` in a function's source, insisting that `old` is there."""
-    if old not in source:
-        raise ValueError(f"the solution no longer contains {old!r}")
-    return source.replace(old, new)
 
 
 @dataclass(frozen=True)
@@ -58,7 +51,7 @@ class Scenario:
 
 
 def _replace(stage: str, old: str, new: str):
-    return lambda code: {**code, stage: mutate(code[stage], old, new)}
+    return lambda code: {**code, stage: edited(code[stage], old, new)}
 
 
 def _append(stage: str, extra: str):
@@ -98,7 +91,7 @@ SCENARIOS = (
              partial(with_bug, misconception="off-by-one-previous-state")),
     Scenario("bug: bias averaged", partial(with_bug, misconception="bias-not-summed")),
     Scenario("bug: no recurrent term", partial(with_bug, misconception="recurrent-term-dropped")),
-    Scenario("bug: = for +=", lambda code: {**code, "rnn_backward": mutate(mutate(mutate(
+    Scenario("bug: = for +=", lambda code: {**code, "rnn_backward": edited(edited(edited(
         code["rnn_backward"], "dU += dU_t", "dU = dU_t"), "dW += dW_t", "dW = dW_t"),
         "db += db_t", "db = db_t")}),
     Scenario("bug: s0 ignored", partial(with_bug, misconception="initial-state-ignored")),

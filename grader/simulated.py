@@ -55,12 +55,18 @@ ELMAN_BUGS = {     # one catalogue mistake each: (stage, text of the solution, r
 }
 
 
+def edited(source: str, old: str, new: str) -> str:
+    """`source` with `old` replaced by `new`, insisting that `old` is there: a simulated
+    student's edit must not silently turn into the correct solution."""
+    if old not in source:
+        raise ValueError(f"the solution no longer contains {old!r}")
+    return source.replace(old, new)
+
+
 def with_bug(code: Mapping[str, str], misconception: str) -> dict[str, str]:
-    """The solution functions with one of ELMAN_BUGS made, insisting the edit applies."""
+    """The solution functions with one of ELMAN_BUGS made."""
     stage, old, new = ELMAN_BUGS[misconception]
-    if old not in code[stage]:
-        raise ValueError(f"the {stage} solution no longer contains {old!r}")
-    return {**code, stage: code[stage].replace(old, new)}
+    return {**code, stage: edited(code[stage], old, new)}
 
 
 def in_style(code: Mapping[str, str], style: str) -> dict[str, str]:
