@@ -40,8 +40,8 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import numpy as np  # noqa: E402  (after the thread pin)
 
 import reference as ref  # noqa: E402
-from grader.batched_loss import ElmanLoss  # noqa: E402
-from grader.gradcheck import (  # noqa: E402
+from grader.checking.batched_loss import ElmanLoss  # noqa: E402
+from grader.checking.gradcheck import (  # noqa: E402
     ParameterLayout,
     compare_gradient_arrays,
     numerical_gradient,

@@ -35,10 +35,10 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from exercises.instance import make_instance  # noqa: E402
 from exercises.registry import get_exercise  # noqa: E402
-from grader.course import CourseConfig  # noqa: E402
-from grader.nbgrader_course import init_course  # noqa: E402
-from grader.simulated import ELMAN_BUGS, filled_in, with_bug  # noqa: E402
-from grader.solution_cells import stage_solutions  # noqa: E402
+from grader.authoring.course import CourseConfig  # noqa: E402
+from grader.authoring.nbgrader_course import init_course  # noqa: E402
+from grader.authoring.solution_cells import stage_solutions  # noqa: E402
+from grader.cli.simulated import ELMAN_BUGS, filled_in, with_bug  # noqa: E402
 
 EXERCISE = "elman"
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.spec import Exercise, Instance
-from grader.solution_cells import solution_namespace
+from grader.authoring.solution_cells import solution_namespace
 
 SECRET = DEMO_SECRET
 

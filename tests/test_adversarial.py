@@ -31,12 +31,13 @@ from adversarial.corpus import ATTACKS, SECRET, STAGES, Attack
 
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.registry import get_exercise
-from grader.batch import Target, discover, grade_batch, grade_target
-from grader.course import CourseConfig, Limits
-from grader.render import points_line
-from grader.results import SubmissionResult
-from grader.sandbox import Worker, find_bwrap
-from grader.solution_cells import stage_solutions
+from grader.authoring.course import CourseConfig
+from grader.authoring.solution_cells import stage_solutions
+from grader.grading.batch import Target, discover, grade_batch, grade_target
+from grader.reports.render import points_line
+from grader.reports.results import SubmissionResult
+from grader.sandbox.limits import Limits
+from grader.sandbox.worker import Worker, find_bwrap
 
 REPO = Path(__file__).resolve().parents[1]
 EXERCISE = get_exercise("elman")
@@ -78,7 +79,7 @@ def honest_notebook(student: str) -> dict:
 
 def release_notebook(student: str, edit: str) -> dict:
     """The nbgrader-style release notebook, solved, with its locked cells deleted or changed."""
-    from grader.notebooks import notebook_cells
+    from grader.authoring.notebooks import notebook_cells
 
     code = solutions(student)
     cells = []
@@ -500,11 +501,11 @@ def test_a_batch_leaves_no_sandbox_folder_behind(course, tmp_path, monkeypatch):
 
 def test_a_sandbox_that_cannot_start_stops_the_batch_instead_of_hanging(course, tmp_path,
                                                                          monkeypatch):
-    import grader.sandbox
-    from grader.batch import SandboxUnavailable
+    import grader.sandbox.worker
+    from grader.grading.batch import SandboxUnavailable
 
     config, _ = course
-    monkeypatch.setattr(grader.sandbox, "WORKER_SOURCE", tmp_path / "no-such-worker.py")
+    monkeypatch.setattr(grader.sandbox.worker, "WORKER_SOURCE", tmp_path / "no-such-worker.py")
     path = tmp_path / "honest-ann.ipynb"
     path.write_text(json.dumps(honest_notebook("honest-ann")))
 

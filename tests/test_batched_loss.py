@@ -1,4 +1,4 @@
-"""The batched Elman loss (grader.batched_loss) equals the reference's loss, set by set.
+"""The batched Elman loss (grader.checking.batched_loss) equals the reference's loss, set by set.
 
 Every way in — a dense stack of unrelated parameter sets, a stack of small
 changes around a centre, and single-entry perturbations given by index — must
@@ -15,8 +15,12 @@ from hypothesis import strategies as st
 from strategies import problems
 
 import reference as ref
-from grader.batched_loss import ElmanLoss
-from grader.gradcheck import ParameterLayout, compare_gradient_arrays, numerical_gradient_perturbed
+from grader.checking.batched_loss import ElmanLoss
+from grader.checking.gradcheck import (
+    ParameterLayout,
+    compare_gradient_arrays,
+    numerical_gradient_perturbed,
+)
 
 elman_problems = problems(kinds=("elman",), max_size=4, T=st.integers(1, 5))
 

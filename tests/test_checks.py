@@ -1,4 +1,4 @@
-"""Check primitives (grader.checks): scores, messages, and distrust of the student's objects."""
+"""Check primitives (grader.checking.checks): scores, messages, distrust of student objects."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from grader.checks import (
+from grader.checking.checks import (
     RejectedAnswer,
     answer_array,
     bitwise_differences,

@@ -9,9 +9,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from exercises.instance import DEMO_SECRET
-from grader.class_report import class_csv, misconception_counts, summary_text
-from grader.course import CourseConfig, Limits
-from grader.results import CheckResult, SubmissionResult
+from grader.authoring.course import CourseConfig
+from grader.reports.class_report import class_csv, misconception_counts, summary_text
+from grader.reports.results import CheckResult, SubmissionResult
+from grader.sandbox.limits import Limits
 
 
 def test_a_course_file_sets_secret_salt_and_limits(tmp_path):
@@ -92,7 +93,7 @@ def test_a_student_id_cannot_forge_a_line_of_the_summary():
 
 
 def test_the_class_junit_parses():
-    from grader.render import render_junit
+    from grader.reports.render import render_junit
 
     root = ET.fromstring(render_junit([result("ada", [1, 0.5])], audience="instructor")
                          .split("\n", 1)[1])

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.demo import SCENARIOS
+from grader.cli.demo import SCENARIOS
 
 
 def test_the_demo_grades_its_class_as_intended(tmp_path):

@@ -17,9 +17,9 @@ from conftest import report
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.misconceptions import CATALOGUE
 from exercises.registry import all_exercises
-from grader import solution_cells
-from grader.calls import run_in_process
-from grader.verdicts import grade_outcomes
+from grader.authoring import solution_cells
+from grader.checking.verdicts import grade_outcomes
+from grader.grading.in_process import run_in_process
 
 STUDENTS = [f"student-{i:03d}" for i in range(12)]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from exercises.registry import all_exercises
-from grader.equations import as_text
+from grader.checking.equations import as_text
 
 
 @pytest.mark.parametrize("latex, text", [

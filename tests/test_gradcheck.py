@@ -1,4 +1,4 @@
-"""Finite-difference gradient checking (grader.gradcheck) against gradients derived by hand.
+"""Finite-difference gradient checking (grader.checking.gradcheck) against hand-derived gradients.
 
 Each test function f below comes with its gradient worked out analytically:
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.gradcheck import (
+from grader.checking.gradcheck import (
     ParameterLayout,
     compare_gradient_arrays,
     directional_check,

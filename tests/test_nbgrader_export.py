@@ -12,12 +12,12 @@ import pytest
 
 from exercises.instance import make_instance
 from exercises.registry import get_exercise
-from grader.batch import discover, grade_batch
-from grader.course import CourseConfig
-from grader.nbgrader_course import init_course
-from grader.nbgrader_gradebook import hidden_tests_cell, write_auto_scores
-from grader.simulated import filled_in
-from grader.solution_cells import stage_solutions
+from grader.authoring.course import CourseConfig
+from grader.authoring.nbgrader_course import init_course
+from grader.authoring.solution_cells import stage_solutions
+from grader.cli.simulated import filled_in
+from grader.grading.batch import discover, grade_batch
+from grader.grading.nbgrader_gradebook import hidden_tests_cell, write_auto_scores
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 

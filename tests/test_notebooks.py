@@ -24,12 +24,12 @@ from conftest import report
 
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.registry import all_exercises, get_exercise
+from grader.authoring.notebooks import notebook, notebook_cells, plain
+from grader.authoring.self_checks import shared_self_checks, student_self_checks
+from grader.authoring.solution_cells import solution_namespace
+from grader.authoring.templating import render
 from grader.cli import main
-from grader.notebook import claimed_variant_mismatch
-from grader.notebooks import notebook, notebook_cells, plain
-from grader.self_checks import shared_self_checks, student_self_checks
-from grader.solution_cells import solution_namespace
-from grader.templating import render
+from grader.grading.hidden_tests import claimed_variant_mismatch
 
 EXERCISES = sorted(all_exercises())
 SOLVED_STUDENTS = ("ada", "bao-17", "chloé")
@@ -114,7 +114,7 @@ def test_generation_is_deterministic_and_students_differ(tmp_path):
     second = tmp_path / "b.ipynb"
     for kind in ("release", "solved", "source"):
         for student in ("ada", None):
-            from grader.notebooks import write_notebook
+            from grader.authoring.notebooks import write_notebook
 
             write_notebook(notebook(exercise, kind, student), first)
             write_notebook(notebook(exercise, kind, student), second)
@@ -423,7 +423,7 @@ def test_nbgrader_round_trip(tmp_path):
 
 
 def test_student_id_comes_from_nbgrader_autograde_folder(tmp_path, monkeypatch):
-    from grader.notebook import student_id
+    from grader.grading.hidden_tests import student_id
 
     folder = tmp_path / "autograded" / "trusted-id" / "elman"
     folder.mkdir(parents=True)
@@ -439,7 +439,7 @@ def test_student_id_comes_from_nbgrader_autograde_folder(tmp_path, monkeypatch):
 
 
 def test_grade_stage_returns_points_and_fails_a_stub(monkeypatch, tmp_path, capsys):
-    from grader.notebook import grade_stage
+    from grader.grading.hidden_tests import grade_stage
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
@@ -463,7 +463,7 @@ def test_grade_stage_returns_points_and_fails_a_stub(monkeypatch, tmp_path, caps
 
 def test_the_command_line_and_grade_stage_do_not_import_nbformat():
     """`import nbformat` costs seconds here (DESIGN.md): only writing a notebook may pay it."""
-    code = ("import sys, grader.cli, grader.notebook, grader.notebooks; "
+    code = ("import sys, grader.cli, grader.grading.hidden_tests, grader.authoring.notebooks; "
             "print('nbformat' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

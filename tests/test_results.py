@@ -1,4 +1,4 @@
-"""The result model (grader.results) and its renderings (grader.render).
+"""The result model (grader.reports.results) and its renderings (grader.reports.render).
 
 Properties: the Gradescope results.json round trip is lossless; JUnit output
 is well-formed XML whatever the messages hold; hidden checks never leak into
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.render import (
+from grader.reports.render import (
     WITHHELD,
     github_classroom_notices,
     github_classroom_output,
@@ -26,7 +26,7 @@ from grader.render import (
     render_text,
     xml_text,
 )
-from grader.results import (
+from grader.reports.results import (
     STATUSES,
     VISIBILITIES,
     CheckResult,

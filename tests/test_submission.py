@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.submission import (
+from grader.grading.submission import (
     SubmissionError,
     load_submission,
     locked_cell_problems,

@@ -10,9 +10,9 @@ from test_diagnosis import solution_namespace, stage_check
 
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.registry import get_exercise
-from grader.calls import run_in_process
-from grader.simulated import ELMAN_STYLES
-from grader.verdicts import grade_outcomes, plan_calls
+from grader.checking.verdicts import grade_outcomes, plan_calls
+from grader.cli.simulated import ELMAN_STYLES
+from grader.grading.in_process import run_in_process
 
 ELMAN = get_exercise("elman")
 STUDENTS = [f"student-{i:03d}" for i in range(16)]

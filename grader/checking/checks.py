@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.gradcheck import relative_error
-from grader.results import CheckResult, error_result
+from grader.checking.gradcheck import relative_error
+from grader.reports.results import CheckResult, error_result
 
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-9

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from exercises.instance import PUBLIC_SALT
 from exercises.registry import all_exercises
-from grader.course import FILE_NAME, CourseConfig
-from grader.templating import render
+from grader.authoring.course import FILE_NAME, CourseConfig
+from grader.authoring.templating import render
 
 
 def init_course(root: str | Path, course_id: str = "bptt",
@@ -29,7 +29,7 @@ def init_course(root: str | Path, course_id: str = "bptt",
     data). nbgrader_config.py and the source notebooks are kept when they exist,
     so an instructor's edits survive, unless `force`.
     """
-    from grader.notebooks import notebook, write_notebook
+    from grader.authoring.notebooks import notebook, write_notebook
 
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)

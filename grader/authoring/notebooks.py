@@ -11,8 +11,8 @@ HIDDEN TESTS, nbgrader cell metadata). The text of every cell comes from the
 jinja2 templates in `templates/notebook/`; this module decides which cells a
 notebook has and what goes into them.
 
-The code comes from the exercise's solution module (`grader.solution_cells`),
-the self-checks from `grader.self_checks`.
+The code comes from the exercise's solution module (`grader.authoring.solution_cells`),
+the self-checks from `grader.authoring.self_checks`.
 
 Generation is deterministic: the same arguments give the same bytes.
 nbformat is imported only inside `write_notebook` and `notebook` (it costs
@@ -31,15 +31,15 @@ import numpy as np
 
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.spec import Exercise, Stage, Variant
-from grader.self_checks import (
+from grader.authoring.self_checks import (
     probe_instance,
     shared_self_checks,
     structure_of,
     student_self_checks,
     symbolic_specs,
 )
-from grader.solution_cells import given_names, solution_code, stage_body, variant_tokens
-from grader.templating import packed, render
+from grader.authoring.solution_cells import given_names, solution_code, stage_body, variant_tokens
+from grader.authoring.templating import packed, render
 
 TEMPLATE_VERSION = 1
 KINDS = ("release", "solved", "source")

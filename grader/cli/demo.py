@@ -31,12 +31,12 @@ import numpy as np
 import reference as ref
 from exercises.instance import make_instance
 from exercises.registry import get_exercise
-from grader.batch import discover, grade_batch
-from grader.class_report import write_class_reports
-from grader.course import CourseConfig
-from grader.render import render_text
-from grader.simulated import edited, filled_in, in_style, release_json, with_bug
-from grader.solution_cells import stage_solutions
+from grader.authoring.course import CourseConfig
+from grader.authoring.solution_cells import stage_solutions
+from grader.cli.simulated import edited, filled_in, in_style, release_json, with_bug
+from grader.grading.batch import discover, grade_batch
+from grader.reports.class_report import write_class_reports
+from grader.reports.render import render_text
 
 EXERCISE = "elman"
 

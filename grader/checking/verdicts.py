@@ -31,15 +31,15 @@ import numpy as np
 
 from exercises.misconceptions import CATALOGUE
 from exercises.spec import Instance, Probe, Stage
-from grader.checks import (
+from grader.checking.checks import (
     RejectedAnswer,
     answer_array,
     entries_right,
     first_wrong_time,
     shape_problem,
 )
-from grader.equations import as_text
-from grader.results import CheckResult, SubmissionResult
+from grader.checking.equations import as_text
+from grader.reports.results import CheckResult, SubmissionResult
 
 RTOL, ATOL = 1e-6, 1e-9
 EXCEPTION_TEXT = re.compile(r"^[A-Za-z_][\w.]*: ")   # "ValueError: …", as opposed to a sentence

@@ -26,21 +26,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from exercises.instance import DEMO_SECRET, PUBLIC_SALT
+from grader.sandbox.limits import Limits
 
 FILE_NAME = "bptt-course.toml"
 ENVIRONMENT_VARIABLE = "BPTT_COURSE"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use while its code runs."""
-
-    wall_seconds: float = 20.0
-    cpu_seconds: float = 20.0
-    memory_mb: int = 1024
-    file_mb: int = 16
-    processes: int = 64
-    output_kb: int = 256
 
 
 @dataclass(frozen=True)

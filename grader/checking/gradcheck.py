@@ -183,7 +183,7 @@ def numerical_gradient_perturbed(
     (P,), the values f(x + delta_p e_{index_p}) (P,), x being the point f
     was built around. This is the batched mode of `numerical_gradient` for
     functions that can exploit that each input differs from x in one entry
-    (see grader.batched_loss): building the (P, x.size) stack itself costs
+    (see grader.checking.batched_loss): building the (P, x.size) stack itself costs
     O(x.size²). Perturbations go in chunks of 2·chunk. Returns x's shape.
     """
     shape = (int(shape),) if np.isscalar(shape) else tuple(int(n) for n in shape)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
-from grader.notebooks import notebook_cells
+from grader.authoring.notebooks import notebook_cells
 
 # -- the elman exercise, as different students write it ------------------------------------
 

@@ -1,4 +1,4 @@
-"""The `bptt` command line."""
+"""The `bptt` group, and the commands that write exercises and notebooks."""
 
 import click
 
@@ -9,12 +9,12 @@ def main() -> None:
 
 
 def _add_demo() -> None:
-    from grader.demo import demo
+    from grader.cli.demo import demo
 
     main.add_command(demo)
 
 
-# -- exercises, notebooks and nbgrader (see grader/notebooks.py) ----------------------------
+# -- exercises, notebooks and nbgrader (see grader/authoring/notebooks.py) ---------------
 
 
 @main.command("exercises")
@@ -57,8 +57,8 @@ def generate(exercise_id: str, student: str | None, roster: str | None, shared: 
     from pathlib import Path
 
     from exercises.registry import get_exercise
-    from grader.course import CourseConfig
-    from grader.roster import RosterError, check_student_id, read_roster
+    from grader.authoring.course import CourseConfig
+    from grader.authoring.roster import RosterError, check_student_id, read_roster
 
     if sum(bool(x) for x in (student, roster, shared)) != 1:
         raise click.UsageError("give exactly one of --student S, --roster FILE and --shared")
@@ -73,7 +73,7 @@ def generate(exercise_id: str, student: str | None, roster: str | None, shared: 
         salt = CourseConfig.load(course, quiet=True).salt
     except (ValueError, RosterError) as error:
         raise click.ClickException(str(error)) from None
-    from grader.notebooks import notebook, write_notebook
+    from grader.authoring.notebooks import notebook, write_notebook
 
     kind = "solved" if solution else "source" if source else "release"
     suffix = {"release": "", "solved": "-solution", "source": "-source"}[kind]
@@ -97,7 +97,7 @@ def nbgrader() -> None:
                    "(the course secret is always kept).")
 def nbgrader_init(course_dir: str, course_id: str, force: bool) -> None:
     """An nbgrader course in COURSE_DIR with every exercise as a source assignment."""
-    from grader.nbgrader_course import init_course
+    from grader.authoring.nbgrader_course import init_course
 
     written, kept = init_course(course_dir, course_id, force)
     for path in written:
@@ -107,9 +107,9 @@ def nbgrader_init(course_dir: str, course_id: str, force: bool) -> None:
     click.echo(f"next: cd {course_dir} && nbgrader generate_assignment <exercise id>")
 
 
-# -- grading (see grader/batch.py) ---------------------------------------------------------
+# -- grading (see grader/grading/batch.py) ------------------------------------------------
 
-from grader.grade_command import grade  # noqa: E402
+from grader.cli.grade import grade  # noqa: E402
 
 main.add_command(grade)
 _add_demo()

@@ -39,7 +39,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from grader.results import CheckResult, SubmissionResult
+from grader.reports.results import CheckResult, SubmissionResult
 
 AUDIENCES = ("student", "instructor")
 STUDENT_SHOWN = ("visible",)

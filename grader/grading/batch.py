@@ -25,18 +25,19 @@ from pathlib import Path
 
 from exercises.instance import make_instance
 from exercises.registry import get_exercise
-from grader.course import CourseConfig
-from grader.gradebook import Grade, Gradebook
-from grader.notebooks import given_cell
-from grader.results import CheckResult, SubmissionResult
-from grader.sandbox import Call, Worker
-from grader.submission import (
+from grader.authoring.course import CourseConfig
+from grader.authoring.notebooks import given_cell
+from grader.checking.verdicts import grade_outcomes, plan_calls
+from grader.grading.gradebook import Grade, Gradebook
+from grader.grading.submission import (
     Submission,
     SubmissionError,
     load_submission,
     locked_cell_problems,
 )
-from grader.verdicts import grade_outcomes, plan_calls
+from grader.reports.results import CheckResult, SubmissionResult
+from grader.sandbox.protocol import Call
+from grader.sandbox.worker import Worker
 
 SUFFIXES = (".ipynb", ".py")
 GRADER_VERSION = "1"
@@ -152,7 +153,7 @@ def released_locked_cells(exercise_id: str, student: str | None, salt: str) -> d
     The self-check helper cell is left out of the comparison: rebuilding it means
     verifying its plans, most of the cost of a release, and what it holds only
     matters to the student's own self-checks."""
-    from grader.notebooks import notebook_cells
+    from grader.authoring.notebooks import notebook_cells
 
     try:
         cells = notebook_cells(get_exercise(exercise_id), "release", student, salt,

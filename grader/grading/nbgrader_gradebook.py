@@ -5,7 +5,7 @@ once `nbgrader generate_assignment` has run. For every submission we grade, we
 make sure the student and the submission exist there and set each hidden-test
 cell's `auto_score` to the points our check for that stage earned. The cells
 are the source notebook's hidden-test cells, `<stage>-tests` (see
-`grader.notebooks`); manual grades and comments are left alone.
+`grader.authoring.notebooks`); manual grades and comments are left alone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from grader.results import SubmissionResult
+from grader.reports.results import SubmissionResult
 
 
 def hidden_tests_cell(stage_name: str) -> str:

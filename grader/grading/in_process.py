@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from exercises.spec import Instance, Probe, Stage
-from grader.verdicts import Outcome, plan_calls
+from grader.checking.verdicts import Outcome, plan_calls
 
 
 def _changed(before: Any, after: Any) -> bool:

@@ -37,8 +37,8 @@ import numpy as np
 
 from exercises.instance import DEMO_SECRET, choose_variant, make_instance
 from exercises.spec import Exercise, Instance, Variant
-from grader.solution_cells import given_names, solution_code, solution_namespace
-from grader.templating import render
+from grader.authoring.solution_cells import given_names, solution_code, solution_namespace
+from grader.authoring.templating import render
 
 
 def _is_size_field(options: tuple) -> bool:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.gradcheck import ParameterLayout
+from grader.checking.gradcheck import ParameterLayout
 
 RECURRENT_KEYS = ("U", "W", "b")
 SPARSE_ENTRIES_PER_SET = 8   # above this many changed entries per set on average, go dense

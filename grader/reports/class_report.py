@@ -11,8 +11,8 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.render import render_junit
-from grader.results import SubmissionResult
+from grader.reports.render import render_junit
+from grader.reports.results import SubmissionResult
 
 
 def class_csv(results: Sequence[SubmissionResult]) -> str:
