@@ -116,7 +116,12 @@ class Stage:
 
 
 def named_outputs(names: tuple[str, ...], result) -> dict[str, Any]:
-    """Pair the declared output names with a returned value, tuple of values or dict."""
+    """Pair the declared output names with a returned value.
+
+    Every natural way of returning several values is the same answer: a tuple,
+    a list, or any Mapping with the names as keys. With one declared output the
+    value is that output, whatever its type.
+    """
     if isinstance(result, Mapping):
         missing = [name for name in names if name not in result]
         if missing:
@@ -124,10 +129,20 @@ def named_outputs(names: tuple[str, ...], result) -> dict[str, Any]:
         return {name: result[name] for name in names}
     if len(names) == 1:
         return {names[0]: result}
-    if not isinstance(result, tuple) or len(result) != len(names):
-        count = len(result) if isinstance(result, tuple) else 1
-        raise ValueError(f"expected {len(names)} return values ({', '.join(names)}), got {count}")
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        raise ValueError(f"expected {len(names)} return values ({', '.join(names)}), "
+                         f"got {_count(result)}")
     return dict(zip(names, result, strict=True))
+
+
+def _count(result) -> str:
+    """How many values a return value holds, in words: "3 (a list)", "one (a numpy array)"."""
+    if isinstance(result, (tuple, list)):
+        return f"{len(result)} (a {type(result).__name__})"
+    if result is None:
+        return "None (did the function forget to return?)"
+    kind = "numpy array" if isinstance(result, np.ndarray) else type(result).__name__
+    return f"one value (a {kind})"
 
 
 @dataclass(frozen=True)

@@ -332,19 +332,19 @@ def test_release_notebooks_stop_at_the_first_stub(tmp_path):
 # -- nbgrader ------------------------------------------------------------------------------------
 
 BUGGY_RNN_BACKWARD = '''def rnn_backward(ds_out, x, s0, s, U, W):
-    """BPTT without the recurrent term: each step sees only its own output's gradient."""
+    """BPTT whose bias gradient is averaged over the batch: only db is wrong."""
     N, T, _ = x.shape
     dx = np.zeros_like(x)
     dU, dW, db = np.zeros_like(U), np.zeros_like(W), np.zeros(W.shape[0])
-    ds_prev = np.zeros_like(s0)
+    ds_next = np.zeros_like(s0)
     for t in reversed(range(T)):
         s_prev = s[:, t - 1] if t > 0 else s0
-        dx[:, t], ds_prev, dU_t, dW_t, db_t = rnn_step_backward(
-            ds_out[:, t], x[:, t], s_prev, s[:, t], U, W)
+        dx[:, t], ds_next, dU_t, dW_t, db_t = rnn_step_backward(
+            ds_out[:, t] + ds_next, x[:, t], s_prev, s[:, t], U, W)
         dU += dU_t
         dW += dW_t
-        db += db_t
-    return dx, ds_prev, dU, dW, db
+        db += db_t / N
+    return dx, ds_next, dU, dW, db
 '''
 
 

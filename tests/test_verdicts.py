@@ -99,11 +99,9 @@ def test_one_wrong_entry_is_caught_and_localised(student, data):
     assert f"{output}: 1 of {int(np.prod(shape))} entries wrong" in check.message
     if output == "dx":
         T = shape[1]
-        assert f"walking back from t={T - 1}, the first wrong step is t={index[1]}" \
-            in check.message
-        assert check.score == pytest.approx(1 - 1 / (len(stage.returns) * T))
-    else:
-        assert check.score == pytest.approx(1 - 1 / len(stage.returns))
+        assert (f"walking back from t={T - 1} as BPTT does, the first wrong step is "
+                f"t={index[1]}, {T - 1} of {T} steps right") in check.message
+    assert check.score == pytest.approx(1 - 1 / len(stage.returns))
 
 
 def grade_stage(stage_name: str, code: str, student: str = "student-000"):

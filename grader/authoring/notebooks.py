@@ -119,9 +119,23 @@ def given_cell(exercise: Exercise, student: str, variant: Variant) -> str:
                   given=[f.source for f in picked if f is not None])
 
 
-def _shared_given_cell(exercise: Exercise, salt: str) -> str:
+def graded_given_cell(exercise: Exercise, student: str, variant: Variant, salt: str, *,
+                      shared: bool) -> str:
+    """The given cell as the grader runs it before a student's cells: what that student's
+    notebook defines, for the student id the grader trusts.
+
+    A shared release works the variant out from STUDENT_ID, so the trusted id is set
+    first; the cell then prints nothing, so the feedback shows only the student's output.
+    """
+    if not shared:
+        return given_cell(exercise, student, variant)
+    return f"STUDENT_ID = {student!r}\n" + _shared_given_cell(exercise, salt, announce=False)
+
+
+def _shared_given_cell(exercise: Exercise, salt: str, *, announce: bool = True) -> str:
     """The shared release's given cell: the variant from STUDENT_ID, every version of each
-    given function, and the one for the variant picked by its token."""
+    given function, and the one for the variant picked by its token. `announce` prints
+    the variant, for the student."""
     code = solution_code(exercise.solution_module)
     sources, dispatch = [], {}
     for base in given_names(exercise):
@@ -136,7 +150,7 @@ def _shared_given_cell(exercise: Exercise, salt: str) -> str:
         "notebook/given_shared.py.j2", exercise=exercise, imports=code.imports,
         constants=code.constants, given=sources, dispatch=dispatch, salt=salt,
         variant_space={k: tuple(v) for k, v in exercise.variant_space.items()},
-        variant_defaults=_variant_defaults(),
+        variant_defaults=_variant_defaults(), announce=announce,
         tokens_expression='{VARIANT["activation"], f"{VARIANT[\'output\']}_'
                           '{VARIANT[\'objective\']}"}',
     )

@@ -10,10 +10,13 @@ the error the call raised), the outputs of a second identical call when the
 probe asks for one, and the arguments the function changed in place. Every
 verdict is computed here, in the trusted process, from those values alone:
 
-- a stage's score is the mean over its probes; a probe's score is the mean over
-  its outputs, where an output with a time axis earns the fraction of time
-  steps that are right and any other output (a parameter's gradient) earns 1
-  only when every entry is right;
+- a stage's score is the mean over its probes; a probe's score is the fraction
+  of its outputs that are right, and an output is right only when every entry
+  is within tolerance (`grader.checking.checks`); an output with a time axis
+  also says at which step it first goes wrong, in the order it is computed;
+- an output that must be None (a bias gradient without bias) does not count
+  when it is None, and counts as one wrong output when it is not;
+- a call that raised, or whose return value cannot be read, earns 0;
 - a call that changed its arguments in place earns half; a repeated call that
   disagrees with the first earns the lower of the two;
 - a wrong answer that equals what one of the stage's bugs returns, on every
@@ -35,13 +38,13 @@ from grader.checking.checks import (
     RejectedAnswer,
     answer_array,
     entries_right,
-    first_wrong_time,
+    lower_precision,
     shape_problem,
+    steps_right,
 )
 from grader.checking.equations import as_text
 from grader.reports.results import CheckResult, SubmissionResult
 
-RTOL, ATOL = 1e-6, 1e-9
 EXCEPTION_TEXT = re.compile(r"^[A-Za-z_][\w.]*: ")   # "ValueError: …", as opposed to a sentence
 
 
@@ -79,30 +82,26 @@ def plan_calls(instance: Instance) -> dict[str, list[Probe]]:
 @dataclass
 class _OutputVerdict:
     name: str
-    score: float
     right: bool
     note: str
 
 
-def _judge_output(name: str, got: Any, expected: Any, time_axis: int | None) -> _OutputVerdict:
-    """Compare one output. Expected None means the output must be None (no bias, say)."""
-    if expected is None:
-        ok = got is None
-        return _OutputVerdict(name, float(ok), ok, "" if ok else f"{name} should be None")
+def _judge_output(name: str, got: Any, expected: np.ndarray, time_axis: int | None
+                  ) -> _OutputVerdict:
+    """Compare one output with the reference: right only when every entry is."""
     expected = np.asarray(expected, dtype=np.float64)
     if isinstance(got, ForeignValue):
-        return _OutputVerdict(name, 0.0, False,
-                              f"{name}: expected a numpy array, got {got.type_name}")
+        return _OutputVerdict(name, False, f"{name}: expected a numpy array, got {got.type_name}")
     try:
         array = answer_array(got)
     except RejectedAnswer as error:
-        return _OutputVerdict(name, 0.0, False, f"{name}: {error}")
+        return _OutputVerdict(name, False, f"{name}: {error}")
     problem = shape_problem(array.shape, expected.shape)
     if problem:
-        return _OutputVerdict(name, 0.0, False, f"{name}: {problem}")
-    right = entries_right(array, expected, rtol=RTOL, atol=ATOL)
+        return _OutputVerdict(name, False, f"{name}: {problem}")
+    right = entries_right(array, expected)
     if right.all():
-        return _OutputVerdict(name, 1.0, True, "")
+        return _OutputVerdict(name, True, "")
     with np.errstate(invalid="ignore", over="ignore"):
         scale = np.maximum(np.abs(array) + np.abs(expected), 1e-12)
         error = float(np.nanmax(np.where(right, 0.0, np.abs(array - expected) / scale)))
@@ -112,20 +111,46 @@ def _judge_output(name: str, got: Any, expected: Any, time_axis: int | None) -> 
     elif np.isfinite(error):
         note += f" (largest relative error {error:.1e})"
     if time_axis is not None and expected.ndim > time_axis:
-        where = first_wrong_time(array, expected, time_axis, rtol=RTOL, atol=ATOL)
-        T = len(where.right_steps)
-        note += (f"; walking back from t={T - 1}, the first wrong step is t={where.first_wrong}"
-                 f", {sum(where.right_steps)} of {T} steps right")
-        return _OutputVerdict(name, where.fraction_right, False, note)
-    return _OutputVerdict(name, 0.0, False, note)
+        note += _steps_text(name, steps_right(array, expected, time_axis))
+    precision = lower_precision(got)
+    if precision:
+        note += (f"; it is {precision}, which keeps only about "
+                 f"{7 if precision == 'float32' else 3} significant digits: compute in float64 "
+                 "(numpy's default) to meet the tolerance")
+    return _OutputVerdict(name, False, note)
+
+
+def _steps_text(name: str, right: np.ndarray) -> str:
+    """Where in time an output goes wrong, in the order it is computed: a state forward
+    from t=0, a gradient (named d…) back from t=T−1 as BPTT computes it."""
+    wrong, T = np.flatnonzero(~right), len(right)
+    if name.startswith("d"):
+        return (f"; walking back from t={T - 1} as BPTT does, the first wrong step is "
+                f"t={int(wrong[-1])}, {T - wrong.size} of {T} steps right")
+    return (f"; going forward from t=0, the first wrong step is t={int(wrong[0])}, "
+            f"{T - wrong.size} of {T} steps right")
 
 
 def _judge_outputs(probe: Probe, got: Mapping[str, Any] | None,
                    expected: Mapping[str, Any]) -> list[_OutputVerdict]:
-    if got is None:
-        return [_OutputVerdict(name, 0.0, False, "") for name in expected]
-    return [_judge_output(name, got.get(name), value, probe.time_axis.get(name))
-            for name, value in expected.items()]
+    """One verdict per output that counts. An output that must be None (a bias gradient
+    in a variant without bias) counts only when the answer is not None, as a wrong one."""
+    verdicts = []
+    for name, value in expected.items():
+        answer = None if got is None else got.get(name)
+        if value is None:
+            if got is not None and answer is not None:
+                verdicts.append(_OutputVerdict(name, False, f"{name} should be None"))
+        elif got is None:
+            verdicts.append(_OutputVerdict(name, False, ""))
+        else:
+            verdicts.append(_judge_output(name, answer, value, probe.time_axis.get(name)))
+    return verdicts
+
+
+def _probe_score(verdicts: list[_OutputVerdict]) -> float:
+    """The fraction of the counted outputs that are right."""
+    return float(np.mean([v.right for v in verdicts])) if verdicts else 1.0
 
 
 def _same_outputs(got: Mapping[str, Any] | None, other: Mapping[str, Any]) -> bool:
@@ -142,8 +167,7 @@ def _same_outputs(got: Mapping[str, Any] | None, other: Mapping[str, Any]) -> bo
         except RejectedAnswer:
             return False
         value = np.asarray(value, dtype=np.float64)
-        if array.shape != value.shape or not entries_right(array, value, rtol=RTOL,
-                                                            atol=ATOL).all():
+        if array.shape != value.shape or not entries_right(array, value).all():
             return False
     return True
 
@@ -176,12 +200,12 @@ def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
                                                    else outcome.error))
             continue
         judged = _judge_outputs(probe, outcome.outputs, expected)
-        score = float(np.mean([v.score for v in judged]))
+        score = _probe_score(judged)
         notes = [v.note for v in judged if not v.right and v.note]
         if probe.repeat and outcome.repeat_outputs is not None:
             again = _judge_outputs(probe, outcome.repeat_outputs, expected)
             if not _same_outputs(outcome.repeat_outputs, outcome.outputs or {}):
-                score = min(score, float(np.mean([v.score for v in again])))
+                score = min(score, _probe_score(again))
                 notes.append("a second call with the same inputs returned something else: "
                              "the function keeps state between calls (a global accumulator?)")
         if outcome.mutated:

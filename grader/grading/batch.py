@@ -26,7 +26,7 @@ from pathlib import Path
 from exercises.instance import make_instance
 from exercises.registry import get_exercise
 from grader.authoring.course import CourseConfig
-from grader.authoring.notebooks import given_cell
+from grader.authoring.notebooks import graded_given_cell
 from grader.checking.verdicts import grade_outcomes, plan_calls
 from grader.grading.gradebook import Grade, Gradebook
 from grader.grading.submission import (
@@ -193,8 +193,9 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
     def stage_outputs(stage_name, value):
         return definition.stage(stage_name).outputs(value)
 
-    outcomes, report = worker.run(given_cell(definition, submission.student, instance.variant),
-                                  list(submission.cells), calls, stage_outputs)
+    given = graded_given_cell(definition, submission.student, instance.variant, config.salt,
+                              shared=submission.claimed.get("flavour") == "shared")
+    outcomes, report = worker.run(given, list(submission.cells), calls, stage_outputs)
     result = grade_outcomes(instance, outcomes, metadata={
         "path": str(target.path), "digest": submission.digest,
         "isolation": worker.isolation.kind, "run_seconds": report.seconds}, plan=plan)

@@ -27,7 +27,10 @@ def _changed(before: Any, after: Any) -> bool:
     if isinstance(before, dict):
         return (not isinstance(after, dict) or before.keys() != after.keys()
                 or any(_changed(before[k], after[k]) for k in before))
-    return False
+    if isinstance(before, (list, tuple)):
+        return (type(after) is not type(before) or len(before) != len(after)
+                or any(_changed(b, a) for b, a in zip(before, after, strict=True)))
+    return type(before) is not type(after) or before != after
 
 
 def describe_error(error: BaseException) -> str:

@@ -17,6 +17,7 @@ The protocol, in full:
        call            {"stage": name, "probe": i, "repeat": bool,
                         "kwargs": {name: encoded}}
        encoded         {"array": "a3_7"} | {"dict": {key: encoded}} | {"value": v}
+                       | {"list": [encoded, …]} | {"tuple": [encoded, …]}
        arguments.npz   the arrays, by the names "array" gives (no pickle)
 2. The parent writes one request line to the zygote's stdin, a pipe no job can
    reach (a job's stdin is /dev/null):

@@ -53,6 +53,9 @@ def _encode(value, arrays: dict[str, np.ndarray], stem: str) -> dict:
         return {"array": name}
     if isinstance(value, dict):
         return {"dict": {key: _encode(item, arrays, stem) for key, item in value.items()}}
+    if isinstance(value, (list, tuple)):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return {kind: [_encode(item, arrays, stem) for item in value]}
     if isinstance(value, (bool, int, float, str)) or value is None:
         return {"value": value}
     if isinstance(value, np.generic):

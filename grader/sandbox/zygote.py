@@ -21,7 +21,8 @@ directory.
 Job directory (written by the trusted parent, readable only by root):
     plan.json   {"given": source, "cells": [source, …], "calls": [call, …]}
     call:       {"stage": name, "probe": i, "repeat": bool, "kwargs": {name: encoded}}
-    encoded:    {"array": "a3_7"} | {"dict": {key: encoded}} | {"value": number or str}
+    encoded:    {"array": "a3_7"} | {"dict": {key: encoded}} | {"list": [encoded, …]}
+                | {"tuple": [encoded, …]} | {"value": number or str}
     arguments.npz   the arrays, by the names "array" gives
 """
 
@@ -35,6 +36,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -52,11 +54,19 @@ def decode(value, arguments):
         return arguments[value["array"]]
     if "dict" in value:
         return {key: decode(item, arguments) for key, item in value["dict"].items()}
+    if "list" in value:
+        return [decode(item, arguments) for item in value["list"]]
+    if "tuple" in value:
+        return tuple(decode(item, arguments) for item in value["tuple"])
     return value["value"]
 
 
+NUMBERS = (float, int, np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
+           np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+
+
 def _plain_numbers(value):
-    """Whether value is a number or a (nested) list/tuple of exact numbers or float arrays."""
+    """Whether value is a number or a (nested) list/tuple of exact numbers or numeric arrays."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -64,13 +74,17 @@ def _plain_numbers(value):
             stack.extend(item)
         elif type(item) is np.ndarray:
             continue
-        elif type(item) not in (float, int, np.float64, np.float32, np.float16):
+        elif type(item) not in NUMBERS:
             return False
     return True
 
 
 def encode_output(value, folder, stem):
-    """Save one returned value as plain data, judging its type by exact class only."""
+    """Save one returned value as plain data, judging its type by exact class only.
+
+    Numbers keep their dtype (float32 stays float32), so that the parent can say
+    when lost precision is what made an answer wrong.
+    """
     cls = type(value)
     if value is None:
         return {"none": True}
@@ -79,11 +93,13 @@ def encode_output(value, folder, stem):
             return {"type": f"numpy array of dtype {value.dtype.name}"}
         np.save(os.path.join(folder, stem + ".npy"), value, allow_pickle=False)
         return {"array": stem + ".npy"}
-    if cls in (list, tuple, float, int, np.float64, np.float32, np.float16):
+    if cls in (list, tuple) or cls in NUMBERS:
         if cls in (list, tuple) and not _plain_numbers(value):
             return {"type": f"{cls.__name__} holding non-numbers"}
         try:
-            array = np.array(value, dtype=np.float64)
+            array = np.array(value)
+            if array.dtype.kind not in "fiu":
+                array = np.array(value, dtype=np.float64)
         except (ValueError, TypeError):
             return {"type": f"ragged {cls.__name__}"}
         np.save(os.path.join(folder, stem + ".npy"), array, allow_pickle=False)
@@ -116,17 +132,21 @@ MAX_ITEMS = 64
 
 
 def encode_result(value, folder, stem):
-    """A function's return value: a tuple or a dict of values, or one value.
+    """A function's return value: a sequence or a mapping of values, or one value.
 
-    The parent pairs the items with the stage's output names, so a wrong
-    number of return values is judged there, not here.
+    Any tuple or list (a namedtuple too) and any Mapping with string keys (an
+    OrderedDict, a defaultdict) count, as they do on every route. The parent
+    pairs the items with the stage's output names, so a wrong number of return
+    values is judged there, not here.
     """
-    if type(value) is tuple and len(value) <= MAX_ITEMS:
+    if isinstance(value, (tuple, list)) and len(value) <= MAX_ITEMS:
         return {"tuple": [encode_output(item, folder, f"{stem}_{i}")
                           for i, item in enumerate(value)]}
-    if type(value) is dict and len(value) <= MAX_ITEMS and all(type(k) is str for k in value):
-        return {"dict": {key: encode_output(item, folder, f"{stem}_{i}")
-                         for i, (key, item) in enumerate(value.items())}}
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        if len(items) <= MAX_ITEMS and all(type(key) is str for key, _ in items):
+            return {"dict": {key: encode_output(item, folder, f"{stem}_{i}")
+                             for i, (key, item) in enumerate(items)}}
     return encode_output(value, folder, stem)
 
 
@@ -137,7 +157,10 @@ def changed(before, after):
     if type(before) is dict:
         return (type(after) is not dict or before.keys() != after.keys()
                 or any(changed(before[k], after[k]) for k in before))
-    return False
+    if type(before) in (list, tuple):
+        return (type(after) is not type(before) or len(before) != len(after)
+                or any(changed(b, a) for b, a in zip(before, after, strict=True)))
+    return type(before) is not type(after) or before != after
 
 
 def only_the_job_itself():
