@@ -1,7 +1,8 @@
 """`bptt grade PATH...`: grade submissions in the sandbox and write every rendering.
 
-Exit status 0 when grading ran, whatever the scores; 1 when the grader itself
-could not run (no submissions found, an unreadable course file).
+Exit status 0 when grading ran, whatever the scores; 2 for an invocation error
+(no such path, no submission found, an unknown exercise, a bad option value, an
+unreadable course or roster file, an nbgrader course graded with the demo secret).
 """
 
 from __future__ import annotations
@@ -12,46 +13,92 @@ from pathlib import Path
 import click
 
 
+class InvocationError(click.ClickException):
+    """A command line that cannot be carried out: one clear line, exit status 2."""
+
+    exit_code = 2
+
+
+def course_config(course: str | None, nbgrader_course: str | None, demo_secret: bool,
+                  nbgrader_tree: bool):
+    """The course file to grade with: --course, else the nbgrader course's own, else the
+    usual search. Grading an nbgrader course with the demo secret needs --demo-secret."""
+    from grader.authoring.course import FILE_NAME, CourseConfig
+
+    try:
+        if course is None and nbgrader_course is not None:
+            own = Path(nbgrader_course) / FILE_NAME
+            if not own.is_file() and not demo_secret:
+                raise InvocationError(f"{own} does not exist: `bptt nbgrader init` writes it "
+                                      "(or pass --course FILE, or --demo-secret to try "
+                                      "things out)")
+            config = CourseConfig.from_file(own) if own.is_file() else CourseConfig()
+        else:
+            config = CourseConfig.load(course, quiet=True)
+    except ValueError as error:
+        raise InvocationError(str(error)) from None
+    if config.is_demo and (nbgrader_course or nbgrader_tree) and not demo_secret:
+        raise InvocationError("refusing to grade an nbgrader course with the demo secret, "
+                              "which anyone can read: give the course's bptt-course.toml "
+                              "(--course, or --nbgrader COURSE_DIR), or --demo-secret")
+    return config
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--results", "results_dir", default="bptt-results", show_default=True,
               type=click.Path(file_okay=False),
               help="Folder for <file stem>.json (Gradescope), class.csv, junit.xml, "
                    "summary.txt and the gradebook.")
-@click.option("--exercise", help="Grade every file as this exercise (else: notebook metadata, "
-                                 "or the nbgrader assignment folder).")
+@click.option("--exercise", help="Grade every file as this exercise (else: the nbgrader "
+                                 "assignment folder, the roster's file name, the metadata).")
 @click.option("--student", help="Grade every file as this student's (else: the nbgrader "
-                                "submitted/<student>/ folder, or the notebook metadata).")
+                                "submitted/<student>/ folder, the roster, the metadata).")
+@click.option("--roster", type=click.Path(dir_okay=False),
+              help="The roster `bptt generate --roster` used: each file named "
+                   "<exercise>-<student>.ipynb is that student's.")
 @click.option("--course", type=click.Path(dir_okay=False),
-              help="The course file (default: $BPTT_COURSE or ./bptt-course.toml).")
-@click.option("--workers", type=int, help="Parallel sandboxes (default: one per core).")
+              help="The course file (default: COURSE_DIR/bptt-course.toml with --nbgrader, "
+                   "else $BPTT_COURSE or bptt-course.toml here or in a parent folder).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Parallel sandboxes (default: one per core).")
 @click.option("--no-isolation", is_flag=True,
               help="Run student code without bubblewrap (weaker; for debugging).")
 @click.option("--nbgrader", "nbgrader_course", type=click.Path(file_okay=False, exists=True),
               help="Also write the scores into this nbgrader course's gradebook.db.")
-def grade(paths, results_dir, exercise, student, course, workers, no_isolation,
-          nbgrader_course) -> None:
+@click.option("--demo-secret", is_flag=True,
+              help="Allow grading an nbgrader course with the demo secret (never for a class).")
+def grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
+          nbgrader_course, demo_secret) -> None:
     """Grade notebooks or .py files: files, folders or an nbgrader submitted/ tree."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
-    from grader.authoring.course import CourseConfig
-    from grader.grading.batch import discover, grade_batch
-    from grader.reports.class_report import write_class_reports
+    from exercises.registry import all_exercises, get_exercise
+    from grader.authoring.roster import read_roster
+    from grader.grading.batch import discover, grade_batch, with_roster
+    from grader.reports.class_report import identity_warnings, write_class_reports
     from grader.reports.render import github_classroom_notices, github_classroom_output, points_line
 
     console = Console(stderr=True)
     try:
-        config = CourseConfig.load(course, quiet=True)
+        if exercise is not None:
+            get_exercise(exercise)
         targets = discover(paths)
-    except (ValueError, FileNotFoundError) as error:
-        raise click.ClickException(str(error)) from None
+        if roster:
+            targets = with_roster(targets, [s.id for s in read_roster(roster)], all_exercises())
+    except (ValueError, FileNotFoundError) as error:   # RosterError is a ValueError
+        raise InvocationError(str(error)) from None
     if not targets:
-        raise click.ClickException("no .ipynb or .py submissions found under "
-                                   + ", ".join(paths))
+        raise InvocationError("no .ipynb or .py submissions found under " + ", ".join(paths))
+    config = course_config(course, nbgrader_course, demo_secret,
+                           any(t.student and t.exercise for t in targets))
     if config.is_demo:
         console.print("[yellow]warning:[/] no course file: the demo secret is in use, so "
                       "anyone can compute the hidden probes (see bptt-course.toml)")
+    else:
+        console.print(f"course file: {escape(str(config.source))}")
     results_dir = Path(results_dir)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("grading", total=len(targets))
@@ -68,10 +115,16 @@ def grade(paths, results_dir, exercise, student, course, workers, no_isolation,
                 (result, Path(result.metadata.get("path", "")).stem)
                 for result in summary.results])
         except ValueError as error:
-            raise click.ClickException(str(error)) from None
+            raise InvocationError(str(error)) from None
         for problem in problems:
             console.print(f"[yellow]nbgrader:[/] {problem}")
         console.print(f"scores written to {nbgrader_course}/gradebook.db")
+    for result in summary.results:
+        if result.checks and result.checks[0].name == "Submission" and result.score == 0:
+            console.print(f"[red]not graded:[/] {escape(str(result.metadata.get('path')))}: "
+                          f"{escape(result.checks[0].message)}")
+    for warning in identity_warnings(summary.results):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     if summary.isolation:
         style = "yellow" if summary.isolation.startswith("WEAKER") else "green"
         console.print(f"[{style}]{summary.isolation}[/]")

@@ -45,36 +45,91 @@ GRADER_VERSION = "1"
 
 @dataclass(frozen=True)
 class Target:
-    """A file to grade, and the student and exercise its location vouches for."""
+    """A file to grade, the student and exercise its location vouches for, and why its
+    location cannot be trusted when it cannot (then it is graded as unreadable)."""
 
     path: Path
     student: str | None = None
     exercise: str | None = None
+    problem: str | None = None
 
 
-def from_nbgrader_path(path: Path) -> tuple[str | None, str | None]:
-    """(student, assignment) for nbgrader's submitted/<student>/<assignment>/<file>."""
-    parts = path.resolve().parts
-    for i in range(len(parts) - 3, -1, -1):
-        if parts[i] in ("submitted", "autograded") and i + 3 < len(parts):
-            return parts[i + 1], parts[i + 2]
-    return None, None
+NBGRADER_FOLDERS = ("submitted", "autograded")
+
+
+def nbgrader_identity(root: Path, path: Path) -> tuple[str | None, str | None, str | None]:
+    """(student, assignment, problem) of a file found under `root`, from nbgrader's layout.
+
+    The layout is anchored at the folder given: `submitted/<student>/<assignment>/<file>`
+    exactly, where `submitted` is the root itself, one of its two nearest ancestors (a
+    student's or an assignment's folder was given), or the first such folder below it.
+    A file deeper than that (a `submitted/` tree nested inside a student's folder) has
+    a problem, not an identity: it would let one student grade a file as another.
+    """
+    root = root.absolute()
+    relative = path.absolute().relative_to(root).parts
+    above = [i for i, folder in enumerate((root, root.parent, root.parent.parent))
+             if folder.name in NBGRADER_FOLDERS]
+    if above:
+        parts = (*root.parts[len(root.parts) - above[0]:], *relative)
+    else:
+        below = [i for i, part in enumerate(relative[:-1]) if part in NBGRADER_FOLDERS]
+        if not below:
+            return None, None, None
+        parts = relative[below[0] + 1:]
+    if len(parts) != 3:
+        return None, None, ("it is not at submitted/<student>/<assignment>/<file> in the "
+                            "nbgrader folder given, so whose it is cannot be told")
+    return parts[0], parts[1], None
 
 
 def discover(paths: Iterable[str | Path]) -> list[Target]:
-    """Every gradable file under the given files and folders, in a stable order."""
+    """Every gradable file under the given files and folders, in a stable order.
+
+    Hidden files and folders are skipped, and so is anything reached through a
+    symbolic link, which could lead out of the tree given.
+    """
     found: dict[Path, Target] = {}
     for given in map(Path, paths):
         if given.is_dir():
+            root = given
+            inside = given.resolve()
             files = sorted(p for p in given.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                           and not any(part.startswith(".") for part in p.relative_to(given).parts))
+                           and not any(part.startswith(".") for part in p.relative_to(given).parts)
+                           and p.resolve().is_relative_to(inside)
+                           and p.resolve().relative_to(inside) == p.relative_to(given))
         elif given.exists():
-            files = [given]
+            root, files = given.parent, [given]
         else:
             raise FileNotFoundError(f"no such file or folder: {given}")
         for path in files:
-            found.setdefault(path.resolve(), Target(path, *from_nbgrader_path(path)))
+            found.setdefault(path.resolve(), Target(path, *nbgrader_identity(root, path)))
     return list(found.values())
+
+
+def with_roster(targets: list[Target], students: Iterable[str],
+                exercise_ids: Iterable[str]) -> list[Target]:
+    """Targets whose student the file's name vouches for, against a roster.
+
+    `bptt generate --roster` writes `<exercise>-<student>.ipynb`; a file named so for a
+    student of the roster is theirs. A file that an nbgrader path already identifies
+    keeps that identity; any other file has a problem: it names no student of the
+    roster, and the notebook's own claim is not to be trusted.
+    """
+    students = set(students)
+    exercise_ids = sorted(exercise_ids, key=len, reverse=True)
+    named = []
+    for target in targets:
+        if target.student or target.problem:
+            named.append(target)
+            continue
+        stem = target.path.stem
+        match = next(((stem[len(e) + 1:], e) for e in exercise_ids
+                      if stem.startswith(f"{e}-") and stem[len(e) + 1:] in students), None)
+        named.append(replace(target, student=match[0], exercise=match[1]) if match else
+                     replace(target, problem="its name is not <exercise>-<student>"
+                             f"{target.path.suffix} for a student of the roster"))
+    return named
 
 
 def context_fingerprint(config: CourseConfig) -> str:
@@ -171,6 +226,11 @@ def _jsonable(value):
 def grade_target(target: Target, config: CourseConfig, worker: Worker,
                  student: str | None = None, exercise: str | None = None) -> SubmissionResult:
     """Grade one file in the worker's sandbox; a result in every case."""
+    if target.problem:
+        known = exercise or target.exercise
+        return unreadable(replace(target, exercise=known),
+                          f"This submission could not be graded: {target.problem}.",
+                          points=_exercise_points(known))
     try:
         submission = load_submission(target.path, student=student or target.student,
                                      exercise=exercise or target.exercise)
@@ -198,7 +258,8 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
     outcomes, report = worker.run(given, list(submission.cells), calls, stage_outputs)
     result = grade_outcomes(instance, outcomes, metadata={
         "path": str(target.path), "digest": submission.digest,
-        "isolation": worker.isolation.kind, "run_seconds": report.seconds}, plan=plan)
+        "isolation": worker.isolation.kind, "run_seconds": report.seconds,
+        **({"grader_failure": True} if report.status == "worker-error" else {})}, plan=plan)
     notes = locked_cell_notes(submission, definition, config.salt)
     notes += _notes(submission, instance, config.limits, report)
     return SubmissionResult(student=result.student, exercise=result.exercise,
@@ -244,6 +305,7 @@ def _grade_in_pool(job: tuple[Target, str | None, str | None]) -> tuple[Target, 
     except Exception as error:  # the grader's own fault: still a result, never a lost batch
         result = unreadable(target, f"The grader failed on this submission ({error!r}); "
                                     "tell your instructor.")
+        result = replace(result, metadata={**result.metadata, "grader_failure": True})
     return target, json.dumps(result.to_gradescope()), _WORKER.isolation.description
 
 
@@ -302,7 +364,7 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
     skipped = len(targets) - len(todo)
     isolation = ""
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    done = 0
+    done, unrecorded = 0, []
     if todo:
         context_ = get_context("fork")
         counter = context_.Value("i", 0)
@@ -313,18 +375,21 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
                 isolation = description
                 result = SubmissionResult.from_gradescope(json.loads(payload))
                 _write_atomically(results_dir / names[target.path], payload)
+                done += 1
+                if progress:
+                    progress(done, len(todo))
+                if result.metadata.get("grader_failure"):
+                    unrecorded.append(result)   # the grader's fault: a rerun grades it again
+                    continue
                 gradebook.record(Grade(
                     path=str(target.path.resolve()), student=result.student,
                     exercise=result.exercise, digest=digests[target.path], context=context,
                     score=result.score, max_score=result.max_score, results=payload))
-                done += 1
-                if progress:
-                    progress(done, len(todo))
             pool.close()
             pool.join()
     wanted = {str(t.path.resolve()) for t in targets}
     results = [SubmissionResult.from_gradescope(json.loads(grade.results))
-               for grade in gradebook.grades() if grade.path in wanted]
+               for grade in gradebook.grades() if grade.path in wanted] + unrecorded
     gradebook.close()
     return BatchSummary(graded=done, skipped=skipped, isolation=isolation, results=results)
 

@@ -38,6 +38,8 @@ def write_auto_scores(course_dir: str | Path,
     problems = []
     with Gradebook(f"sqlite:///{database}") as gradebook:
         for result, notebook in graded:
+            if not result.student or result.metadata.get("grader_failure"):
+                continue    # nobody's grade, or the grader's own failure: nothing to record
             try:
                 gradebook.find_assignment(result.exercise)
             except MissingEntry:

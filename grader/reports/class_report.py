@@ -44,20 +44,44 @@ def printable(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
+def identity_warnings(results: Sequence[SubmissionResult]) -> list[str]:
+    """Submissions whose identity an instructor should look at: one student with two
+    files for one exercise, and one file's bytes handed in under two students."""
+    by_student: dict[tuple[str, str], list[str]] = {}
+    by_digest: dict[str, set[str]] = {}
+    for result in results:
+        path = str(result.metadata.get("path", ""))
+        if result.student:
+            by_student.setdefault((result.student, result.exercise), []).append(path)
+        if result.metadata.get("digest") and result.student:
+            by_digest.setdefault(result.metadata["digest"], set()).add(result.student)
+    warnings = [f"{printable(student)} handed in {len(paths)} files for {printable(exercise)}: "
+                + ", ".join(printable(p) for p in sorted(paths))
+                for (student, exercise), paths in sorted(by_student.items()) if len(paths) > 1]
+    warnings += ["the same file was handed in by " + ", ".join(map(printable, sorted(students)))
+                 for students in sorted(by_digest.values(), key=sorted) if len(students) > 1]
+    return warnings
+
+
 def summary_text(results: Sequence[SubmissionResult], isolation: str = "") -> str:
-    """A plain-text table of the class, then the misconceptions the grader named."""
-    rows = [("student", "exercise", "score", "")]
+    """A plain-text table of the class, then the identity warnings and the misconceptions
+    the grader named."""
+    rows = [("student", "exercise", "score", "file", "")]
     for result in sorted(results, key=lambda r: (r.student, r.exercise)):
         wrong = [check.name for check in result.checks if check.score < 1.0]
-        rows.append((printable(result.student), printable(result.exercise),
+        rows.append((printable(result.student) or "?", printable(result.exercise) or "?",
                      f"{result.score:g}/{result.max_score:g}",
+                     printable(str(result.metadata.get("path", ""))),
                      ("wrong: " + ", ".join(wrong)) if wrong else "all right"))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-             + "  " + row[3] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+             + "  " + row[4] for row in rows]
     if results:
         mean = sum(r.score for r in results) / len(results)
         lines += ["", f"{len(results)} submissions, mean score {mean:.2f}"]
+    warnings = identity_warnings(results)
+    if warnings:
+        lines += ["", "Warnings:"] + [f"  {warning}" for warning in warnings]
     counts = misconception_counts(results)
     if counts:
         lines += ["", "Misconceptions named:"]
