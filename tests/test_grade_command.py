@@ -192,3 +192,19 @@ def test_an_unreadable_submission_is_listed_and_scores_zero_of_the_exercise(cour
     assert run.exit_code == 0
     assert "not graded:" in run.output and "elman.ipynb" in run.output
     assert "Points 0/11" in run.output
+
+
+def test_in_the_sandbox_a_wrong_callee_costs_its_own_stage_only(course):
+    """One mistake, one deduction, on the sandboxed route too: a φ' that is wrong costs
+    phi_prime's point, not rnn_step_backward's or rnn_backward's as well."""
+    salt = CourseConfig().salt
+    student = next(s for s in (f"s{i}" for i in range(100)) if make_instance(
+        get_exercise("elman"), s, CourseConfig.from_file(course / "bptt-course.toml").secret,
+        salt).variant.activation in ("tanh", "sigmoid"))
+    submission = solved("elman", student, salt)
+    for cell in submission["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "phi_prime":
+            cell["source"] = "def phi_prime(s):\n    return 1.0 - s"
+    put(course / "elman-wrong-phi.ipynb", submission)
+    run = bptt("grade", "elman-wrong-phi.ipynb", "--results", "out", cwd=course)
+    assert "Points 10/11" in run.output, run.output

@@ -157,12 +157,22 @@ def rnn_backward(ds_out, x, s0, s, U, W):
     assert "a second call with the same inputs returned something else" in check.message
 
 
-def test_a_dependency_that_is_wrong_is_pointed_out():
-    check = grade_stage("rnn_backward", '''
+def test_a_wrong_callee_costs_its_own_stage_only_and_is_pointed_out():
+    """One mistake costs once: rnn_backward is graded with right answers from its callee."""
+    wrong_step = '''
 def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
     da = ds * phi_prime(s_t)
     return da @ U.T, da @ W, x_t.T @ da, s_prev.T @ da, da.sum(axis=0)
+'''
+    caller = grade_stage("rnn_backward", wrong_step)
+    assert caller.score == 1.0
+    assert "graded with right answers from rnn_step_backward" in caller.message
+    step = grade_stage("rnn_step_backward", wrong_step)
+    assert step.score < 1.0 and "A weight matrix is not transposed" in step.message
+    both = grade_stage("rnn_backward", wrong_step + '''
+def rnn_backward(ds_out, x, s0, s, U, W):
+    dx, ds0, dU, dW, db = _solution(ds_out, x, s0, s, U, W)
+    return dx, ds0, dU, 2 * dW, db
 ''')
-    assert check.score < 1.0
-    assert "calls rnn_step_backward, which is wrong too" in check.message
-    assert "A weight matrix is not transposed" in check.message
+    assert both.score < 1.0
+    assert "calls rnn_step_backward, which is wrong too" in both.message

@@ -235,7 +235,9 @@ def diagnose(instance: Instance, stage: Stage, probes: list[Probe],
 def _message(verdict: StageVerdict, failed_dependencies: list[str]) -> str:
     stage = verdict.stage
     if verdict.score == 1.0:
-        return f"{stage.name} is right on every probe."
+        return f"{stage.name} is right on every probe." + (
+            f" It was graded with right answers from {', '.join(failed_dependencies)}, which "
+            "is wrong in your notebook: see its own check." if failed_dependencies else "")
     wrong = sum(score < 1.0 for score in verdict.probe_scores)
     lines = [f"{stage.name}: {wrong} of {len(verdict.probe_scores)} probes wrong."]
     lines += verdict.lines
@@ -246,7 +248,8 @@ def _message(verdict: StageVerdict, failed_dependencies: list[str]) -> str:
                   f"The right equation: {as_text(bug.correction)}"]
     if failed_dependencies:
         lines.append(f"{stage.name} calls {', '.join(failed_dependencies)}, which is wrong too: "
-                     "fix that first.")
+                     "fix that first. (It was graded with right answers from it wherever your "
+                     f"{stage.name} called it as a right one would.)")
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ from exercises.registry import get_exercise
 from grader.authoring.course import CourseConfig
 from grader.authoring.notebooks import graded_given_cell
 from grader.checking.verdicts import grade_outcomes, plan_calls
+from grader.grading.callees import plan_callees
 from grader.grading.gradebook import Grade, Gradebook
 from grader.grading.submission import (
     Submission,
@@ -247,7 +248,9 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
         return unreadable(target, f"This submission could not be graded: {error}.")
     instance = make_instance(definition, submission.student, config.secret, config.salt)
     plan = plan_calls(instance)
-    calls = [Call(stage, index, dict(probe.kwargs), probe.repeat)
+    callees = plan_callees(instance, plan)
+    calls = [Call(stage, index, dict(probe.kwargs), probe.repeat,
+                  callees[stage][index] if stage in callees else {})
              for stage, probes in plan.items() for index, probe in enumerate(probes)]
 
     def stage_outputs(stage_name, value):

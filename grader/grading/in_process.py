@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import copy
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from exercises.spec import Instance, Probe, Stage
 from grader.checking.verdicts import Outcome, plan_calls
+from grader.grading.callees import Table, plan_callees
+from grader.sandbox.zygote import trusted_callees
 
 
 def _changed(before: Any, after: Any) -> bool:
@@ -43,13 +45,18 @@ def describe_error(error: BaseException) -> str:
     return text[:2000]
 
 
-def call_probe(function: Callable, stage: Stage, probe: Probe) -> Outcome:
-    """Call `function` on the probe (twice for a `repeat` probe) and record what happened."""
+def call_probe(function: Callable, stage: Stage, probe: Probe,
+               namespace: dict | None = None, callees: Table | None = None) -> Outcome:
+    """Call `function` on the probe (twice for a `repeat` probe) and record what happened,
+    with its callees in `namespace` answering from `callees` (as in the sandbox)."""
     kwargs = copy.deepcopy(dict(probe.kwargs))
+    scope = namespace if namespace is not None else {}
     try:
-        outputs = stage.outputs(function(**kwargs))
-        repeat = (stage.outputs(function(**copy.deepcopy(dict(probe.kwargs))))
-                  if probe.repeat else None)
+        with trusted_callees(scope, callees or {}):
+            outputs = stage.outputs(function(**kwargs))
+        with trusted_callees(scope, callees or {}):
+            repeat = (stage.outputs(function(**copy.deepcopy(dict(probe.kwargs))))
+                      if probe.repeat else None)
     except NotImplementedError:
         return Outcome(error=f"NotImplementedError: {stage.name} is not implemented yet")
     except Exception as error:  # the student's code may raise anything
@@ -58,19 +65,23 @@ def call_probe(function: Callable, stage: Stage, probe: Probe) -> Outcome:
     return Outcome(outputs=outputs, repeat_outputs=repeat, mutated=mutated)
 
 
-def run_in_process(instance: Instance, namespace: Mapping[str, Any],
+def run_in_process(instance: Instance, namespace: dict[str, Any],
                    stages: list[str] | None = None) -> dict[str, list[Outcome]]:
-    """Outcomes of every planned call whose function `namespace` defines.
+    """Outcomes of every planned call whose function `namespace` defines, each stage with
+    trusted callees (`grader.grading.callees`).
 
     stages: only these stages (by function name); None for all.
     """
+    plan = plan_calls(instance)
+    if stages is not None:
+        plan = {name: probes for name, probes in plan.items() if name in stages}
+    plan = {name: probes for name, probes in plan.items() if callable(namespace.get(name))}
+    tables = plan_callees(instance, plan)
     outcomes: dict[str, list[Outcome]] = {}
-    for name, probes in plan_calls(instance).items():
-        if stages is not None and name not in stages:
-            continue
-        function = namespace.get(name)
-        if not callable(function):
-            continue
+    for name, probes in plan.items():
         stage = instance.exercise.stage(name)
-        outcomes[name] = [call_probe(function, stage, probe) for probe in probes]
+        outcomes[name] = [
+            call_probe(namespace[name], stage, probe, namespace,
+                       tables[name][index] if name in tables else None)
+            for index, probe in enumerate(probes)]
     return outcomes

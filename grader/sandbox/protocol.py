@@ -26,12 +26,14 @@ MAX_RESULT_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Call:
-    """One planned call: the stage's function, which probe, its arguments."""
+    """One planned call: the stage's function, which probe, its arguments, and the
+    trusted answers of its callees (`grader.grading.callees`)."""
 
     stage: str
     probe: int
     kwargs: dict[str, Any]
     repeat: bool = False
+    callees: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,7 +71,12 @@ def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> 
     arrays: dict[str, np.ndarray] = {}
     plan = {"given": given, "cells": cells, "calls": [
         {"stage": call.stage, "probe": call.probe, "repeat": call.repeat,
-         "kwargs": {key: _encode(value, arrays, f"a{i}") for key, value in call.kwargs.items()}}
+         "kwargs": {key: _encode(value, arrays, f"a{i}") for key, value in call.kwargs.items()},
+         "callees": {name: {"inputs": spec["inputs"], "outputs": spec["outputs"],
+                            "calls": [{"kwargs": _encode(kwargs, arrays, f"t{i}"),
+                                       "answer": _encode(answer, arrays, f"t{i}")}
+                                      for kwargs, answer in spec["calls"]]}
+                     for name, spec in call.callees.items()}}
         for i, call in enumerate(calls)]}
     (folder / "plan.json").write_text(json.dumps(plan))
     np.savez(folder / "arguments.npz", **arrays)

@@ -1,0 +1,69 @@
+"""One mistake costs once: what a stage's callees would answer, planned from the reference.
+
+A stage such as `rnn_backward` calls the student's own `rnn_step_backward`. Graded
+as it is, a wrong step function would cost the step's points and the caller's.
+So while a stage is graded its callees answer from a table planned here: for
+every probe, the calls that the solution's own implementation of the stage
+makes to each callee (`depends_on`), with the arguments by name and the
+solution's answer. In the sandbox (or the kernel), a call whose arguments match
+one of these, up to rounding, gets the planned answer; any other call goes to
+the student's own function (`grader.sandbox.zygote.answering`). Only answers to
+the probe's own calls cross into the sandbox, never the solution's code.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import types
+from collections.abc import Mapping
+from typing import Any
+
+from exercises.spec import Instance, Probe
+from grader.authoring.solution_cells import solution_namespace
+
+Table = dict[str, dict[str, Any]]      # callee → {"inputs", "outputs", "calls": [(kwargs, answer)]}
+
+
+def plan_callees(instance: Instance, plan: Mapping[str, list[Probe]]) -> dict[str, list[Table]]:
+    """For every stage that calls others, one table per probe (in `plan`'s order)."""
+    exercise = instance.exercise
+    callers = [stage for stage in exercise.stages if stage.depends_on and stage.name in plan]
+    if not callers:
+        return {}
+    namespace = solution_namespace(exercise, instance.variant, instance.student)
+    tables: dict[str, list[Table]] = {}
+    for stage in callers:
+        callees = [name for name in stage.depends_on if callable(namespace.get(name))]
+        tables[stage.name] = [_recorded(namespace, stage.name, callees, probe, exercise)
+                              for probe in plan[stage.name]]
+    return tables
+
+
+def _recorded(namespace: dict, caller: str, callees: list[str], probe: Probe,
+              exercise) -> Table:
+    """Run the solution's `caller` on the probe with its callees recorded."""
+    table: Table = {}
+    scope = dict(namespace)
+    for name in callees:
+        callee = exercise.stage(name)
+        calls: list[tuple[dict, Any]] = []
+        table[name] = {"inputs": list(callee.parameters), "outputs": list(callee.returns),
+                       "calls": calls}
+        scope[name] = _recorder(namespace[name], calls)
+    function = namespace[caller]
+    rebound = types.FunctionType(function.__code__, scope, function.__name__,
+                                 function.__defaults__, function.__closure__)
+    rebound(**copy.deepcopy(dict(probe.kwargs)))
+    return table
+
+
+def _recorder(function, calls: list):
+    signature = inspect.signature(function)
+
+    def recording(*args, **kwargs):
+        arguments = copy.deepcopy(dict(signature.bind(*args, **kwargs).arguments))
+        answer = function(*args, **kwargs)
+        calls.append((arguments, copy.deepcopy(answer)))
+        return answer
+    return recording
