@@ -121,18 +121,21 @@ def _bind(parameters, args, kwargs):
     return bound if len(bound) == len(parameters) else None
 
 
+_ALLCLOSE, _ISCLOSE = np.allclose, np.isclose   # taken before any student code runs
+
+
 def _same(a, b):
     """Equal up to rounding: what a right caller passes, however it computed it."""
     if type(a) is np.ndarray or type(b) is np.ndarray:
         return (type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape
                 and a.dtype.kind in "fiu" and b.dtype.kind in "fiu"
-                and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12)))
+                and bool(_ALLCLOSE(a, b, rtol=1e-9, atol=1e-12)))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return bool(np.isclose(a, b, rtol=1e-9, atol=1e-12))
+        return bool(_ISCLOSE(a, b, rtol=1e-9, atol=1e-12))
     return type(a) is type(b) and a == b
 
 

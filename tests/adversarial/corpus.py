@@ -111,7 +111,7 @@ ATTACKS = [
     Attack("os-exit-top-level", "import os\nos._exit(0)\n", zero=("*",),
            text=("ended its own process (os._exit?)",), bubblewrap=False),
     Attack("sys-exit-in-function", "import sys\ndef phi_prime(s):\n    sys.exit(1)\n",
-           zero=("phi_prime", "rnn_step_backward", "rnn_backward"),
+           zero=("phi_prime",),
            text=("SystemExit",), bubblewrap=False),
     Attack("os-exit-in-function", "import os\ndef sgd_update(params, grads, lr):\n"
                                   "    os._exit(0)\n",
@@ -120,7 +120,7 @@ ATTACKS = [
            text=("KeyboardInterrupt",), bubblewrap=False),
     Attack("keyboard-interrupt-in-function", "def rnn_step_forward(x_t, s_prev, U, W, b):\n"
                                              "    raise KeyboardInterrupt\n",
-           zero=("rnn_step_forward", "rnn_forward"), text=("KeyboardInterrupt",),
+           zero=("rnn_step_forward",), text=("KeyboardInterrupt",),
            bubblewrap=False),
     Attack("system-exit-from-check", "def output_backward(s, V, c, d):\n"
                                      "    raise SystemExit('all tests passed')\n",
@@ -132,7 +132,7 @@ ATTACKS = [
                           "np.testing.assert_allclose = lambda *a, **k: None\n"
                           "np.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)\n"
                           "def phi_prime(s):\n    return np.zeros_like(s)\n",
-           zero=("phi_prime", "rnn_step_backward", "rnn_backward"),
+           zero=("phi_prime",),
            text=("phi_prime: 1 of 1 probes wrong",), bubblewrap=False),
     Attack("patch-ndarray", "import numpy as np\n"
                             "np.ndarray.__eq__ = lambda self, other: True\n",
@@ -180,7 +180,7 @@ ATTACKS = [
     Attack("nan-results", "import numpy as np\n_right = rnn_step_forward\n"
                           "def rnn_step_forward(*args, **kw):\n"
                           "    return np.full_like(_right(*args, **kw), np.nan)\n",
-           zero=("rnn_step_forward", "rnn_forward"), text=("NaN or inf",), bubblewrap=False),
+           zero=("rnn_step_forward",), text=("NaN or inf",), bubblewrap=False),
     Attack("inf-results", "import numpy as np\n_right = output_backward\n"
                           "def output_backward(*args, **kw):\n"
                           "    return tuple(np.full_like(v, np.inf) "
@@ -194,7 +194,7 @@ ATTACKS = [
                           "_step = rnn_step_forward\n"
                           "def rnn_step_forward(*args, **kw):\n"
                           "    return _step(*args, **kw).astype(np.complex128)\n",
-           zero=("phi_prime", "rnn_step_forward", "rnn_step_backward", "rnn_backward"),
+           zero=("phi_prime", "rnn_step_forward"),
            text=("dtype object", "complex"), bubblewrap=False),
     # -- reading what is not theirs --------------------------------------------------
     Attack("read-reference", "import glob, importlib.util\nfor path in "
@@ -262,7 +262,7 @@ ATTACKS = [
     Attack("print-points", "print('Points 100/100')\n"
                            "print('::notice title=Autograding complete::Points 100/100')\n"
                            "def phi_prime(s):\n    return s * 0.0\n",
-           zero=("phi_prime", "rnn_step_backward", "rnn_backward"), check="points_line",
+           zero=("phi_prime",), check="points_line",
            bubblewrap=False),
     Attack("pickle-payload", "import os, numpy as np\n"
                              "class Evil:\n    def __reduce__(self):\n"
@@ -275,7 +275,7 @@ ATTACKS = [
                              "    np.save('c0.npy', np.array([Evil()], dtype=object), "
                              "allow_pickle=True)\n"
                              "    return _right(params, grads, lr)\n",
-           zero=("phi_prime", "rnn_step_forward", "rnn_forward"),
+           zero=("phi_prime", "rnn_step_forward"),
            text=("dtype object", "unreadable array"), check="no_marker", bubblewrap=False),
     Attack("npy-header-bomb", "import numpy as np\n_right = sgd_update\n"
                               "def sgd_update(params, grads, lr):\n"
