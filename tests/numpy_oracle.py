@@ -343,3 +343,14 @@ def surrogate(do: np.ndarray):
     """E_t = Σ_n ⟨do_nt, o_nt⟩, whose gradient at o_t is do_t: the term of a backward pass
     that is handed dL/do (or dL/ds) instead of a loss."""
     return lambda t, o: anp.sum(do[:, t] * o)
+
+
+def ag_ell(objective: str, y, d):
+    """Σ_n ℓ(y_n, d_n) in autograd.numpy, textbook forms from y (no fused log-softmax)."""
+    if objective == "mse":
+        return anp.sum((y - d) ** 2)
+    if objective == "bce":
+        return -anp.sum(d * anp.log(y) + (1.0 - d) * anp.log(1.0 - y))
+    if objective == "ce":
+        return -anp.sum(d * anp.log(y))
+    raise AssertionError(objective)
