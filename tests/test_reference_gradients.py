@@ -61,12 +61,17 @@ def finite_difference_grads(problem) -> dict:
 # -- full BPTT against finite differences ----------------------------------------------
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("output,objective", COMBINATIONS)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(data=st.data())
-def test_grad_matches_finite_differences(activation, output, objective, data):
-    problem = data.draw(problems(activations=(activation,), combinations=((output, objective),)))
+def test_grad_matches_finite_differences(output, objective, data):
+    """grad is the derivative of the reference's own `loss` (its stable log forms included).
+
+    A spot check, small and few: test_reference_autograd checks every activation × output ×
+    loss against autograd at 1e-10, and test_reference_loss the loss against its terms.
+    """
+    problem = data.draw(problems(combinations=((output, objective),), max_size=4,
+                                 T=st.integers(1, 5)))
     grads = problem.grad()
     assert set(grads) == set(problem.params) | {"x"} | set(problem.states)
     scale = 1.0 + abs(problem.loss())
