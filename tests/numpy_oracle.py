@@ -17,11 +17,18 @@ Equations (row vectors, batch first, 0-based time):
                    o_t = f_t Vf + r_t Vb + c      (f_{-1} = f0, r_T = r0)
     y_t = g(o_t),  E_t = (1/N) Σ_n ℓ(y_nt, d_nt),
     mse ℓ = Σ_k (y_k − d_k)²,  bce ℓ = −Σ_k [d log y + (1 − d) log(1 − y)],  ce ℓ = −Σ_k d log y.
+
+The last section writes the same networks in autograd.numpy over per-step
+copies, so that `copy_gradients` gives Σ_t Σ_{τ in the window of E_t} ∂E_t/∂θ_τ
+(truncated BPTT by its definition, full BPTT with the whole window) for any
+differentiable E_t of o_t: the oracle of every exercise's backward pass.
 """
 
 from __future__ import annotations
 
+import autograd.numpy as anp
 import numpy as np
+from autograd import grad as autograd_grad
 
 # -- activations, written out --------------------------------------------------------
 
@@ -219,3 +226,131 @@ def central_differences(f, array: np.ndarray, h: float) -> np.ndarray:
         array[idx] = original
         grad[idx] = (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h)
     return grad
+
+
+def loss_value(kind: str, spec, params: dict, x: np.ndarray, states: dict, d: np.ndarray,
+               times=None) -> float:
+    """L = (1/N) Σ_{t ∈ times} Σ_n ℓ(y_nt, d_nt) term by term, d dense (N, T, k) or class
+    indices (N, T), with every parameter shared across steps."""
+    N, T, _ = x.shape
+    y = forward(kind, spec, copies(params, T), input_uses(kind, x), states)["y"]
+    dense = np.eye(y.shape[-1])[d] if np.ndim(d) == 2 else np.asarray(d, float)
+    total = 0.0
+    for t in range(T) if times is None else times:
+        for n in range(N):
+            total += float(per_term_loss(spec.objective, y[n, t], dense[n, t]))
+    return total / N
+
+
+# -- gradients over per-step copies, by autograd ----------------------------------------------
+
+
+def ag_hidden(name: str, a):
+    """φ in autograd.numpy."""
+    if name == "tanh":
+        return anp.tanh(a)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + anp.exp(-a))
+    if name == "relu":
+        return anp.maximum(a, 0.0)
+    if name == "identity":
+        return a
+    raise AssertionError(name)
+
+
+def ag_output(name: str, o):
+    """g in autograd.numpy."""
+    if name == "linear":
+        return o
+    if name == "sigmoid":
+        return 1.0 / (1.0 + anp.exp(-o))
+    if name == "tanh":
+        return anp.tanh(o)
+    if name == "softmax":
+        e = anp.exp(o - anp.max(o, axis=-1, keepdims=True))
+        return e / anp.sum(e, axis=-1, keepdims=True)
+    raise AssertionError(name)
+
+
+def ag_recurrence(xs, h0, Us, Ws, bs, act, backward_in_time=False):
+    """h_t = φ(x_t U_t + h_prev W_t + b_t) over lists of per-step arrays, h_prev the state one
+    step earlier (or later, backward in time); returns the list of states."""
+    T = len(xs)
+    states = [None] * T
+    h = h0
+    for t in (reversed(range(T)) if backward_in_time else range(T)):
+        a = anp.dot(xs[t], Us[t]) + anp.dot(h, Ws[t])
+        if bs is not None:
+            a = a + bs[t]
+        h = states[t] = ag_hidden(act, a)
+    return states
+
+
+def ag_outputs(kind: str, act: str, P: dict, X: dict, S: dict) -> list:
+    """o_t for every t from per-step parameters P[key][t] and input uses X[use][t]."""
+    if kind == "elman":
+        top = ag_recurrence(X["x"], S["s0"], P["U"], P["W"], P.get("b"), act)
+        o = [anp.dot(top[t], P["V"][t]) for t in range(len(top))]
+    elif kind == "stacked":
+        s = ag_recurrence(X["x"], S["s0"], P["U"], P["W1"], P.get("b1"), act)
+        z = ag_recurrence(s, S["z0"], P["V1"], P["W2"], P.get("b2"), act)
+        o = [anp.dot(z[t], P["V2"][t]) for t in range(len(z))]
+    elif kind == "bidirectional":
+        f = ag_recurrence(X["xf"], S["f0"], P["Uf"], P["Wf"], P.get("bf"), act)
+        r = ag_recurrence(X["xb"], S["r0"], P["Ub"], P["Wb"], P.get("bb"), act,
+                          backward_in_time=True)
+        o = [anp.dot(f[t], P["Vf"][t]) + anp.dot(r[t], P["Vb"][t]) for t in range(len(f))]
+    else:
+        raise AssertionError(kind)
+    return [o[t] + P["c"][t] for t in range(len(o))] if "c" in P else o
+
+
+def copy_gradients(kind: str, activation: str, params: dict, x: np.ndarray, states: dict,
+                   term, times=None, horizon=None) -> dict:
+    """Σ_{t ∈ times} Σ_{τ in the window of E_t} ∂E_t/∂θ_τ, E_t = term(t, o_t).
+
+    Every parameter and input use gets one autograd argument per step
+    (`truncation_windows` says which copies count); horizon None keeps every
+    copy (full BPTT), times None every t. Returns the parameters' keys, "x"
+    and the initial states' keys. `term` must be written in autograd.numpy.
+    """
+    T = x.shape[1]
+    k = T if horizon is None else min(horizon, T)
+    P = {key: [np.array(value, dtype=float) for _ in range(T)] for key, value in params.items()}
+    uses = ("xf", "xb") if kind == "bidirectional" else ("x",)
+    X = {use: [np.array(x[:, t], dtype=float) for t in range(T)] for use in uses}
+    S = {key: np.array(value, dtype=float) for key, value in states.items()}
+    dE = autograd_grad(lambda P, X, S, t: term(t, ag_outputs(kind, activation, P, X, S)[t]),
+                       argnum=(0, 1, 2))
+    total = {key: np.zeros(np.shape(value)) for key, value in params.items()}
+    total["x"] = np.zeros(x.shape)
+    total.update({key: np.zeros(np.shape(value)) for key, value in states.items()})
+    for t in range(T) if times is None else times:
+        dP, dX, dS = dE(P, X, S, t)
+        window, states_in_window = truncation_windows(kind, T, t, k)
+        for key in P:
+            total[key] += sum(dP[key][tau] for tau in window[key])
+        for use in uses:
+            for tau in window[use]:
+                total["x"][:, tau] += dX[use][tau]
+        for key, inside in states_in_window.items():
+            if inside:
+                total[key] += dS[key]
+    return total
+
+
+def surrogate(do: np.ndarray):
+    """E_t = Σ_n ⟨do_nt, o_nt⟩, whose gradient at o_t is do_t: the term of a backward pass
+    that is handed dL/do (or dL/ds) instead of a loss."""
+    return lambda t, o: anp.sum(do[:, t] * o)
+
+
+def ag_ell(objective: str, y, d):
+    """Σ_n ℓ(y_n, d_n) in autograd.numpy, textbook forms from y (no fused log-softmax)."""
+    if objective == "mse":
+        return anp.sum((y - d) ** 2)
+    if objective == "bce":
+        return -anp.sum(d * anp.log(y) + (1.0 - d) * anp.log(1.0 - y))
+    if objective == "ce":
+        return -anp.sum(d * anp.log(y))
+    raise AssertionError(objective)

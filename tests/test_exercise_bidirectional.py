@@ -1,20 +1,20 @@
-"""The `bidirectional` exercise: solution cells, bugs, instances, and its answers checked
-against the reference's Bidirectional network and against finite differences."""
+"""The `bidirectional` exercise: bugs, instances, and its answers checked against independent
+oracles: numpy_oracle's forward, autograd over per-step copies and finite differences of a
+forward written here. Nothing here compares with `reference`."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pytest
-from catalogue import bug_report, instance_of
+from catalogue import instance_of
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy_oracle import copies, copy_gradients, forward, input_uses, surrogate
+from strategies import assert_grads_close, problems
 
-import reference as ref
 from exercises import bidirectional
 from exercises.registry import get_exercise
 from exercises.spec import Variant
-from reference import losses
 
 EXERCISE = bidirectional.EXERCISE
 STUDENTS = [f"student-{i:03d}" for i in range(60)]
@@ -28,15 +28,12 @@ def test_registered():
         "forward_net", "backward_net", "birnn_output", "birnn_backward"]
 
 
-def test_every_applicable_bug_is_caught_and_named_unambiguously():
-    applicable, uncaught, ambiguous = Counter(), Counter(), Counter()
-    for student in STUDENTS:
-        a, u, m = bug_report(EXERCISE, student)
-        applicable.update(a)
-        uncaught.update(u)
-        ambiguous.update(m)
-    assert not uncaught, uncaught
-    assert not ambiguous, ambiguous
+def test_the_seed_s_bugs_apply_to_the_backward_pass():
+    """Each of these bugs applies to some student's variant (that every applicable bug is
+    caught and named unambiguously is checked for every exercise in test_catalogue.py)."""
+    applicable = {(stage.name, bug.misconception) for student in STUDENTS
+                  for stage in EXERCISE.stages
+                  for bug in stage.bugs_for(instance_of(EXERCISE, student).variant)}
     assert {"bidirectional-not-reversed", "recurrent-term-dropped", "overwrite-not-accumulate",
             "weight-not-transposed", "initial-state-ignored", "derivative-at-preactivation"} <= {
         bug for (stage, bug) in applicable if stage == "birnn_backward"}
@@ -52,42 +49,44 @@ def test_derivative_at_preactivation_only_where_it_can_show():
         assert ("derivative-at-preactivation" in names) == expected
 
 
-# -- against the reference's Bidirectional network -----------------------------------------
+# -- against the oracle: numpy_oracle's forward and autograd over per-step copies ----------
+
+RTOL = 1e-10          # two float64 computations of the same sums (see test_reference_autograd)
 
 
-@pytest.mark.parametrize("student", STUDENTS[:30])
-def test_stages_agree_with_the_reference_network(student):
-    variant = instance_of(EXERCISE, student).variant
-    rng = np.random.default_rng(sum(map(ord, student)))
-    model = ref.Bidirectional(variant.n_in, variant.n_hidden, variant.n_out, variant.activation,
-                              variant.output, variant.objective)
-    p = bidirectional.random_model(variant, rng)
-    N, T, d = variant.N, variant.T, variant.n_hidden
-    x = rng.normal(size=(N, T, variant.n_in))
-    f0, r0 = rng.uniform(0.05, 0.9, (N, d)), rng.uniform(0.05, 0.9, (N, d))
-    trace = model.forward(p, x, f0=f0, r0=r0)
+def floor(want: dict) -> float:
+    return 1e-6 * (1.0 + float(np.sqrt(sum(np.sum(v * v) for v in want.values()))))
+
+
+def variant_of(problem):
+    m = problem.model
+    return Variant(m.activation, m.output, m.objective, m.n_in, m.n_hidden, m.n_out, problem.T,
+                   problem.N)
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems(kinds=("bidirectional",), bias=True), st.integers(0, 2**32 - 1))
+def test_stages_agree_with_the_oracle(problem, seed):
+    """Both nets, the output and BPTT through both nets: the forward of numpy_oracle, and the
+    gradient of Σ_t ⟨do_t, o_t⟩ by autograd over every parameter, x, f0 and r0."""
+    variant, p, x = variant_of(problem), problem.params, problem.x
+    f0, r0 = problem.states["f0"], problem.states["r0"]
+    want = forward("bidirectional", problem.model, copies(p, problem.T),
+                   input_uses("bidirectional", x), problem.states)
     f = bidirectional.solve_forward_net(variant, x, f0, p["Uf"], p["Wf"], p["bf"])
     r = bidirectional.solve_backward_net(variant, x, r0, p["Ub"], p["Wb"], p["bb"])
-    y = bidirectional.solve_output(variant, f, r, p["Vf"], p["Vb"], p["c"])
-    np.testing.assert_allclose(f, trace.f, rtol=1e-12)
-    np.testing.assert_allclose(r, trace.r, rtol=1e-12)
-    np.testing.assert_allclose(y, trace.y, rtol=1e-12)
-    # r_{T-1} is computed from r0, r_t from r_{t+1}.
-    phi = model.phi.apply
-    np.testing.assert_allclose(r[:, -1], phi(x[:, -1] @ p["Ub"] + r0 @ p["Wb"] + p["bb"]))
-    np.testing.assert_allclose(r[:, 0], phi(x[:, 0] @ p["Ub"] + r[:, 1] @ p["Wb"] + p["bb"]))
+    y = bidirectional.solve_output(variant, want["f"], want["r"], p["Vf"], p["Vb"], p["c"])
+    np.testing.assert_allclose(f, want["f"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(r, want["r"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(y, want["y"], rtol=1e-12, atol=1e-14)
 
-    if variant.objective == "ce":
-        d_target = rng.integers(0, variant.n_out, (N, T))
-        dense = np.eye(variant.n_out)[d_target]
-    else:
-        dense = d_target = rng.uniform(0.05, 0.95, (N, T, variant.n_out))
-    do = losses.output_delta(variant.objective, model.g, trace.o, trace.y, dense) / N
-    expected = model.grad(p, x, d_target, f0=f0, r0=r0)
-    got = bidirectional.solve_backward(variant, do, x, f0, r0, f, r, p["Uf"], p["Wf"], p["Ub"],
-                                       p["Wb"], p["Vf"], p["Vb"])
-    for key in bidirectional.GRADIENTS:
-        np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, atol=1e-12, err_msg=key)
+    do = np.random.default_rng(seed).normal(size=(problem.N, problem.T, problem.model.n_out))
+    got = bidirectional.solve_backward(variant, do, x, f0, r0, want["f"], want["r"], p["Uf"],
+                                       p["Wf"], p["Ub"], p["Wb"], p["Vf"], p["Vb"])
+    oracle = copy_gradients("bidirectional", problem.model.activation, p, x, problem.states,
+                            surrogate(do))
+    assert set(got) == set(bidirectional.GRADIENTS) == set(oracle)
+    assert_grads_close(got, oracle, RTOL, floor(oracle), f"{problem.model}, T={problem.T}")
 
 
 # -- finite differences with an independent forward pass ----------------------------------

@@ -1,11 +1,23 @@
-"""The `char-rnn` exercise (seed 004): solution cells, bugs, gradients, training."""
+"""The `char-rnn` exercise (seed 004): encoding, and forward, loss, gradients and training
+against independent oracles (numpy_oracle's forward and autograd), not against `reference`."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from catalogue import instance_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy_oracle import (
+    ag_ell,
+    ag_output,
+    copies,
+    copy_gradients,
+    forward,
+    input_uses,
+    per_term_loss,
+)
+from strategies import assert_grads_close
 
 from exercises import char_rnn
 from exercises.spec import Variant
@@ -31,31 +43,66 @@ def test_training_brings_the_loss_down_for_every_student():
         assert after < before, (student, before, after)
 
 
-def _word_loss(variant, params, x, targets, s0):
-    _, y = char_rnn.solve_forward(variant, params, x, s0)
-    return char_rnn.solve_loss(variant, y, targets)
+class Spec:
+    """What numpy_oracle.forward reads of a model."""
+
+    def __init__(self, activation):
+        self.activation, self.output, self.objective = activation, "softmax", "ce"
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.sampled_from(("tanh", "sigmoid")), st.integers(2, 5), st.integers(0, 2**32 - 1),
-       st.text(alphabet="dep", min_size=1, max_size=6))
-def test_grads_match_finite_differences(activation, d, seed, word):
+def cross_entropy(targets):
+    """E_t = −Σ_k d_tk log y_tk (one word, N = 1), in autograd.numpy."""
+    return lambda t, o: ag_ell("ce", ag_output("softmax", o), targets[None, t])
+
+
+@st.composite
+def char_problems(draw):
+    activation = draw(st.sampled_from(("tanh", "sigmoid")))
+    d = draw(st.integers(2, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    word = draw(st.text(alphabet="dep", min_size=1, max_size=6))
     variant = Variant(activation=activation, output="softmax", objective="ce", n_in=4,
-                      n_hidden=d, n_out=4, T=4, N=1)
-    rng = np.random.default_rng(seed)
+                      n_hidden=d, n_out=4, T=len(word), N=1)
     params = {key: rng.normal(0.0, 0.6, shape)
               for key, shape in char_rnn.model_of(variant).param_shapes().items()}
-    x, targets = char_rnn.solve_encode(variant, word)
     s0 = rng.uniform(-0.5, 0.5, d) + (0.5 if activation == "sigmoid" else 0.0)
-    grads = char_rnn.solve_grads(variant, params, x, targets, s0)
-    h = 1e-6
-    for key, value in params.items():
-        numeric = np.zeros_like(value)
-        for index in np.ndindex(value.shape):
-            up = {**params, key: value.copy()}
-            down = {**params, key: value.copy()}
-            up[key][index] += h
-            down[key][index] -= h
-            numeric[index] = (_word_loss(variant, up, x, targets, s0)
-                              - _word_loss(variant, down, x, targets, s0)) / (2 * h)
-        assert np.allclose(grads[key], numeric, rtol=1e-5, atol=1e-7), key
+    return variant, params, word, s0
+
+
+@settings(max_examples=40, deadline=None)
+@given(char_problems())
+def test_forward_loss_and_grads_against_the_oracle(problem):
+    """States and outputs are numpy_oracle's forward; the loss is the sum of its terms
+    −Σ_t Σ_k d_tk log y_tk; the gradients are autograd's of that loss."""
+    variant, params, word, s0 = problem
+    x, targets = char_rnn.solve_encode(variant, word)
+    want = forward("elman", Spec(variant.activation), copies(params, len(word)),
+                   input_uses("elman", x[None]), {"s0": s0[None]})
+    s, y = char_rnn.solve_forward(variant, params, x, s0)
+    np.testing.assert_allclose(s, want["s"][0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(y, want["y"][0], rtol=1e-12, atol=1e-14)
+    loss = sum(float(per_term_loss("ce", want["y"][0, t], targets[t])) for t in range(len(word)))
+    assert char_rnn.solve_loss(variant, y, targets) == pytest.approx(loss, rel=1e-12)
+    oracle = copy_gradients("elman", variant.activation, params, x[None], {"s0": s0[None]},
+                            cross_entropy(targets))
+    oracle = {key: oracle[key] for key in char_rnn.PARAMETERS}
+    assert_grads_close(char_rnn.solve_grads(variant, params, x, targets, s0), oracle, 1e-10,
+                       1e-6 * (1 + sum(np.linalg.norm(v) for v in oracle.values())))
+
+
+@settings(max_examples=15, deadline=None)
+@given(char_problems(), st.integers(1, 6), st.sampled_from((0.05, 0.1, 0.5)))
+def test_training_is_sgd_with_the_oracle_s_gradients(problem, k_updates, lr):
+    """k updates θ ← θ − α ∇θ L(word_i), cycling through the words, each word from s0 = 0."""
+    variant, params, _, _ = problem
+    words = ["deep", "pee", "ded"]
+    trained = char_rnn.solve_train(variant, {k: v.copy() for k, v in params.items()}, words, lr,
+                                   k_updates)
+    want = {key: value.copy() for key, value in params.items()}
+    for i in range(k_updates):
+        x, targets = char_rnn.solve_encode(variant, words[i % len(words)])
+        zero = {"s0": np.zeros((1, variant.n_hidden))}
+        grads = copy_gradients("elman", variant.activation, want, x[None], zero,
+                               cross_entropy(targets))
+        want = {key: want[key] - lr * grads[key] for key in want}
+    assert_grads_close(trained, want, 1e-10, 1e-6)

@@ -1,29 +1,30 @@
 """The `truncated` exercise: solution cells, bugs, instances, and the truncated gradient checked
-against the reference's Elman network and against finite differences of each loss term's
-window."""
+against independent oracles: autograd over per-step parameter copies (numpy_oracle) and
+finite differences of each loss term's window. Nothing here compares with `reference`."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pytest
-from catalogue import (
-    bug_report,
-    instance_of,
-    notebook_namespace,
-)
+from catalogue import instance_of, notebook_namespace
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from numpy_oracle import copies, copy_gradients, forward, input_uses, surrogate
+from strategies import assert_grads_close, problems
 
-import reference as ref
 from exercises import truncated
 from exercises.misconceptions import CATALOGUE
 from exercises.registry import get_exercise
 from exercises.spec import Variant
-from reference import losses
 
 EXERCISE = truncated.EXERCISE
 STUDENTS = [f"student-{i:03d}" for i in range(60)]
+RTOL = 1e-10          # two float64 computations of the same sums (see test_reference_autograd)
+
+
+def floor(want: dict) -> float:
+    return 1e-6 * (1.0 + float(np.sqrt(sum(np.sum(v * v) for v in want.values()))))
+
 student_ids = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1,
                       max_size=12).filter(lambda s: s.strip())
 
@@ -35,18 +36,14 @@ def test_registered():
     assert "truncation-wrong-end" in CATALOGUE
 
 
-def test_every_applicable_bug_is_caught_and_named_unambiguously():
-    applicable, uncaught, ambiguous = Counter(), Counter(), Counter()
-    for student in STUDENTS:
-        a, u, m = bug_report(EXERCISE, student)
-        applicable.update(a)
-        uncaught.update(u)
-        ambiguous.update(m)
-    assert not uncaught, uncaught
-    assert not ambiguous, ambiguous
+def test_the_seed_s_bugs_apply_to_the_truncated_gradient():
+    """Each of these bugs applies to some student's variant (that every applicable bug is
+    caught and named unambiguously is checked for every exercise in test_catalogue.py)."""
+    stage = EXERCISE.stage("truncated_bptt")
+    applicable = {bug.misconception for student in STUDENTS
+                  for bug in stage.bugs_for(instance_of(EXERCISE, student).variant)}
     assert {"horizon-off-by-one", "recurrent-term-dropped", "overwrite-not-accumulate",
-            "weight-not-transposed", "initial-state-ignored", "truncation-wrong-end"} <= {
-        bug for (stage, bug) in applicable if stage == "truncated_bptt"}
+            "weight-not-transposed", "initial-state-ignored", "truncation-wrong-end"} <= applicable
 
 
 def test_horizon_minus_one_gives_way_to_recurrent_term_dropped_at_k_2():
@@ -90,33 +87,78 @@ def test_truncation_error_is_well_defined(student):
         assert np.all(at_T[0] == 0) and at_T[1] == 0
 
 
-# -- against the reference's Elman network with a horizon --------------------------------
+# -- against the oracle: autograd over per-step copies ------------------------------------
 
 
-@pytest.mark.parametrize("student", STUDENTS[:30])
-def test_truncated_gradient_is_the_reference_elman_gradient_with_a_horizon(student):
-    variant = instance_of(EXERCISE, student).variant
-    rng = np.random.default_rng(sum(map(ord, student)))
-    model = ref.Elman(variant.n_in, variant.n_hidden, variant.n_out, variant.activation,
-                      "softmax", "ce", bias=variant.bias)
-    params = {key: rng.normal(0.0, 0.6, shape) for key, shape in model.param_shapes().items()}
-    N, T = variant.N, variant.T
-    x = rng.normal(size=(N, T, variant.n_in))
-    s0 = rng.uniform(0.05, 0.9, (N, variant.n_hidden))
-    labels = rng.integers(0, variant.n_out, (N, T))
-    trace = model.forward(params, x, s0=s0)
-    delta_o = losses.output_delta("ce", model.g, trace.o, trace.y, np.eye(variant.n_out)[labels])
-    ds_out = delta_o / N @ params["V"].T
-    for k in range(1, T + 2):
-        expected = model.grad(params, x, labels, s0=s0, horizon=k)
-        dU, dW, db = truncated.solve_truncated(variant, ds_out, x, s0, trace.s, params["U"],
-                                               params["W"], params.get("b"), k)
-        np.testing.assert_allclose(dU, expected["U"], rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(dW, expected["W"], rtol=1e-10, atol=1e-12)
-        if variant.bias:
-            np.testing.assert_allclose(db, expected["b"], rtol=1e-10, atol=1e-12)
-        else:
-            assert db is None
+def layer_oracle(problem, ds_out, k):
+    """∇^(k) of E_t = ⟨ds_out_t, s_t⟩ by definition: an Elman layer read out through V = I,
+    each E_t differentiated by autograd with respect to per-step copies of U, W, b, the
+    copies at t−k+1 … t summed (numpy_oracle.copy_gradients)."""
+    p = problem.params
+    layer = {key: p[key] for key in ("U", "W", "b") if key in p}
+    layer["V"] = np.eye(problem.model.n_hidden)
+    return copy_gradients("elman", problem.model.activation, layer, problem.x, problem.states,
+                          surrogate(ds_out), horizon=k)
+
+
+def oracle_states(problem):
+    P = copies(problem.params, problem.T)
+    return forward("elman", problem.model, P, input_uses("elman", problem.x), problem.states)["s"]
+
+
+elman_layers = problems(kinds=("elman",), combinations=(("linear", "mse"),), max_size=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(elman_layers, st.data())
+def test_truncated_gradient_is_the_sum_over_each_loss_term_s_window(problem, data):
+    """solve_truncated = Σ_t Σ_{τ=t−k+1}^{t} ∂E_t/∂θ_τ, for every horizon, bias or none."""
+    k = data.draw(st.integers(1, problem.T + 1), label="horizon")
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    ds_out = np.random.default_rng(seed).normal(size=(problem.N, problem.T,
+                                                      problem.model.n_hidden))
+    p, variant = problem.params, variant_of(problem, k)
+    dU, dW, db = truncated.solve_truncated(variant, ds_out, problem.x, problem.states["s0"],
+                                           oracle_states(problem), p["U"], p["W"], p.get("b"), k)
+    want = layer_oracle(problem, ds_out, k)
+    got = {"U": dU, "W": dW}
+    if problem.model.bias:
+        got["b"] = db
+    else:
+        assert db is None
+    want = {key: want[key] for key in got}
+    assert_grads_close(got, want, RTOL, floor(want), f"{problem.model}, T={problem.T}, k={k}")
+
+
+@settings(max_examples=30, deadline=None)
+@given(elman_layers, st.data())
+def test_update_and_truncation_error_against_the_oracle(problem, data):
+    """truncated_update is θ − α ∇^(k)θ, truncation_error is ∇W − ∇^(k)W and its relative
+    size, all from the oracle's gradients."""
+    k = data.draw(st.integers(1, problem.T), label="horizon")
+    lr = data.draw(st.sampled_from((0.05, 0.1, 0.2)), label="lr")
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    ds_out = np.random.default_rng(seed).normal(size=(problem.N, problem.T,
+                                                      problem.model.n_hidden))
+    p, variant, s = problem.params, variant_of(problem, k), oracle_states(problem)
+    args = (variant, ds_out, problem.x, problem.states["s0"], s, p["U"], p["W"])
+    truncated_grads, full = layer_oracle(problem, ds_out, k), layer_oracle(problem, ds_out, None)
+    assume(np.linalg.norm(full["W"]) > 1e-8)     # W = 0 exactly when T = 1 and s0 = 0
+    U, W, b = truncated.solve_update(*args, p.get("b"), k, lr)
+    got = {"U": U, "W": W, **({"b": b} if problem.model.bias else {})}
+    want = {key: p[key] - lr * truncated_grads[key] for key in got}
+    assert_grads_close(got, want, RTOL, floor(want))
+    missing, relative = truncated.solve_error(*args, k)
+    want_missing = full["W"] - truncated_grads["W"]
+    assert_grads_close({"W": missing}, {"W": want_missing}, RTOL, floor(full))
+    want_relative = np.linalg.norm(want_missing) / np.linalg.norm(full["W"])
+    assert relative == pytest.approx(want_relative, rel=1e-8, abs=1e-12)
+
+
+def variant_of(problem, k):
+    m = problem.model
+    return Variant(m.activation, "softmax", "ce", m.n_in, m.n_hidden, 3, problem.T, problem.N,
+                   horizon=k, bias=m.bias)
 
 
 # -- finite differences of each loss term over its own window ------------------------------

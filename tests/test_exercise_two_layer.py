@@ -1,15 +1,18 @@
-"""The `two-layer` exercise: solution cells, bugs, instances, and its answers checked
-against the reference's truncated gradients and against finite differences."""
+"""The `two-layer` exercise: bugs, instances, and its answers checked against independent
+oracles: numpy_oracle's forward, autograd over per-step copies (truncated gradients by their
+definition) and finite differences of forwards written here. Nothing here compares with
+`reference`."""
 
 from __future__ import annotations
 
-import zlib
-from collections import Counter
-
+import autograd.numpy as anp
 import numpy as np
 import pytest
-from catalogue import bug_report, instance_of
+from catalogue import instance_of
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy_oracle import ag_output, copies, copy_gradients, forward, input_uses, phi, surrogate
+from strategies import assert_grads_close, problems
 
 from exercises import two_layer
 from exercises.registry import get_exercise
@@ -29,15 +32,12 @@ def test_registered():
         "two_layer_backward"}
 
 
-def test_every_applicable_bug_is_caught_and_named_unambiguously():
-    applicable, uncaught, ambiguous = Counter(), Counter(), Counter()
-    for student in STUDENTS:
-        a, u, m = bug_report(EXERCISE, student)
-        applicable.update(a)
-        uncaught.update(u)
-        ambiguous.update(m)
-    assert not uncaught, uncaught
-    assert not ambiguous, ambiguous
+def test_the_seed_s_bugs_apply_to_the_backward_stages():
+    """Each of these bugs applies to some student's variant (that every applicable bug is
+    caught and named unambiguously is checked for every exercise in test_catalogue.py)."""
+    applicable = {(stage.name, bug.misconception) for student in STUDENTS
+                  for stage in EXERCISE.stages
+                  for bug in stage.bugs_for(instance_of(EXERCISE, student).variant)}
     required = {
         "dE_dU_two_steps": {"stacked-recurrence-missing", "recurrent-term-dropped",
                             "horizon-off-by-one", "weight-not-transposed",
@@ -62,42 +62,82 @@ def test_derivative_at_preactivation_only_where_it_can_show():
         assert ("derivative-at-preactivation" in names) == expected
 
 
-# -- the answers against the reference's truncated gradients ----------------------------
+# -- the answers against the oracle: truncated gradients over per-step copies --------------
+
+RTOL = 1e-10          # two float64 computations of the same sums (see test_reference_autograd)
 
 
-def stacked_problem(student: str):
-    variant = instance_of(EXERCISE, student).variant
-    rng = np.random.default_rng(zlib.crc32(student.encode()))
-    model = two_layer.model_of(variant)
-    params = two_layer.random_model(variant, rng)
-    N, T = variant.N, variant.T
-    x = rng.normal(size=(N, T, variant.n_in))
-    s0 = rng.uniform(0.05, 0.9, (N, variant.n_hidden))
-    z0 = rng.uniform(0.05, 0.9, (N, two_layer.d2_of(variant)))
-    d = two_layer.random_targets(variant, rng, (N, T, variant.n_out))
-    return variant, model, params, x, s0, z0, d
+def floor(want: dict) -> float:
+    return 1e-6 * (1.0 + float(np.sqrt(sum(np.sum(v * v) for v in want.values()))))
 
 
-@pytest.mark.parametrize("student", STUDENTS[:30])
-def test_q2_is_horizon_one_and_q3_horizon_two_of_the_reference(student):
-    variant, model, p, x, s0, z0, d = stacked_problem(student)
-    trace = model.forward(p, x, s0=s0, z0=z0)
-    s, z = trace.s, trace.z
-    for t in range(1, variant.T):
-        expected = -variant.lr * model.grad(p, x, d, s0=s0, z0=z0, horizon=1, times=[t])["V1"]
-        got = two_layer.solve_delta_V1(variant, s[:, t - 1], s[:, t], z[:, t - 1], z[:, t],
-                                       p["W2"], p["V2"], p["c"], d[:, t], variant.lr)
-        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
-    for t in range(variant.T - 1):
-        expected = model.grad(p, x, d, s0=s0, z0=z0, horizon=2, times=[t + 1])["U"]
+def variant_of(problem, lr=0.1):
+    m = problem.model
+    return Variant(m.activation, m.output, m.objective, m.n_in, m.n_hidden, m.n_out, problem.T,
+                   problem.N, lr=lr, extra=(("n_hidden2", m.d2),))
+
+
+def squared_error(problem):
+    """E_t = (1/N) Σ_n Σ_k (y_ntk − d_ntk)², no ½ (seed 000), in autograd.numpy."""
+    output, d, N = problem.model.output, problem.d, problem.N
+    return lambda t, o: anp.sum((ag_output(output, o) - d[:, t]) ** 2) / N
+
+
+stacked_problems = problems(kinds=("stacked",), bias=True,
+                            combinations=(("linear", "mse"), ("sigmoid", "mse")))
+
+
+@settings(max_examples=40, deadline=None)
+@given(stacked_problems, st.sampled_from((0.05, 0.1, 0.2)))
+def test_q2_is_horizon_one_and_q3_horizon_two_of_the_stacked_network(problem, lr):
+    """Q2: −α ∂E_t/∂V1 with V1's use at t only; Q3: ∂E_{t+1}/∂U with U's uses at t and t+1;
+    by autograd over per-step copies of the whole stacked network (numpy_oracle)."""
+    variant, p, x, d, T = variant_of(problem, lr), problem.params, problem.x, problem.d, problem.T
+    states = forward("stacked", problem.model, copies(p, T), input_uses("stacked", x),
+                     problem.states)
+    s, z = states["s"], states["z"]
+    before_s = np.concatenate([problem.states["s0"][:, None], s], axis=1)   # [:, t] = s_{t-1}
+    before_z = np.concatenate([problem.states["z0"][:, None], z], axis=1)
+    term, activation = squared_error(problem), problem.model.activation
+    for t in range(T):
+        want = copy_gradients("stacked", activation, p, x, problem.states, term, [t], 1)["V1"]
+        got = two_layer.solve_delta_V1(variant, before_s[:, t], s[:, t], before_z[:, t], z[:, t],
+                                       p["W2"], p["V2"], p["c"], d[:, t], lr)
+        assert_grads_close({"V1": got}, {"V1": -lr * want}, RTOL, floor({"V1": want}), f"t={t}")
+    for t in range(T - 1):
+        want = copy_gradients("stacked", activation, p, x, problem.states, term, [t + 1], 2)["U"]
         got = two_layer.solve_dE_dU(variant, x[:, t], x[:, t + 1], s[:, t], s[:, t + 1], z[:, t],
                                     z[:, t + 1], p["W1"], p["V1"], p["W2"], p["V2"], p["c"],
                                     d[:, t + 1])
-        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
-    forward = two_layer.solve_forward(variant, x, s0, z0, *(p[k] for k in
-                                      ("U", "W1", "b1", "V1", "W2", "b2")))
-    np.testing.assert_allclose(forward[0], s, rtol=1e-12)
-    np.testing.assert_allclose(forward[1], z, rtol=1e-12)
+        assert_grads_close({"U": got}, {"U": want}, RTOL, floor({"U": want}), f"t={t}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(stacked_problems, st.integers(0, 2**32 - 1))
+def test_forward_and_full_backward_against_the_oracle(problem, seed):
+    """The forward of numpy_oracle, one z step by hand, and full BPTT: the gradient of
+    Σ_t ⟨do_t, o_t⟩ by autograd over every parameter, x, s0 and z0."""
+    variant, p, x = variant_of(problem), problem.params, problem.x
+    want = forward("stacked", problem.model, copies(p, problem.T), input_uses("stacked", x),
+                   problem.states)
+    s, z = two_layer.solve_forward(variant, x, problem.states["s0"], problem.states["z0"],
+                                   *(p[key] for key in ("U", "W1", "b1", "V1", "W2", "b2")))
+    np.testing.assert_allclose(s, want["s"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(z, want["z"], rtol=1e-12, atol=1e-14)
+    z_prev = problem.states["z0"]
+    step = two_layer.solve_z_step_forward(variant, want["s"][:, 0], z_prev, p["V1"], p["W2"],
+                                          p["b2"])
+    by_hand = phi(problem.model.activation, want["s"][:, 0] @ p["V1"] + z_prev @ p["W2"] + p["b2"])
+    np.testing.assert_allclose(step, by_hand, rtol=1e-12, atol=1e-14)
+
+    do = np.random.default_rng(seed).normal(size=(problem.N, problem.T, problem.model.n_out))
+    got = two_layer.solve_backward(variant, do, x, problem.states["s0"], problem.states["z0"],
+                                   want["s"], want["z"], p["U"], p["W1"], p["V1"], p["W2"],
+                                   p["V2"])
+    oracle = copy_gradients("stacked", problem.model.activation, p, x, problem.states,
+                            surrogate(do))
+    assert set(got) == set(two_layer.GRADIENTS) == set(oracle)
+    assert_grads_close(got, oracle, RTOL, floor(oracle), f"{problem.model}, T={problem.T}")
 
 
 # -- finite differences with an independent forward pass ----------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,9 +27,17 @@ nbgrader_api = pytest.importorskip("nbgrader.api")
 def course(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("course")
     init_course(root)
-    nbgrader = shutil.which("nbgrader") or f"{sys.executable} -m nbgrader"
-    subprocess.run([*nbgrader.split(), "generate_assignment", "elman", "--force"],
-                   cwd=root, check=True, capture_output=True)
+    # nbgrader runs `alembic` (and may run other console scripts) through PATH: put this
+    # interpreter's scripts first, so that the fixture works outside an activated venv.
+    scripts = os.path.dirname(sys.executable)
+    env = dict(os.environ, PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
+    nbgrader = shutil.which("nbgrader", path=env["PATH"])
+    command = [nbgrader] if nbgrader else [sys.executable, "-m", "nbgrader"]
+    run = subprocess.run([*command, "generate_assignment", "elman", "--force"],
+                         cwd=root, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        pytest.fail(f"{' '.join(command)} generate_assignment failed ({run.returncode}):\n"
+                    f"{run.stderr}\n{run.stdout}", pytrace=False)
     release = json.loads((root / "release" / "elman" / "elman.ipynb").read_text())
     config = CourseConfig.from_file(root / "bptt-course.toml")
     exercise = get_exercise("elman")

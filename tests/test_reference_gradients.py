@@ -61,12 +61,17 @@ def finite_difference_grads(problem) -> dict:
 # -- full BPTT against finite differences ----------------------------------------------
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("output,objective", COMBINATIONS)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(data=st.data())
-def test_grad_matches_finite_differences(activation, output, objective, data):
-    problem = data.draw(problems(activations=(activation,), combinations=((output, objective),)))
+def test_grad_matches_finite_differences(output, objective, data):
+    """grad is the derivative of the reference's own `loss` (its stable log forms included).
+
+    A spot check, small and few: test_reference_autograd checks every activation × output ×
+    loss against autograd at 1e-10, and test_reference_loss the loss against its terms.
+    """
+    problem = data.draw(problems(combinations=((output, objective),), max_size=4,
+                                 T=st.integers(1, 5)))
     grads = problem.grad()
     assert set(grads) == set(problem.params) | {"x"} | set(problem.states)
     scale = 1.0 + abs(problem.loss())
@@ -340,7 +345,8 @@ def test_softmax_bce_output_gradient_when_an_output_saturates(logits):
     want = softmax_bce_delta(c, d[0, 0])
     numeric = central_differences(lambda: m.loss(dict(params, c=c), x, d), c, 1e-4)
     np.testing.assert_allclose(numeric, want, rtol=1e-6, atol=1e-12)   # the oracle is right
-    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12)
+    # The same bounded sums in another order: the errors are ≤ 4e-16 (2e-16 absolute).
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
 @settings(max_examples=60, deadline=None)

@@ -159,11 +159,20 @@ def test_arrays_of_a_wrong_dtype(kind, name, dtype):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_real_dtypes_other_than_float64_are_accepted(kind):
+    """float32 arrays are read as the float64 numbers they hold: the gradient equals, bit for
+    bit, the one of the same values given as float64, and is within float32 rounding of the
+    unrounded problem's."""
     m, params, x, d, states = valid(kind)
     want = m.grad(params, x, d, **states)
-    got = m.grad({k: v.astype(np.float32).astype(np.float64) for k, v in params.items()},
-                 x.astype(np.float32), d, **states)
-    assert set(got) == set(want)
+    as32 = {k: v.astype(np.float32) for k, v in params.items()}
+    got = m.grad(as32, x.astype(np.float32), d, **states)
+    same_values = m.grad({k: v.astype(np.float64) for k, v in as32.items()},
+                         x.astype(np.float32).astype(np.float64), d, **states)
+    assert set(got) == set(want) == set(same_values)
+    for key in want:
+        assert got[key].dtype == np.float64, key
+        np.testing.assert_array_equal(got[key], same_values[key], err_msg=key)
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
     ints = m.forward(params, np.round(x).astype(np.int32), **states)
     floats = m.forward(params, np.round(x), **states)
     np.testing.assert_array_equal(ints.y, floats.y)

@@ -61,16 +61,45 @@ def test_correct_code_written_differently_gets_full_marks(style):
                                                   if c.score < 1]
 
 
+def bumped(value):
+    """Every entry moved by 1e-3 · (1 + |entry|): wrong at any rtol, atol below 1e-3."""
+    value = np.asarray(value, dtype=float)
+    return value + 1e-3 * (1.0 + np.abs(value))
+
+
 @settings(max_examples=40, deadline=None)
 @given(student=st.text(min_size=1, max_size=12).filter(str.strip),
-       stage_name=st.sampled_from([s.name for s in ELMAN.stages]))
-def test_the_reference_itself_gets_full_marks(student, stage_name):
+       stage_name=st.sampled_from([s.name for s in ELMAN.stages]), data=st.data())
+def test_a_solution_cell_gets_full_marks_and_one_wrong_output_its_exact_share(student,
+                                                                               stage_name,
+                                                                               data):
+    """The notebook's solution cell scores 1; the same cell with every entry of one of its
+    outputs wrong scores 1 − 1/(number of outputs) on every probe, hence for the stage: a
+    probe's score is the mean over its outputs, and a wholly wrong output (with a time axis or
+    not) earns 0."""
     instance = make_instance(ELMAN, student, DEMO_SECRET)
     stage = ELMAN.stage(stage_name)
-    namespace = {stage_name: lambda **kwargs: stage.solve(instance.variant, **kwargs)}
-    check = stage_check(grade_outcomes(instance, run_in_process(instance, namespace)),
-                        stage_name)
+    namespace = solution_namespace(instance)
+    check = stage_check(grade_outcomes(instance, run_in_process(instance, namespace)), stage_name)
     assert check.score == 1.0 and check.status == "passed"
+
+    output = data.draw(st.sampled_from(stage.returns), label="output")
+    cell = namespace[stage_name]
+
+    def one_output_wrong(**kwargs):
+        result = cell(**kwargs)
+        if isinstance(result, dict):
+            return {**result, output: bumped(result[output])}
+        if isinstance(result, tuple):
+            position = stage.returns.index(output)
+            return result[:position] + (bumped(result[position]),) + result[position + 1:]
+        return bumped(result)
+
+    check = stage_check(grade_outcomes(instance, run_in_process(
+        instance, dict(namespace, **{stage_name: one_output_wrong}), [stage_name])), stage_name)
+    assert check.score == pytest.approx(1.0 - 1.0 / len(stage.returns), abs=1e-12)
+    assert check.status == "failed"
+    assert f"{output}: " in check.message
 
 
 @settings(max_examples=60, deadline=None)
