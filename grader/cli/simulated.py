@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 
 from grader.authoring.notebooks import notebook_cells
@@ -93,6 +94,9 @@ def release_json(exercise, student: str | None, salt: str) -> dict:
                                   "kind": "release"}}}
 
 
+UNSET_ID = re.compile(r"^STUDENT_ID = (''|\"\")$", re.MULTILINE)   # the shared release's empty id
+
+
 def filled_in(release: dict, student: str, code: Mapping[str, str]) -> dict:
     """The release with the student's id set and their code in the stages' solution cells.
 
@@ -102,8 +106,8 @@ def filled_in(release: dict, student: str, code: Mapping[str, str]) -> dict:
     for cell in notebook["cells"]:
         nbgrader = cell.get("metadata", {}).get("nbgrader", {})
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        if 'STUDENT_ID = ""' in source and not nbgrader.get("locked"):
-            cell["source"] = source.replace('STUDENT_ID = ""', f"STUDENT_ID = {student!r}")
+        if UNSET_ID.search(source) and not nbgrader.get("locked"):
+            cell["source"] = UNSET_ID.sub(f"STUDENT_ID = {student!r}", source)
         elif nbgrader.get("solution") and nbgrader.get("grade_id") in code:
             cell["source"] = code[nbgrader["grade_id"]]
     return notebook
