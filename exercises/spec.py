@@ -96,8 +96,8 @@ class Stage:
     name: str                                # the function's name in the notebook
     title: str
     points: float
-    parameters: tuple[str, ...]              # argument names, in order
-    returns: tuple[str, ...]                 # names of the returned arrays, in order
+    inputs: tuple[str, ...]                  # argument names, in order
+    outputs: tuple[str, ...]                 # names of the returned arrays, in order
     docstring: str                           # shapes and the equation, in the student's notation
     solve: Callable[..., Any]                # the right answer: solve(variant, *student_args)
     probes: Callable[[Instance], list[Probe]]
@@ -110,9 +110,9 @@ class Stage:
         """The bugs that can show in this variant (φ'(φ(s)) = φ'(s) for relu, say)."""
         return tuple(bug for bug in self.bugs if bug.applies(variant))
 
-    def outputs(self, result) -> dict[str, np.ndarray]:
+    def named(self, result) -> dict[str, np.ndarray]:
         """A function's return value as named outputs (a single array or a tuple)."""
-        return named_outputs(self.returns, result)
+        return named_outputs(self.outputs, result)
 
 
 def named_outputs(names: tuple[str, ...], result) -> dict[str, Any]:

@@ -80,14 +80,14 @@ def test_one_wrong_entry_is_caught_and_localised(student, data):
     instance = make_instance(ELMAN, student, DEMO_SECRET)
     stage = ELMAN.stage("rnn_backward")
     probes = plan_calls(instance)["rnn_backward"]
-    output = data.draw(st.sampled_from(stage.returns), label="output")
-    shape = stage.outputs(stage.solve(instance.variant, **probes[0].kwargs))[output].shape
+    output = data.draw(st.sampled_from(stage.outputs), label="output")
+    shape = stage.named(stage.solve(instance.variant, **probes[0].kwargs))[output].shape
     index = tuple(data.draw(st.integers(0, n - 1)) for n in shape)
     relative = data.draw(st.sampled_from([1e-4, 1e-2, 1.0, -3.0]), label="relative change")
 
     def perturbed(**kwargs):
         outputs = list(stage.solve(instance.variant, **kwargs))
-        position = stage.returns.index(output)
+        position = stage.outputs.index(output)
         changed = outputs[position].copy()
         changed[index] += relative * max(abs(changed[index]), 1e-3)
         outputs[position] = changed
@@ -101,9 +101,9 @@ def test_one_wrong_entry_is_caught_and_localised(student, data):
         T = shape[1]
         assert f"walking back from t={T - 1}, the first wrong step is t={index[1]}" \
             in check.message
-        assert check.score == pytest.approx(1 - 1 / (len(stage.returns) * T))
+        assert check.score == pytest.approx(1 - 1 / (len(stage.outputs) * T))
     else:
-        assert check.score == pytest.approx(1 - 1 / len(stage.returns))
+        assert check.score == pytest.approx(1 - 1 / len(stage.outputs))
 
 
 def grade_stage(stage_name: str, code: str, student: str = "student-000"):

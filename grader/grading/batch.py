@@ -191,7 +191,7 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
              for stage, probes in plan.items() for index, probe in enumerate(probes)]
 
     def stage_outputs(stage_name, value):
-        return definition.stage(stage_name).outputs(value)
+        return definition.stage(stage_name).named(value)
 
     outcomes, report = worker.run(given_cell(definition, submission.student, instance.variant),
                                   list(submission.cells), calls, stage_outputs)

@@ -44,8 +44,8 @@ def call_probe(function: Callable, stage: Stage, probe: Probe) -> Outcome:
     """Call `function` on the probe (twice for a `repeat` probe) and record what happened."""
     kwargs = copy.deepcopy(dict(probe.kwargs))
     try:
-        outputs = stage.outputs(function(**kwargs))
-        repeat = (stage.outputs(function(**copy.deepcopy(dict(probe.kwargs))))
+        outputs = stage.named(function(**kwargs))
+        repeat = (stage.named(function(**copy.deepcopy(dict(probe.kwargs))))
                   if probe.repeat else None)
     except NotImplementedError:
         return Outcome(error=f"NotImplementedError: {stage.name} is not implemented yet")
