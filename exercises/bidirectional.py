@@ -23,7 +23,7 @@ import numpy as np
 
 import reference as ref
 from exercises.elman import buggy_bptt, random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, always
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations
 from reference.bidirectional import reversed_in_time
 from reference.network import as_injection, band_total, output_layer_grads
@@ -129,7 +129,7 @@ def buggy_backward(variant, do, x, f0, r0, f, r, Uf, Wf, Ub, Wb, Vf, Vb, *, bug)
 
 
 def probes_forward_net(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:forward_net")
+    v, rng = instance.variant, instance.probe_rng("forward_net")
     p = random_model(v, rng)
     x = rng.normal(size=(v.N, v.T, v.n_in))
     weights = {"Uf": p["Uf"], "Wf": p["Wf"], "bf": p["bf"]}
@@ -143,7 +143,7 @@ def probes_forward_net(instance: Instance) -> list[Probe]:
 
 
 def probes_backward_net(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:backward_net")
+    v, rng = instance.variant, instance.probe_rng("backward_net")
     p = random_model(v, rng)
     x = rng.normal(size=(v.N, v.T, v.n_in))
     weights = {"Ub": p["Ub"], "Wb": p["Wb"], "bb": p["bb"]}
@@ -157,7 +157,7 @@ def probes_backward_net(instance: Instance) -> list[Probe]:
 
 
 def probes_output(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:birnn_output")
+    v, rng = instance.variant, instance.probe_rng("birnn_output")
     p = random_model(v, rng)
     shape = (v.N, v.T, v.n_hidden)
     return [Probe("states of both nets",
@@ -168,14 +168,13 @@ def probes_output(instance: Instance) -> list[Probe]:
 
 
 def probes_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:birnn_backward")
+    v, rng = instance.variant, instance.probe_rng("birnn_backward")
     p = random_model(v, rng)
     x, f0, r0, f, r = random_sequence(v, rng, p)
     N, T, k = v.N, v.T, v.n_out
     weights = {key: p[key] for key in ("Uf", "Wf", "Ub", "Wb", "Vf", "Vb")}
     middle = T // 2
-    one_step = np.zeros((N, T, k))
-    one_step[:, middle] = rng.normal(size=(N, k))
+    one_step = only_at_step(rng.normal(size=(N, k)), t=middle, T=T)
     time_axis = {"x": 1}
     return [
         Probe("forward states, non-zero f0 and r0",
@@ -203,31 +202,31 @@ DERIVATIVE = (r"\varphi'(a)\ \text{written through the state: } \tanh: 1 - f_t^2
 REVERSED = (r"\frac{\partial L}{\partial r_t} = \frac{\partial L}{\partial o_t} V_b^\top "
             r"+ \delta^r_{t-1} W_b^\top,\ \nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"
             r"\quad (t = 0 \to T-1)")
-BACKWARD_BUGS = (
-    ("bidirectional-not-reversed", REVERSED),
-    ("recurrent-term-dropped",
-     r"\frac{\partial L}{\partial f_t} = \frac{\partial L}{\partial o_t} V_f^\top "
-     r"+ \delta^f_{t+1} W_f^\top,\ \frac{\partial L}{\partial r_t} = "
-     r"\frac{\partial L}{\partial o_t} V_b^\top + \delta^r_{t-1} W_b^\top"),
-    ("overwrite-not-accumulate",
-     r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
-     r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"),
-    ("weight-not-transposed",
-     r"\frac{\partial L}{\partial f_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_f^\top "
-     r"+ \delta^f_t W_f^\top,\ \frac{\partial L}{\partial r_{t+1}} = "
-     r"\frac{\partial L}{\partial o_{t+1}} V_b^\top + \delta^r_t W_b^\top"),
-    ("initial-state-ignored",
-     r"\nabla_{W_f} L \mathrel{+}= f_{\text{init}}^\top \delta^f_0,\ "
-     r"\nabla_{W_b} L \mathrel{+}= r_{\text{init}}^\top \delta^r_{T-1}"),
-    ("derivative-at-preactivation", DERIVATIVE),
-    ("wrong-activation-derivative", DERIVATIVE),
-    ("off-by-one-previous-state",
-     r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
-     r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"),
-    ("bias-not-summed",
-     r"\nabla_{b_f} L = \sum_t \sum_n \delta^f_{t,n},\ \nabla_{b_b} L = \sum_t \sum_n "
-     r"\delta^r_{t,n}"),
-)
+BACKWARD_BUGS = {
+    "bidirectional-not-reversed": REVERSED,
+    "recurrent-term-dropped":
+        r"\frac{\partial L}{\partial f_t} = \frac{\partial L}{\partial o_t} V_f^\top "
+        r"+ \delta^f_{t+1} W_f^\top,\ \frac{\partial L}{\partial r_t} = "
+        r"\frac{\partial L}{\partial o_t} V_b^\top + \delta^r_{t-1} W_b^\top",
+    "overwrite-not-accumulate":
+        r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
+        r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t",
+    "weight-not-transposed":
+        r"\frac{\partial L}{\partial f_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_f^\top "
+        r"+ \delta^f_t W_f^\top,\ \frac{\partial L}{\partial r_{t+1}} = "
+        r"\frac{\partial L}{\partial o_{t+1}} V_b^\top + \delta^r_t W_b^\top",
+    "initial-state-ignored":
+        r"\nabla_{W_f} L \mathrel{+}= f_{\text{init}}^\top \delta^f_0,\ "
+        r"\nabla_{W_b} L \mathrel{+}= r_{\text{init}}^\top \delta^r_{T-1}",
+    "derivative-at-preactivation": DERIVATIVE,
+    "wrong-activation-derivative": DERIVATIVE,
+    "off-by-one-previous-state":
+        r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
+        r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t",
+    "bias-not-summed":
+        r"\nabla_{b_f} L = \sum_t \sum_n \delta^f_{t,n},\ \nabla_{b_b} L = \sum_t \sum_n "
+        r"\delta^r_{t,n}",
+}
 
 
 APPLIES = {"derivative-at-preactivation": saturating}
@@ -244,12 +243,9 @@ def build() -> Exercise:
               "x_0).\n\n"
               "x: (N, T, n), f0: (N, d), Uf: (n, d), Wf: (d, d), bf: (d,). Returns f: (N, T, d).",
               solve_forward_net, probes_forward_net,
-              tuple(Bug(bug, partial(buggy_forward_net, bug=bug), correction)
-                    for bug, correction in (
-                        ("initial-state-ignored",
-                         r"f_0 = \varphi(x_0 U_f + f_{\text{init}} W_f + b_f)"),
-                        ("weight-not-transposed",
-                         r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)")))),
+              bugs_from(buggy_forward_net, {
+                  "initial-state-ignored": r"f_0 = \varphi(x_0 U_f + f_{\text{init}} W_f + b_f)",
+                  "weight-not-transposed": r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)"})),
         Stage("backward_net", "The backward-in-time net", 2,
               ("x", "r0", "Ub", "Wb", "bb"), ("r",),
               "r_t = φ(x_t Ub + r_{t+1} Wb + bb) for t = T−1 down to 0, from r0 (the state\n"
@@ -284,9 +280,7 @@ def build() -> Exercise:
               "Returns a dict of gradients dL/d· with keys Uf, Ub (n, d), Wf, Wb (d, d),\n"
               "bf, bb (d,), Vf, Vb (d, k), c (k,), x (N, T, n), f0 (N, d), r0 (N, d).",
               solve_backward, probes_backward,
-              tuple(Bug(bug, partial(buggy_backward, bug=bug), correction,
-                        APPLIES.get(bug, always))
-                    for bug, correction in BACKWARD_BUGS)),
+              bugs_from(buggy_backward, BACKWARD_BUGS, APPLIES)),
     )
     return Exercise(
         id="bidirectional",

@@ -24,13 +24,11 @@ misconception switched on at a time.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 import reference as ref
 from exercises.elman import buggy_bptt, random_model, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations
 
 VOCABULARY = ("d", "e", "p", "<stop>")
@@ -169,7 +167,7 @@ def model_variant(variant: Variant) -> Variant:
 
 
 def probes_encode(instance: Instance) -> list[Probe]:
-    rng = instance.rng("probe:encode")
+    rng = instance.probe_rng("encode")
     words = [str(rng.choice(WORDS)), random_word(rng), str(rng.choice(list("dep")))]
     purposes = ("a word of the list", "a string over {d, e, p}",
                 "one character: its only target is <stop>")
@@ -178,7 +176,7 @@ def probes_encode(instance: Instance) -> list[Probe]:
 
 
 def probes_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:char_forward")
+    v, rng = instance.variant, instance.probe_rng("char_forward")
     params = _params(v, rng)
     x, _ = solve_encode(v, str(rng.choice(WORDS)))
     time_axis = {"s": 0, "y": 0}
@@ -191,7 +189,7 @@ def probes_forward(instance: Instance) -> list[Probe]:
 
 
 def probes_loss(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:char_loss")
+    v, rng = instance.variant, instance.probe_rng("char_loss")
     probes = []
     for word in (str(rng.choice(WORDS)), random_word(rng, 1, 6)):
         _, targets = solve_encode(v, word)
@@ -202,7 +200,7 @@ def probes_loss(instance: Instance) -> list[Probe]:
 
 
 def probes_grads(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:char_grads")
+    v, rng = instance.variant, instance.probe_rng("char_grads")
     params = _params(v, rng)
     probes = []
     for i, word in enumerate((str(rng.choice(WORDS)), random_word(rng, 4, 6))):
@@ -221,7 +219,7 @@ def probes_grads(instance: Instance) -> list[Probe]:
 
 
 def probes_train(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:train")
+    v, rng = instance.variant, instance.probe_rng("train")
     params = _params(v, rng)
     k = v.get("k_updates", 5)
     return [Probe(f"{k} updates", {"params": params, "words": training_words(v, rng),
@@ -234,20 +232,20 @@ def probes_train(instance: Instance) -> list[Probe]:
 
 DERIVATIVE = r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t)\ \text{written through } s_t" \
              r"\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
-GRAD_BUGS = (
-    ("output-delta-sign", r"\frac{\partial L}{\partial o_t} = y_t - \mathbb{1}_{c_t}", None),
-    ("softmax-jacobian-elementwise",
-     r"\frac{\partial L_t}{\partial o_t} = y_t - \mathbb{1}_{c_t}"
-     r"\quad\text{from}\quad \frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)", None),
-    ("recurrent-term-dropped",
-     r"\frac{\partial L}{\partial s_t} = \frac{\partial L_t}{\partial o_t} V^\top "
-     r"+ \delta_{t+1} W^\top", None),
-    ("weight-not-transposed", r"\frac{\partial L}{\partial s_{t-1}} \mathrel{+}= \delta_t W^\top",
-     None),
-    ("initial-state-ignored", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t,\ s_{-1} = s_0", None),
-    ("overwrite-not-accumulate", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t", None),
-    ("derivative-at-preactivation", DERIVATIVE, saturating),
-)
+GRAD_BUGS = {
+    "output-delta-sign": r"\frac{\partial L}{\partial o_t} = y_t - \mathbb{1}_{c_t}",
+    "softmax-jacobian-elementwise":
+        r"\frac{\partial L_t}{\partial o_t} = y_t - \mathbb{1}_{c_t}"
+        r"\quad\text{from}\quad \frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)",
+    "recurrent-term-dropped":
+        r"\frac{\partial L}{\partial s_t} = \frac{\partial L_t}{\partial o_t} V^\top "
+        r"+ \delta_{t+1} W^\top",
+    "weight-not-transposed":
+        r"\frac{\partial L}{\partial s_{t-1}} \mathrel{+}= \delta_t W^\top",
+    "initial-state-ignored": r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t,\ s_{-1} = s_0",
+    "overwrite-not-accumulate": r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t",
+    "derivative-at-preactivation": DERIVATIVE,
+}
 UPDATE = r"\theta \leftarrow \theta - \alpha \nabla_\theta L(\text{word}_i)"
 PARAMS_DOC = ("params: dict with U (4, d), W (d, d), b (d,), V (d, 4), c (4,).")
 
@@ -269,10 +267,9 @@ def build() -> Exercise:
               + PARAMS_DOC + "\nx: (T, 4) one-hot characters, s0: (d,) the state before x_0.\n"
               "Returns s: (T, d) and y: (T, 4), each row of y a distribution.",
               solve_forward, probes_forward,
-              (Bug("initial-state-ignored", partial(buggy_forward, bug="initial-state-ignored"),
-                   r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)"),
-               Bug("weight-not-transposed", partial(buggy_forward, bug="weight-not-transposed"),
-                   r"s_t = \varphi(x_t U + s_{t-1} W + b)"))),
+              bugs_from(buggy_forward, {
+                  "initial-state-ignored": r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)",
+                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W + b)"})),
         Stage("char_loss", "The loss of one word", 1, ("y", "targets"), ("L",),
               "L = Σ_t L_t with L_t = −log y_{t,c_t}, c_t the true next character\n"
               "(= −Σ_t Σ_k targets_{t,k} log y_{t,k}). A sum over the steps, not a mean.\n\n"
@@ -288,9 +285,7 @@ def build() -> Exercise:
               + PARAMS_DOC + "\nx: (T, 4), targets: (T, 4), s0: (d,).\n"
               "Returns a dict of gradients with the keys and shapes of params.",
               solve_grads, probes_grads,
-              tuple(Bug(bug, partial(buggy_grads, bug=bug), correction,
-                        applies or (lambda variant: True))
-                    for bug, correction, applies in GRAD_BUGS),
+              bugs_from(buggy_grads, GRAD_BUGS, {"derivative-at-preactivation": saturating}),
               depends_on=("char_forward",)),
         Stage("train", "Training by SGD", 2, ("params", "words", "lr", "k_updates"), PARAMETERS,
               "k_updates steps of gradient descent θ ← θ − α ∇_θ L(word), update i on the word\n"
@@ -298,8 +293,7 @@ def build() -> Exercise:
               + PARAMS_DOC + "\nwords: a list of str, lr: the rate α, k_updates: an int.\n"
               "Returns a new dict of weights (do not change params in place).",
               solve_train, probes_train,
-              tuple(Bug(bug, partial(buggy_train, bug=bug), UPDATE)
-                    for bug in ("update-wrong-sign", "update-applied-twice")),
+              bugs_from(buggy_train, {"update-wrong-sign": UPDATE, "update-applied-twice": UPDATE}),
               depends_on=("encode", "char_grads")),
     )
     return Exercise(

@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, always
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
 from reference.recurrence import layer_backward, layer_forward, step_backward, step_forward
@@ -178,20 +178,16 @@ def buggy_sgd(variant, params, grads, lr, *, bug):
 # -- the probes -------------------------------------------------------------------------
 
 
-def _shapes(variant):
-    return variant.N, variant.T, variant.n_in, variant.n_hidden, variant.n_out
-
-
 def probes_phi_prime(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:phi_prime")
-    N, T, _, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("phi_prime")
+    N, T, _, d, _ = v.sizes
     return [Probe("states from φ's range", {"s": random_states(v, rng, (N, T, d))},
                   "φ'(a) written through the state s = φ(a)")]
 
 
 def probes_step_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:rnn_step_forward")
-    N, _, n, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("rnn_step_forward")
+    N, _, n, d, _ = v.sizes
     p = random_model(v, rng)
     return [Probe("one step", {"x_t": rng.normal(size=(N, n)), "s_prev": rng.normal(size=(N, d)),
                                "U": p["U"], "W": p["W"], "b": p["b"]},
@@ -199,8 +195,8 @@ def probes_step_forward(instance: Instance) -> list[Probe]:
 
 
 def probes_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:rnn_forward")
-    N, T, n, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("rnn_forward")
+    N, T, n, d, _ = v.sizes
     p = random_model(v, rng)
     x = rng.normal(size=(N, T, n))
     weights = {"U": p["U"], "W": p["W"], "b": p["b"]}
@@ -213,8 +209,8 @@ def probes_forward(instance: Instance) -> list[Probe]:
 
 
 def probes_output_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:output_backward")
-    N, T, _, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("output_backward")
+    N, T, _, d, _ = v.sizes
     p = random_model(v, rng)
     return [Probe("random states and targets",
                   {"s": random_states(v, rng, (N, T, d)), "V": p["V"], "c": p["c"],
@@ -224,8 +220,8 @@ def probes_output_backward(instance: Instance) -> list[Probe]:
 
 
 def probes_step_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:rnn_step_backward")
-    N, _, n, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("rnn_step_backward")
+    N, _, n, d, _ = v.sizes
     p = random_model(v, rng)
     return [Probe("one step, states not φ of anything",
                   {"ds": rng.normal(size=(N, d)), "x_t": rng.normal(size=(N, n)),
@@ -235,14 +231,13 @@ def probes_step_backward(instance: Instance) -> list[Probe]:
 
 
 def probes_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:rnn_backward")
-    N, T, n, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("rnn_backward")
+    N, T, n, d, _ = v.sizes
     p = random_model(v, rng)
     x = rng.normal(size=(N, T, n))
     s0 = rng.normal(size=(N, d))
     s = layer_forward(x, s0, p["U"], p["W"], p["b"], _phi(v))
-    last_only = np.zeros((N, T, d))
-    last_only[:, -1] = rng.normal(size=(N, d))
+    last_only = only_at_step(rng.normal(size=(N, d)), t=-1, T=T)
     time_axis = {"dx": 1}
     weights = {"U": p["U"], "W": p["W"]}
     return [
@@ -260,7 +255,7 @@ def probes_backward(instance: Instance) -> list[Probe]:
 
 
 def probes_sgd(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:sgd_update")
+    v, rng = instance.variant, instance.probe_rng("sgd_update")
     params = random_model(v, rng)
     grads = {key: rng.normal(size=value.shape) for key, value in params.items()}
     return [Probe("one update", {"params": params, "grads": grads, "lr": v.lr},
@@ -272,21 +267,25 @@ def probes_sgd(instance: Instance) -> list[Probe]:
 
 DERIVATIVE = r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t)\ \text{written through } s_t" \
              r"\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
-BACKWARD_BUGS = (
-    ("recurrent-term-dropped",
-     r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
-     r"+ \delta_{t+1} W^\top"),
-    ("overwrite-not-accumulate", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t"),
-    ("derivative-at-preactivation", DERIVATIVE),
-    ("wrong-activation-derivative", DERIVATIVE),
-    ("off-by-one-previous-state", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t"),
-    ("initial-state-ignored", r"\nabla_W L \mathrel{+}= s_0^\top \delta_1"),
-    ("weight-not-transposed", r"\frac{\partial L}{\partial s_{t-1}} = \delta_t W^\top"),
-    ("bias-not-summed", r"\nabla_b L = \sum_t \sum_n \delta_{t,n}"),
-    ("output-gradient-left-out",
-     r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
-     r"+ \delta_{t+1} W^\top \text{ at every } t"),
-)
+BACKWARD_BUGS = {
+    "recurrent-term-dropped":
+        r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
+        r"+ \delta_{t+1} W^\top",
+    "overwrite-not-accumulate": r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t",
+    "derivative-at-preactivation": DERIVATIVE,
+    "wrong-activation-derivative": DERIVATIVE,
+    "off-by-one-previous-state": r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t",
+    "initial-state-ignored": r"\nabla_W L \mathrel{+}= s_0^\top \delta_1",
+    "weight-not-transposed": r"\frac{\partial L}{\partial s_{t-1}} = \delta_t W^\top",
+    "bias-not-summed": r"\nabla_b L = \sum_t \sum_n \delta_{t,n}",
+    "output-gradient-left-out":
+        r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
+        r"+ \delta_{t+1} W^\top \text{ at every } t",
+}
+STEP_BUGS = {bug: BACKWARD_BUGS[bug]                 # those one step of BPTT can show
+             for bug in ("derivative-at-preactivation", "wrong-activation-derivative",
+                         "off-by-one-previous-state", "weight-not-transposed", "bias-not-summed")}
+UPDATE = r"\Delta\theta = -\alpha\nabla_\theta L"
 
 
 APPLIES = {"derivative-at-preactivation": saturating}
@@ -294,13 +293,6 @@ APPLIES = {"derivative-at-preactivation": saturating}
 
 def build() -> Exercise:
     """The `elman` exercise."""
-
-    step_bugs = tuple(
-        Bug(bug, partial(buggy_step_backward, bug=bug), correction, APPLIES.get(bug, always))
-        for bug, correction in BACKWARD_BUGS
-        if bug in {"derivative-at-preactivation", "wrong-activation-derivative",
-                   "off-by-one-previous-state", "weight-not-transposed", "bias-not-summed"}
-    )
     stages = (
         Stage("phi_prime", "The activation's derivative through the state", 1,
               ("s",), ("dphi",),
@@ -324,10 +316,9 @@ def build() -> Exercise:
               "All states s_0 … s_{T-1} from the initial state s0 (the state before x_0).\n\n"
               "x: (N, T, n), s0: (N, d). Returns s: (N, T, d).",
               solve_forward, probes_forward,
-              tuple(Bug(bug, partial(buggy_forward, bug=bug), correction) for bug, correction in (
-                  ("initial-state-ignored", r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)"),
-                  ("weight-not-transposed", r"s_t = \varphi(x_t U + s_{t-1} W + b)"),
-              )),
+              bugs_from(buggy_forward, {
+                  "initial-state-ignored": r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)",
+                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W + b)"}),
               depends_on=("rnn_step_forward",)),
         Stage("output_backward", "The output layer's gradients", 2,
               ("s", "V", "c", "d"), ("dV", "dc", "ds"),
@@ -348,7 +339,8 @@ def build() -> Exercise:
               "One step of BPTT for s_t = φ(x_t U + s_{t-1} W + b).\n\n"
               "ds: (N, d) total gradient dL/ds_t (from y_t and from s_{t+1}).\n"
               "Returns dx_t (N, n), ds_prev (N, d), dU (n, d), dW (d, d), db (d,).",
-              solve_step_backward, probes_step_backward, step_bugs,
+              solve_step_backward, probes_step_backward,
+              bugs_from(buggy_step_backward, STEP_BUGS, APPLIES),
               depends_on=("phi_prime",)),
         Stage("rnn_backward", "Backpropagation through time", 3,
               ("ds_out", "x", "s0", "s", "U", "W"), ("dx", "ds0", "dU", "dW", "db"),
@@ -357,8 +349,7 @@ def build() -> Exercise:
               "x: (N, T, n), s0: (N, d), s: (N, T, d) the forward states.\n"
               "Returns dx (N, T, n), ds0 (N, d), dU (n, d), dW (d, d), db (d,).",
               solve_backward, probes_backward,
-              tuple(Bug(bug, partial(buggy_bptt, bug=bug), correction, APPLIES.get(bug, always))
-                    for bug, correction in BACKWARD_BUGS),
+              bugs_from(buggy_bptt, BACKWARD_BUGS, APPLIES),
               depends_on=("rnn_step_backward",)),
         Stage("sgd_update", "The gradient-descent update", 1,
               ("params", "grads", "lr"), ("U", "W", "b", "V", "c"),
@@ -366,8 +357,7 @@ def build() -> Exercise:
               "params, grads: dicts of arrays with keys U, W, b, V, c; lr: the rate α.\n"
               "Returns a new dict of updated weights (do not change params in place).",
               solve_sgd, probes_sgd,
-              tuple(Bug(bug, partial(buggy_sgd, bug=bug), r"\Delta\theta = -\alpha\nabla_\theta L")
-                    for bug in ("update-wrong-sign", "update-applied-twice"))),
+              bugs_from(buggy_sgd, {"update-wrong-sign": UPDATE, "update-applied-twice": UPDATE})),
     )
     return Exercise(
         id="elman",

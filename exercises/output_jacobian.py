@@ -31,11 +31,9 @@ product and `softmax_jacobian`) and `reference.network.output_layer_grads`.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations
 from reference.network import output_layer_grads
 
@@ -46,12 +44,8 @@ def _g(variant: Variant) -> activations.OutputActivation:
     return activations.output(variant.output)
 
 
-def _sizes(variant: Variant):
-    return variant.N, variant.T, variant.n_hidden, variant.n_out
-
-
 def random_preactivations(variant: Variant, rng: np.random.Generator) -> np.ndarray:
-    N, T, _, k = _sizes(variant)
+    N, T, _, _, k = variant.sizes
     return rng.normal(0.0, 1.5, (N, T, k))
 
 
@@ -119,14 +113,14 @@ def buggy_weight_grad(variant, h, do, *, bug):
 
 
 def probes_jacobian(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:output_jacobian")
+    v, rng = instance.variant, instance.probe_rng("output_jacobian")
     return [Probe("random pre-activations", {"o": random_preactivations(v, rng)},
                   "∂y_j/∂o_i for every j and i at every step", time_axis={"J": 1})]
 
 
 def probes_delta(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:output_delta")
-    N, T, _, k = _sizes(v)
+    v, rng = instance.variant, instance.probe_rng("output_delta")
+    N, T, _, _, k = v.sizes
     o = random_preactivations(v, rng)
     one_output = np.zeros((N, T, k))
     one_output[..., int(rng.integers(k))] = rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 2.0)
@@ -141,16 +135,16 @@ def probes_delta(instance: Instance) -> list[Probe]:
 
 
 def probes_hidden_delta(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:hidden_delta")
-    N, T, d, k = _sizes(v)
+    v, rng = instance.variant, instance.probe_rng("hidden_delta")
+    N, T, _, d, k = v.sizes
     return [Probe("random dL/do and W2", {"do": rng.normal(size=(N, T, k)),
                                           "W2": rng.normal(0.0, 0.6, (d, k))},
                   "dL/dh = dL/do · W2ᵀ at every step", time_axis={"dh": 1})]
 
 
 def probes_weight_grad(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:output_weight_grad")
-    N, T, d, k = _sizes(v)
+    v, rng = instance.variant, instance.probe_rng("output_weight_grad")
+    N, T, _, d, k = v.sizes
     return [Probe("random states and dL/do", {"h": rng.uniform(-1.0, 1.0, (N, T, d)),
                                               "do": rng.normal(size=(N, T, k))},
                   "the sum over sequences and steps of h_tᵀ dL/do_t", repeat=True)]
@@ -177,6 +171,11 @@ def is_scalar(variant) -> bool:
     return variant.output != "softmax"
 
 
+def several_sequences(variant) -> bool:
+    """Whether N > 1, so that a mean over the batch differs from its sum."""
+    return variant.N > 1
+
+
 def is_square(variant) -> bool:
     """Whether W2 is square, so that a missing transpose raises no shape error."""
     return variant.n_hidden == variant.n_out
@@ -186,12 +185,10 @@ def build() -> Exercise:
     """The `output-jacobian` exercise."""
 
     def activation_bugs(implementation, correction):
-        return (Bug("softmax-jacobian-elementwise",
-                    partial(implementation, bug="softmax-jacobian-elementwise"), JACOBIAN,
-                    is_softmax),
-                Bug("wrong-activation-derivative",
-                    partial(implementation, bug="wrong-activation-derivative"), correction,
-                    is_scalar))
+        return bugs_from(implementation, {"softmax-jacobian-elementwise": JACOBIAN,
+                                          "wrong-activation-derivative": correction},
+                         {"softmax-jacobian-elementwise": is_softmax,
+                          "wrong-activation-derivative": is_scalar})
 
     stages = (
         Stage("output_jacobian", "The Jacobian of the output activation", 2, ("o",), ("J",),
@@ -220,13 +217,11 @@ def build() -> Exercise:
               "∇_{b2} L = Σ_n Σ_t dL/do_nt.\n\n"
               "h: (N, T, d), do: (N, T, k). Returns dW2: (d, k) and db2: (k,).",
               solve_weight_grad, probes_weight_grad,
-              (Bug("outer-product-reversed", partial(buggy_weight_grad,
-                                                     bug="outer-product-reversed"),
-                   WEIGHT, is_square),
-               Bug("overwrite-not-accumulate", partial(buggy_weight_grad,
-                                                       bug="overwrite-not-accumulate"), WEIGHT),
-               Bug("bias-not-summed", partial(buggy_weight_grad, bug="bias-not-summed"), WEIGHT,
-                   lambda variant: variant.N > 1))),
+              bugs_from(buggy_weight_grad, {"outer-product-reversed": WEIGHT,
+                                            "overwrite-not-accumulate": WEIGHT,
+                                            "bias-not-summed": WEIGHT},
+                        {"outer-product-reversed": is_square,
+                         "bias-not-summed": several_sequences})),
     )
     return Exercise(
         id="output-jacobian",

@@ -30,7 +30,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 
 CLOSED_FORM_ARGS = ("x", "a0", "z", "u", "v", "b_a", "w_y")
 
@@ -176,14 +176,12 @@ def buggy_bptt(variant, x, a0, z, u, v, b_a, w_y, *, bug):
 
 
 def _closed_form_probes(instance: Instance, stage: str, *, from_state_only: bool) -> list[Probe]:
-    v, rng = instance.variant, instance.rng(f"probe:{stage}")
+    v, rng = instance.variant, instance.probe_rng(stage)
     weights = random_weights(v, rng)
     weights.pop("b_y")
     x, a0, z = _data(v, rng)
-    last_only = np.zeros_like(z)
-    last_only[:, -1] = _away_from_zero_array(rng, (v.N,))
-    first_only = np.zeros_like(z)
-    first_only[:, 0] = _away_from_zero_array(rng, (v.N,))
+    last_only = only_at_step(_away_from_zero_array(rng, (v.N,)), t=-1, T=v.T)
+    first_only = only_at_step(_away_from_zero_array(rng, (v.N,)), t=0, T=v.T)
     probes = [
         Probe("random data, non-zero a_0", {"x": x, "a0": a0, "z": z, **weights},
               "every term of the sum, with v ≠ 0 and a non-zero initial state", repeat=True),
@@ -201,7 +199,7 @@ def _closed_form_probes(instance: Instance, stage: str, *, from_state_only: bool
 
 
 def probes_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:scalar_forward")
+    v, rng = instance.variant, instance.probe_rng("scalar_forward")
     weights = random_weights(v, rng)
     x, a0, _ = _data(v, rng)
     time_axis = {"a": 1, "y_hat": 1}
@@ -214,12 +212,11 @@ def probes_forward(instance: Instance) -> list[Probe]:
 
 
 def probes_bptt(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:scalar_bptt")
+    v, rng = instance.variant, instance.probe_rng("scalar_bptt")
     weights = random_weights(v, rng)
     weights.pop("b_y")
     x, a0, z = _data(v, rng)
-    last_only = np.zeros_like(z)
-    last_only[:, -1] = _away_from_zero_array(rng, (v.N,))
+    last_only = only_at_step(_away_from_zero_array(rng, (v.N,)), t=-1, T=v.T)
     return [
         Probe("random data, non-zero a_0", {"x": x, "a0": a0, "z": z, **weights},
               "BPTT over the whole sequence", repeat=True),
@@ -242,23 +239,23 @@ DW_Y = r"\frac{\partial L}{\partial w_y} = \sum_t z_t a_t,\quad " \
 DELTA = r"\delta_t = \frac{\partial L}{\partial a_t} = z_t w_y + v\,\delta_{t+1}"
 
 CLOSED_FORM_BUGS = {
-    "v": (("closed-form-explicit-only", DV), ("off-by-one-previous-state", DV),
-          ("initial-state-ignored", DV + r",\quad a_0 \text{ as given}"),
-          ("recurrent-power-off-by-one", DV), ("overwrite-not-accumulate", DV)),
-    "u": (("closed-form-explicit-only", DU), ("recurrent-power-off-by-one", DU),
-          ("overwrite-not-accumulate", DU)),
-    "b_a": (("closed-form-explicit-only", DB_A), ("recurrent-power-off-by-one", DB_A),
-            ("overwrite-not-accumulate", DB_A)),
-    "output": (("off-by-one-previous-state", DW_Y),
-               ("initial-state-ignored", DW_Y + r",\quad a_t \text{ from the given } a_0"),
-               ("overwrite-not-accumulate", DW_Y)),
+    "v": {"closed-form-explicit-only": DV, "off-by-one-previous-state": DV,
+          "initial-state-ignored": DV + r",\quad a_0 \text{ as given}",
+          "recurrent-power-off-by-one": DV, "overwrite-not-accumulate": DV},
+    "u": {"closed-form-explicit-only": DU, "recurrent-power-off-by-one": DU,
+          "overwrite-not-accumulate": DU},
+    "b_a": {"closed-form-explicit-only": DB_A, "recurrent-power-off-by-one": DB_A,
+            "overwrite-not-accumulate": DB_A},
+    "output": {"off-by-one-previous-state": DW_Y,
+               "initial-state-ignored": DW_Y + r",\quad a_t \text{ from the given } a_0",
+               "overwrite-not-accumulate": DW_Y},
 }
-BPTT_BUGS = (
-    ("recurrent-term-dropped", DELTA),
-    ("off-by-one-previous-state", r"\frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}"),
-    ("initial-state-ignored", r"\frac{\partial L}{\partial v} \mathrel{+}= \delta_1 a_0"),
-    ("overwrite-not-accumulate", r"\frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}"),
-)
+BPTT_BUGS = {
+    "recurrent-term-dropped": DELTA,
+    "off-by-one-previous-state": r"\frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}",
+    "initial-state-ignored": r"\frac{\partial L}{\partial v} \mathrel{+}= \delta_1 a_0",
+    "overwrite-not-accumulate": r"\frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}",
+}
 
 CLOSED_FORM_DOC = (
     "x: (N, T) inputs, a0: (N,) initial states (the state before x_0), z: (N, T) the loss's\n"
@@ -271,8 +268,7 @@ def build() -> Exercise:
     """The `scalar-linear` exercise."""
 
     def closed_form_bugs(key):
-        return tuple(Bug(bug, partial(buggy_closed_form, key=key, bug=bug), correction)
-                     for bug, correction in CLOSED_FORM_BUGS[key])
+        return bugs_from(partial(buggy_closed_form, key=key), CLOSED_FORM_BUGS[key])
 
     stages = (
         Stage("scalar_forward", "The forward pass", 1,
@@ -318,8 +314,7 @@ def build() -> Exercise:
               + CLOSED_FORM_DOC
               + "\nReturns dw_y, db_y, dv, du, db_a: floats, and da0: (N,).",
               solve_bptt, probes_bptt,
-              tuple(Bug(bug, partial(buggy_bptt, bug=bug), correction)
-                    for bug, correction in BPTT_BUGS),
+              bugs_from(buggy_bptt, BPTT_BUGS),
               depends_on=("scalar_forward",)),
     )
     return Exercise(

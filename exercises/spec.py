@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,11 @@ class Variant:
     horizon: int | None = None
     lr: float = 0.1
     extra: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int, int]:
+        """N, T, n_in, n_hidden, n_out: the batch, the sequence length and the three widths."""
+        return self.N, self.T, self.n_in, self.n_hidden, self.n_out
 
     def get(self, key: str, default=None):
         """An exercise-specific choice from `extra`."""
@@ -87,6 +93,22 @@ class Bug:
     implementation: Callable[..., Any]       # same signature as Stage.solve
     correction: str                          # the right equation in the notation, LaTeX
     applies: Callable[[Variant], bool] = always    # can the mistake show here?
+
+
+def bugs_from(implementation: Callable[..., Any], corrections: Mapping[str, str],
+              applies: Mapping[str, Callable[[Variant], bool]] | None = None) -> tuple[Bug, ...]:
+    """One `Bug` per misconception of `corrections`, in its order.
+
+    `implementation` makes every mistake, switched on by its id (`bug=<id>`);
+    `corrections` maps each id to its correction and `applies` the ids of mistakes
+    that cannot show in every variant to the test (`always` for the others).
+    """
+    applies = applies or {}
+    unknown = set(applies) - set(corrections)
+    if unknown:
+        raise ValueError(f"applies names bugs without a correction: {sorted(unknown)}")
+    return tuple(Bug(bug, partial(implementation, bug=bug), correction, applies.get(bug, always))
+                 for bug, correction in corrections.items())
 
 
 @dataclass(frozen=True)
@@ -173,3 +195,18 @@ class Instance:
         from exercises.instance import keyed_generator
 
         return keyed_generator(self.data_key, purpose)
+
+    def probe_rng(self, stage: str) -> np.random.Generator:
+        """The generator of a stage's probes: `rng("probe:<stage>")`."""
+        return self.rng(f"probe:{stage}")
+
+
+def only_at_step(values: np.ndarray, *, t: int, T: int) -> np.ndarray:
+    """An (N, T, …) array of zeros but at step t, where it is `values` (N, …).
+
+    The gradient of a loss at one step alone: whatever reaches the other steps
+    must come through the recurrence.
+    """
+    at_step = np.zeros((values.shape[0], T) + values.shape[1:])
+    at_step[:, t] = values
+    return at_step

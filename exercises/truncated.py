@@ -24,7 +24,7 @@ from functools import partial
 import numpy as np
 
 from exercises.elman import random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, only_at_step
 from reference import activations
 from reference.network import as_injection
 from reference.recurrence import layer_backward, layer_forward
@@ -135,11 +135,10 @@ def _real_bug(bug: str) -> str:
 
 
 def probes_truncated(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:truncated_bptt")
+    v, rng = instance.variant, instance.probe_rng("truncated_bptt")
     N, T, d, k = v.N, v.T, v.n_hidden, v.horizon
     problem, b = random_problem(v, rng)
-    last_only = np.zeros((N, T, d))
-    last_only[:, -1] = rng.normal(size=(N, d))
+    last_only = only_at_step(rng.normal(size=(N, d)), t=-1, T=T)
     return [
         Probe(f"forward states, non-zero s_0, k = {k}",
               {"ds_out": rng.normal(size=(N, T, d)), **problem, "b": b, "k": k},
@@ -158,7 +157,7 @@ def probes_truncated(instance: Instance) -> list[Probe]:
 
 
 def probes_update(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:truncated_update")
+    v, rng = instance.variant, instance.probe_rng("truncated_update")
     problem, b = random_problem(v, rng)
     return [Probe(f"one update, k = {v.horizon}",
                   {"ds_out": rng.normal(size=(v.N, v.T, v.n_hidden)), **problem, "b": b,
@@ -167,11 +166,10 @@ def probes_update(instance: Instance) -> list[Probe]:
 
 
 def probes_error(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:truncation_error")
+    v, rng = instance.variant, instance.probe_rng("truncation_error")
     N, T, d = v.N, v.T, v.n_hidden
     problem, _ = random_problem(v, rng)
-    last_only = np.zeros((N, T, d))
-    last_only[:, -1] = rng.normal(size=(N, d))
+    last_only = only_at_step(rng.normal(size=(N, d)), t=-1, T=T)
     return [
         Probe(f"forward states, k = {v.horizon}",
               {"ds_out": rng.normal(size=(N, T, d)), **problem, "k": v.horizon},

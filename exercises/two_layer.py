@@ -24,7 +24,7 @@ import numpy as np
 
 import reference as ref
 from exercises.elman import buggy_bptt, random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, always
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
 from reference.recurrence import layer_backward, layer_forward, step_forward
@@ -208,7 +208,7 @@ def buggy_backward(variant, do, x, s0, z0, s, z, U, W1, V1, W2, V2, *, bug):
 
 
 def probes_z_step_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:z_step_forward")
+    v, rng = instance.variant, instance.probe_rng("z_step_forward")
     p = random_model(v, rng)
     return [Probe("one step", {"s_t": random_states(v, rng, (v.N, v.n_hidden)),
                                "z_prev": rng.normal(size=(v.N, d2_of(v))),
@@ -223,7 +223,7 @@ def probes_z_step_forward(instance: Instance) -> list[Probe]:
 
 
 def probes_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:two_layer_forward")
+    v, rng = instance.variant, instance.probe_rng("two_layer_forward")
     p = random_model(v, rng)
     x = rng.normal(size=(v.N, v.T, v.n_in))
     weights = {key: p[key] for key in ("U", "W1", "b1", "V1", "W2", "b2")}
@@ -241,7 +241,7 @@ def probes_forward(instance: Instance) -> list[Probe]:
 
 
 def probes_delta_V1(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:delta_V1_single_step")
+    v, rng = instance.variant, instance.probe_rng("delta_V1_single_step")
     p = random_model(v, rng)
     x, s0, z0, s, z = random_sequence(v, rng, p)
     t = int(rng.integers(1, v.T))
@@ -263,7 +263,7 @@ def probes_delta_V1(instance: Instance) -> list[Probe]:
 
 
 def probes_dE_dU(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:dE_dU_two_steps")
+    v, rng = instance.variant, instance.probe_rng("dE_dU_two_steps")
     p = random_model(v, rng)
     x, s0, z0, s, z = random_sequence(v, rng, p)
     t = int(rng.integers(0, v.T - 1))
@@ -291,13 +291,12 @@ def probes_dE_dU(instance: Instance) -> list[Probe]:
 
 
 def probes_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:two_layer_backward")
+    v, rng = instance.variant, instance.probe_rng("two_layer_backward")
     p = random_model(v, rng)
     x, s0, z0, s, z = random_sequence(v, rng, p)
     N, T, k = v.N, v.T, v.n_out
     weights = {key: p[key] for key in ("U", "W1", "V1", "W2", "V2")}
-    last_only = np.zeros((N, T, k))
-    last_only[:, -1] = rng.normal(size=(N, k))
+    last_only = only_at_step(rng.normal(size=(N, k)), t=-1, T=T)
     time_axis = {"x": 1}
     return [
         Probe("forward states, non-zero s_0 and z_0",
@@ -328,37 +327,34 @@ Q2 = (r"\Delta V_1 = -\alpha \frac{\partial E_t}{\partial V_1} = -\alpha\, s_t^\
 Q3 = (r"\frac{\partial E_{t+1}}{\partial U} = x_{t+1}^\top \delta^s_{t+1} + x_t^\top "
       r"\big[(\delta^z_t V_1^\top + \delta^s_{t+1} W_1^\top) \odot \varphi'(a_t)\big],\ "
       r"\delta^z_t = \delta^z_{t+1} W_2^\top \odot \varphi'(h_t)")
-CORRECTIONS = {
-    "squared-error-halved": r"E_t = \frac{1}{N}\sum_n \lVert y_t - d_t \rVert^2,\ "
-                            r"\frac{\partial E_t}{\partial y_t} = \frac{2}{N}(y_t - d_t)",
+HALVED = (r"E_t = \frac{1}{N}\sum_n \lVert y_t - d_t \rVert^2,\ "
+          r"\frac{\partial E_t}{\partial y_t} = \frac{2}{N}(y_t - d_t)")
+BACKWARD_BUGS = {
+    "recurrent-term-dropped":
+        r"\frac{\partial L}{\partial z_t} = \frac{\partial L}{\partial o_t} V_2^\top "
+        r"+ \delta^z_{t+1} W_2^\top,\ \frac{\partial L}{\partial s_t} = \delta^z_t V_1^\top "
+        r"+ \delta^s_{t+1} W_1^\top",
+    "stacked-recurrence-missing":
+        r"\frac{\partial L}{\partial s_t} = \delta^z_t V_1^\top + \delta^s_{t+1} W_1^\top",
+    "overwrite-not-accumulate":
+        r"\nabla_{W_1} L = \sum_t s_{t-1}^\top \delta^s_t,\ "
+        r"\nabla_{W_2} L = \sum_t z_{t-1}^\top \delta^z_t",
+    "off-by-one-previous-state":
+        r"\nabla_{W_1} L = \sum_t s_{t-1}^\top \delta^s_t,\ "
+        r"\nabla_{W_2} L = \sum_t z_{t-1}^\top \delta^z_t",
+    "initial-state-ignored":
+        r"\nabla_{W_1} L \mathrel{+}= s_0^\top \delta^s_1,\ \nabla_{W_2} L \mathrel{+}= "
+        r"z_0^\top \delta^z_1",
+    "weight-not-transposed":
+        r"\frac{\partial L}{\partial s_{t-1}} = \delta^z_{t-1} V_1^\top + \delta^s_t W_1^\top,\ "
+        r"\frac{\partial L}{\partial z_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_2^\top "
+        r"+ \delta^z_t W_2^\top",
     "derivative-at-preactivation": DERIVATIVE,
+    "wrong-activation-derivative": DERIVATIVE,
+    "bias-not-summed":
+        r"\nabla_{b_1} L = \sum_t \sum_n \delta^s_{t,n},\ \nabla_{b_2} L = \sum_t \sum_n "
+        r"\delta^z_{t,n}",
 }
-BACKWARD_BUGS = (
-    ("recurrent-term-dropped",
-     r"\frac{\partial L}{\partial z_t} = \frac{\partial L}{\partial o_t} V_2^\top "
-     r"+ \delta^z_{t+1} W_2^\top,\ \frac{\partial L}{\partial s_t} = \delta^z_t V_1^\top "
-     r"+ \delta^s_{t+1} W_1^\top"),
-    ("stacked-recurrence-missing",
-     r"\frac{\partial L}{\partial s_t} = \delta^z_t V_1^\top + \delta^s_{t+1} W_1^\top"),
-    ("overwrite-not-accumulate",
-     r"\nabla_{W_1} L = \sum_t s_{t-1}^\top \delta^s_t,\ "
-     r"\nabla_{W_2} L = \sum_t z_{t-1}^\top \delta^z_t"),
-    ("off-by-one-previous-state",
-     r"\nabla_{W_1} L = \sum_t s_{t-1}^\top \delta^s_t,\ "
-     r"\nabla_{W_2} L = \sum_t z_{t-1}^\top \delta^z_t"),
-    ("initial-state-ignored",
-     r"\nabla_{W_1} L \mathrel{+}= s_0^\top \delta^s_1,\ \nabla_{W_2} L \mathrel{+}= "
-     r"z_0^\top \delta^z_1"),
-    ("weight-not-transposed",
-     r"\frac{\partial L}{\partial s_{t-1}} = \delta^z_{t-1} V_1^\top + \delta^s_t W_1^\top,\ "
-     r"\frac{\partial L}{\partial z_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_2^\top "
-     r"+ \delta^z_t W_2^\top"),
-    ("derivative-at-preactivation", DERIVATIVE),
-    ("wrong-activation-derivative", DERIVATIVE),
-    ("bias-not-summed",
-     r"\nabla_{b_1} L = \sum_t \sum_n \delta^s_{t,n},\ \nabla_{b_2} L = \sum_t \sum_n "
-     r"\delta^z_{t,n}"),
-)
 
 
 APPLIES = {"derivative-at-preactivation": saturating}
@@ -384,14 +380,11 @@ def build() -> Exercise:
               "x: (N, T, n), s0: (N, d1), z0: (N, d2), U: (n, d1), W1: (d1, d1), b1: (d1,),\n"
               "V1: (d1, d2), W2: (d2, d2), b2: (d2,). Returns s: (N, T, d1), z: (N, T, d2).",
               solve_forward, probes_forward,
-              tuple(Bug(bug, partial(buggy_forward, bug=bug), correction)
-                    for bug, correction in (
-                        ("initial-state-ignored",
-                         r"s_1 = \varphi(x_1 U + s_0 W_1 + b_1),\ "
-                         r"z_1 = \varphi(s_1 V_1 + z_0 W_2 + b_2)"),
-                        ("weight-not-transposed",
-                         r"s_t = \varphi(x_t U + s_{t-1} W_1 + b_1),\ "
-                         r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"))),
+              bugs_from(buggy_forward, {
+                  "initial-state-ignored": r"s_1 = \varphi(x_1 U + s_0 W_1 + b_1),\ "
+                                           r"z_1 = \varphi(s_1 V_1 + z_0 W_2 + b_2)",
+                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W_1 + b_1),\ "
+                                           r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"}),
               depends_on=("z_step_forward",)),
         Stage("delta_V1_single_step", "Q2: the update of V1 over a single timestep", 2,
               ("s_prev", "s_t", "z_prev", "z_t", "W2", "V2", "c", "d_t", "lr"), ("dV1",),
@@ -403,11 +396,9 @@ def build() -> Exercise:
               "W2: (d2, d2), V2: (d2, k), c: (k,), d_t: (N, k) targets, lr: the rate α.\n"
               "Returns ΔV1: (d1, d2).",
               solve_delta_V1, probes_delta_V1,
-              tuple(Bug(bug, partial(buggy_delta_V1, bug=bug), CORRECTIONS.get(bug, Q2), applies)
-                    for bug, applies in (("update-wrong-sign", always),
-                                         ("squared-error-halved", always),
-                                         ("horizon-off-by-one", always),
-                                         ("derivative-at-preactivation", saturating)))),
+              bugs_from(buggy_delta_V1, {"update-wrong-sign": Q2, "squared-error-halved": HALVED,
+                                         "horizon-off-by-one": Q2,
+                                         "derivative-at-preactivation": DERIVATIVE}, APPLIES)),
         Stage("dE_dU_two_steps", "Q3: the gradient for U at time t+1 over two timesteps", 3,
               ("x_t", "x_next", "s_t", "s_next", "z_t", "z_next", "W1", "V1", "W2", "V2", "c",
                "d_next"), ("dU",),
@@ -420,11 +411,11 @@ def build() -> Exercise:
               "W1: (d1, d1), V1: (d1, d2), W2: (d2, d2), V2: (d2, k), c: (k,),\n"
               "d_next: (N, k) the targets d_{t+1}. Returns ∂E_{t+1}/∂U: (n, d1).",
               solve_dE_dU, probes_dE_dU,
-              tuple(Bug(bug, partial(buggy_dE_dU, bug=bug), CORRECTIONS.get(bug, Q3),
-                        APPLIES.get(bug, always))
-                    for bug in ("stacked-recurrence-missing", "recurrent-term-dropped",
-                                "horizon-off-by-one", "weight-not-transposed",
-                                "derivative-at-preactivation", "squared-error-halved"))),
+              bugs_from(buggy_dE_dU, {"stacked-recurrence-missing": Q3,
+                                      "recurrent-term-dropped": Q3, "horizon-off-by-one": Q3,
+                                      "weight-not-transposed": Q3,
+                                      "derivative-at-preactivation": DERIVATIVE,
+                                      "squared-error-halved": HALVED}, APPLIES)),
         Stage("two_layer_backward", "Full BPTT for every weight", 3,
               ("do", "x", "s0", "z0", "s", "z", "U", "W1", "V1", "W2", "V2"), GRADIENTS,
               "BPTT through both layers and the whole sequence, given dL/do_t at every step\n"
@@ -436,9 +427,7 @@ def build() -> Exercise:
               "V1 (d1, d2), W2 (d2, d2), b2 (d2,), V2 (d2, k), c (k,), x (N, T, n),\n"
               "s0 (N, d1), z0 (N, d2).",
               solve_backward, probes_backward,
-              tuple(Bug(bug, partial(buggy_backward, bug=bug), correction,
-                        APPLIES.get(bug, always))
-                    for bug, correction in BACKWARD_BUGS)),
+              bugs_from(buggy_backward, BACKWARD_BUGS, APPLIES)),
     )
     return Exercise(
         id="two-layer",

@@ -24,13 +24,11 @@ The right answers come from the reference (`reference.jacobians`, whose loop
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 import reference as ref
 from exercises.elman import random_model, random_states, saturating, wrong_derivative
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations
 
 GRAD_KEYS = ("U", "W", "b", "V", "c")
@@ -155,7 +153,7 @@ def update_uphill(variant, params, grads, lr, max_norm):
 
 
 def probes_step(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:state_jacobian_step")
+    v, rng = instance.variant, instance.probe_rng("state_jacobian_step")
     W = recurrent_weight(v, rng)
     return [Probe("states not φ of anything", {"s_t": random_states(v, rng, (v.N, v.n_hidden)),
                                                "W": W},
@@ -163,7 +161,7 @@ def probes_step(instance: Instance) -> list[Probe]:
 
 
 def probes_norms(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:jacobian_norms")
+    v, rng = instance.variant, instance.probe_rng("jacobian_norms")
     W = recurrent_weight(v, rng)
     params = {**random_model(v, rng), "W": W}
     x = rng.normal(size=(v.N, v.T, v.n_in))
@@ -183,7 +181,7 @@ def probes_norms(instance: Instance) -> list[Probe]:
 
 
 def probes_clip_by_norm(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:clip_by_norm")
+    v, rng = instance.variant, instance.probe_rng("clip_by_norm")
     between = random_grads(v, rng)
     largest_array = max(np.linalg.norm(g) for g in between.values())
     small = random_grads(v, rng)
@@ -200,14 +198,14 @@ def probes_clip_by_norm(instance: Instance) -> list[Probe]:
 
 
 def probes_clip_by_value(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:clip_by_value")
+    v, rng = instance.variant, instance.probe_rng("clip_by_value")
     return [Probe("entries on both sides of ±limit",
                   {"grads": random_grads(v, rng, scale=3.0), "limit": float(rng.uniform(1, 2))},
                   "every entry clipped to [−limit, limit], the others unchanged")]
 
 
 def probes_clipped_update(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:clipped_update")
+    v, rng = instance.variant, instance.probe_rng("clipped_update")
     params = random_model(v, rng)
     grads = random_grads(v, rng, scale=20.0)
     max_norm = float(min(1.0, 0.5 * global_norm(params)))
@@ -251,32 +249,25 @@ def build() -> Exercise:
               "J[n, i, j] = ∂s_{t,i}/∂s_{t-1,j} = φ'(a_{t,i}) W[j, i], φ' written through s_t.\n\n"
               "s_t: (N, d) states, W: (d, d). Returns J: (N, d, d).",
               solve_step, probes_step,
-              (Bug("weight-not-transposed", partial(buggy_step, bug="weight-not-transposed"),
-                   STEP),
-               Bug("derivative-at-preactivation",
-                   partial(buggy_step, bug="derivative-at-preactivation"), DERIVATIVE,
-                   saturating),
-               Bug("wrong-activation-derivative",
-                   partial(buggy_step, bug="wrong-activation-derivative"), DERIVATIVE),
-               Bug("jacobian-product-order", partial(buggy_step, bug="jacobian-product-order"),
-                   STEP, not_identity))),
+              bugs_from(buggy_step, {"weight-not-transposed": STEP,
+                                     "derivative-at-preactivation": DERIVATIVE,
+                                     "wrong-activation-derivative": DERIVATIVE,
+                                     "jacobian-product-order": STEP},
+                        {"derivative-at-preactivation": saturating,
+                         "jacobian-product-order": not_identity})),
         Stage("jacobian_norms", "How far back a gradient reaches", 3, ("s", "W"), ("norms",),
               "‖∂s_{T-1}/∂s_k‖₂ (the spectral norm, the largest singular value) for every\n"
               "sequence and k = 0 … T−1, where ∂s_{T-1}/∂s_k = Π_{j=T-1}^{k+1} diag(φ'_j) Wᵀ,\n"
               "the latest step on the left (k = T−1 gives the identity, norm 1).\n\n"
               "s: (N, T, d) states s_0 … s_{T-1}, W: (d, d). Returns norms: (N, T).",
               solve_jacobian_norms, probes_norms,
-              (Bug("weight-not-transposed",
-                   partial(buggy_jacobian_norms, bug="weight-not-transposed"), CHAIN,
-                   not_identity),
-               Bug("derivative-at-preactivation",
-                   partial(buggy_jacobian_norms, bug="derivative-at-preactivation"), DERIVATIVE,
-                   saturating),
-               Bug("wrong-activation-derivative",
-                   partial(buggy_jacobian_norms, bug="wrong-activation-derivative"), DERIVATIVE),
-               Bug("jacobian-product-order",
-                   partial(buggy_jacobian_norms, bug="jacobian-product-order"), CHAIN,
-                   not_identity)),
+              bugs_from(buggy_jacobian_norms, {"weight-not-transposed": CHAIN,
+                                               "derivative-at-preactivation": DERIVATIVE,
+                                               "wrong-activation-derivative": DERIVATIVE,
+                                               "jacobian-product-order": CHAIN},
+                        {"weight-not-transposed": not_identity,
+                         "derivative-at-preactivation": saturating,
+                         "jacobian-product-order": not_identity}),
               depends_on=("state_jacobian_step",)),
         Stage("clip_by_norm", "Gradient clipping by norm", 2, ("grads", "max_norm"), GRAD_KEYS,
               "Every gradient scaled by max_norm / ‖g‖ when ‖g‖ > max_norm, where\n"
