@@ -17,6 +17,12 @@ stage carries
 The grader calls the student's function on every probe (in a sandbox), calls
 `solve` and every bug on the same probe (in the trusted parent), and compares.
 Nothing here imports the grader.
+
+`Stage`, `Probe`, `Bug` and `Exercise` take keyword arguments only, so that an
+exercise module reads like its assignment sheet. The plumbing the exercise
+modules share lives here too: `bugs_from` (the bugs of one buggy
+implementation, switched on by id), `Instance.probe_rng` (a stage's probe
+generator), `Variant.sizes` and `only_at_step` (a loss at one step alone).
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ class Variant:
         return fields
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Probe:
     """One call of a student function: keyword arguments and what the call tests.
 
@@ -85,7 +91,7 @@ def always(variant: Variant) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Bug:
     """A misconception as it shows in one stage: a wrong implementation and its correction."""
 
@@ -95,7 +101,7 @@ class Bug:
     applies: Callable[[Variant], bool] = always    # can the mistake show here?
 
 
-def bugs_from(implementation: Callable[..., Any], corrections: Mapping[str, str],
+def bugs_from(implementation: Callable[..., Any], corrections: Mapping[str, str], *,
               applies: Mapping[str, Callable[[Variant], bool]] | None = None) -> tuple[Bug, ...]:
     """One `Bug` per misconception of `corrections`, in its order.
 
@@ -107,11 +113,12 @@ def bugs_from(implementation: Callable[..., Any], corrections: Mapping[str, str]
     unknown = set(applies) - set(corrections)
     if unknown:
         raise ValueError(f"applies names bugs without a correction: {sorted(unknown)}")
-    return tuple(Bug(bug, partial(implementation, bug=bug), correction, applies.get(bug, always))
+    return tuple(Bug(misconception=bug, implementation=partial(implementation, bug=bug),
+                     correction=correction, applies=applies.get(bug, always))
                  for bug, correction in corrections.items())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Stage:
     """One function the student implements."""
 
@@ -152,7 +159,7 @@ def named_outputs(names: tuple[str, ...], result) -> dict[str, Any]:
     return dict(zip(names, result, strict=True))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Exercise:
     """An exercise of the catalogue."""
 
