@@ -23,7 +23,7 @@ import numpy as np
 
 import reference as ref
 from exercises.elman import buggy_bptt, random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, always
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations
 from reference.bidirectional import reversed_in_time
 from reference.network import as_injection, band_total, output_layer_grads
@@ -129,69 +129,71 @@ def buggy_backward(variant, do, x, f0, r0, f, r, Uf, Wf, Ub, Wb, Vf, Vb, *, bug)
 
 
 def probes_forward_net(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:forward_net")
+    v, rng = instance.variant, instance.probe_rng("forward_net")
     p = random_model(v, rng)
     x = rng.normal(size=(v.N, v.T, v.n_in))
     weights = {"Uf": p["Uf"], "Wf": p["Wf"], "bf": p["bf"]}
     return [
-        Probe("zero initial state", {"x": x, "f0": np.zeros((v.N, v.n_hidden)), **weights},
-              "f_0 … f_{T-1} from f_{-1} = 0", time_axis={"f": 1}),
-        Probe("non-zero initial state", {"x": x, "f0": rng.normal(size=(v.N, v.n_hidden)),
-                                         **weights},
-              "the first step must use the given f0", time_axis={"f": 1}),
+        Probe(name="zero initial state",
+              kwargs={"x": x, "f0": np.zeros((v.N, v.n_hidden)), **weights},
+              purpose="f_0 … f_{T-1} from f_{-1} = 0", time_axis={"f": 1}),
+        Probe(name="non-zero initial state",
+              kwargs={"x": x, "f0": rng.normal(size=(v.N, v.n_hidden)), **weights},
+              purpose="the first step must use the given f0", time_axis={"f": 1}),
     ]
 
 
 def probes_backward_net(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:backward_net")
+    v, rng = instance.variant, instance.probe_rng("backward_net")
     p = random_model(v, rng)
     x = rng.normal(size=(v.N, v.T, v.n_in))
     weights = {"Ub": p["Ub"], "Wb": p["Wb"], "bb": p["bb"]}
     return [
-        Probe("zero initial state", {"x": x, "r0": np.zeros((v.N, v.n_hidden)), **weights},
-              "r_{T-1} … r_0 from r_T = 0, backward in time", time_axis={"r": 1}),
-        Probe("non-zero initial state", {"x": x, "r0": rng.normal(size=(v.N, v.n_hidden)),
-                                         **weights},
-              "the step at t = T−1 must use the given r0", time_axis={"r": 1}),
+        Probe(name="zero initial state",
+              kwargs={"x": x, "r0": np.zeros((v.N, v.n_hidden)), **weights},
+              purpose="r_{T-1} … r_0 from r_T = 0, backward in time", time_axis={"r": 1}),
+        Probe(name="non-zero initial state",
+              kwargs={"x": x, "r0": rng.normal(size=(v.N, v.n_hidden)), **weights},
+              purpose="the step at t = T−1 must use the given r0", time_axis={"r": 1}),
     ]
 
 
 def probes_output(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:birnn_output")
+    v, rng = instance.variant, instance.probe_rng("birnn_output")
     p = random_model(v, rng)
     shape = (v.N, v.T, v.n_hidden)
-    return [Probe("states of both nets",
-                  {"f": random_states(v, rng, shape), "r": random_states(v, rng, shape),
-                   "Vf": p["Vf"], "Vb": p["Vb"], "c": p["c"]},
-                  "y_t = g(f_t Vf + r_t Vb + c): both states of the same step t",
+    return [Probe(name="states of both nets",
+                  kwargs={"f": random_states(v, rng, shape), "r": random_states(v, rng, shape),
+                          "Vf": p["Vf"], "Vb": p["Vb"], "c": p["c"]},
+                  purpose="y_t = g(f_t Vf + r_t Vb + c): both states of the same step t",
                   time_axis={"y": 1})]
 
 
 def probes_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:birnn_backward")
+    v, rng = instance.variant, instance.probe_rng("birnn_backward")
     p = random_model(v, rng)
     x, f0, r0, f, r = random_sequence(v, rng, p)
     N, T, k = v.N, v.T, v.n_out
     weights = {key: p[key] for key in ("Uf", "Wf", "Ub", "Wb", "Vf", "Vb")}
     middle = T // 2
-    one_step = np.zeros((N, T, k))
-    one_step[:, middle] = rng.normal(size=(N, k))
+    one_step = only_at_step(rng.normal(size=(N, k)), t=middle, T=T)
     time_axis = {"x": 1}
     return [
-        Probe("forward states, non-zero f0 and r0",
-              {"do": rng.normal(size=(N, T, k)), "x": x, "f0": f0, "r0": r0, "f": f, "r": r,
-               **weights},
-              "BPTT through both nets with the reference's forward states", time_axis,
-              repeat=True),
-        Probe(f"gradient at t = {middle} only",
-              {"do": one_step, "x": x, "f0": f0, "r0": r0, "f": f, "r": r, **weights},
-              f"the forward net's gradient must reach t < {middle} and the backward net's "
-              f"t > {middle}", time_axis),
-        Probe("states not φ of anything",
-              {"do": rng.normal(size=(N, T, k)), "x": x, "f0": f0, "r0": r0,
-               "f": random_states(v, rng, f.shape), "r": random_states(v, rng, r.shape),
-               **weights},
-              "φ' must come from the states as given", time_axis),
+        Probe(name="forward states, non-zero f0 and r0",
+              kwargs={"do": rng.normal(size=(N, T, k)), "x": x, "f0": f0, "r0": r0, "f": f, "r": r,
+                      **weights},
+              purpose="BPTT through both nets with the reference's forward states",
+              time_axis=time_axis, repeat=True),
+        Probe(name=f"gradient at t = {middle} only",
+              kwargs={"do": one_step, "x": x, "f0": f0, "r0": r0, "f": f, "r": r, **weights},
+              purpose=f"the forward net's gradient must reach t < {middle} and the backward net's "
+                      f"t > {middle}",
+              time_axis=time_axis),
+        Probe(name="states not φ of anything",
+              kwargs={"do": rng.normal(size=(N, T, k)), "x": x, "f0": f0, "r0": r0,
+                      "f": random_states(v, rng, f.shape), "r": random_states(v, rng, r.shape),
+                      **weights},
+              purpose="φ' must come from the states as given", time_axis=time_axis),
     ]
 
 
@@ -203,31 +205,31 @@ DERIVATIVE = (r"\varphi'(a)\ \text{written through the state: } \tanh: 1 - f_t^2
 REVERSED = (r"\frac{\partial L}{\partial r_t} = \frac{\partial L}{\partial o_t} V_b^\top "
             r"+ \delta^r_{t-1} W_b^\top,\ \nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"
             r"\quad (t = 0 \to T-1)")
-BACKWARD_BUGS = (
-    ("bidirectional-not-reversed", REVERSED),
-    ("recurrent-term-dropped",
-     r"\frac{\partial L}{\partial f_t} = \frac{\partial L}{\partial o_t} V_f^\top "
-     r"+ \delta^f_{t+1} W_f^\top,\ \frac{\partial L}{\partial r_t} = "
-     r"\frac{\partial L}{\partial o_t} V_b^\top + \delta^r_{t-1} W_b^\top"),
-    ("overwrite-not-accumulate",
-     r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
-     r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"),
-    ("weight-not-transposed",
-     r"\frac{\partial L}{\partial f_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_f^\top "
-     r"+ \delta^f_t W_f^\top,\ \frac{\partial L}{\partial r_{t+1}} = "
-     r"\frac{\partial L}{\partial o_{t+1}} V_b^\top + \delta^r_t W_b^\top"),
-    ("initial-state-ignored",
-     r"\nabla_{W_f} L \mathrel{+}= f_{\text{init}}^\top \delta^f_0,\ "
-     r"\nabla_{W_b} L \mathrel{+}= r_{\text{init}}^\top \delta^r_{T-1}"),
-    ("derivative-at-preactivation", DERIVATIVE),
-    ("wrong-activation-derivative", DERIVATIVE),
-    ("off-by-one-previous-state",
-     r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
-     r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"),
-    ("bias-not-summed",
-     r"\nabla_{b_f} L = \sum_t \sum_n \delta^f_{t,n},\ \nabla_{b_b} L = \sum_t \sum_n "
-     r"\delta^r_{t,n}"),
-)
+BACKWARD_BUGS = {
+    "bidirectional-not-reversed": REVERSED,
+    "recurrent-term-dropped":
+        r"\frac{\partial L}{\partial f_t} = \frac{\partial L}{\partial o_t} V_f^\top "
+        r"+ \delta^f_{t+1} W_f^\top,\ \frac{\partial L}{\partial r_t} = "
+        r"\frac{\partial L}{\partial o_t} V_b^\top + \delta^r_{t-1} W_b^\top",
+    "overwrite-not-accumulate":
+        r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
+        r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t",
+    "weight-not-transposed":
+        r"\frac{\partial L}{\partial f_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_f^\top "
+        r"+ \delta^f_t W_f^\top,\ \frac{\partial L}{\partial r_{t+1}} = "
+        r"\frac{\partial L}{\partial o_{t+1}} V_b^\top + \delta^r_t W_b^\top",
+    "initial-state-ignored":
+        r"\nabla_{W_f} L \mathrel{+}= f_{\text{init}}^\top \delta^f_0,\ "
+        r"\nabla_{W_b} L \mathrel{+}= r_{\text{init}}^\top \delta^r_{T-1}",
+    "derivative-at-preactivation": DERIVATIVE,
+    "wrong-activation-derivative": DERIVATIVE,
+    "off-by-one-previous-state":
+        r"\nabla_{W_f} L = \sum_t f_{t-1}^\top \delta^f_t,\ "
+        r"\nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t",
+    "bias-not-summed":
+        r"\nabla_{b_f} L = \sum_t \sum_n \delta^f_{t,n},\ \nabla_{b_b} L = \sum_t \sum_n "
+        r"\delta^r_{t,n}",
+}
 
 
 APPLIES = {"derivative-at-preactivation": saturating}
@@ -238,55 +240,60 @@ def build() -> Exercise:
     """The `bidirectional` exercise."""
 
     stages = (
-        Stage("forward_net", "The forward net", 1,
-              ("x", "f0", "Uf", "Wf", "bf"), ("f",),
-              "f_t = φ(x_t Uf + f_{t-1} Wf + bf) for t = 0 … T−1, from f0 (the state before\n"
-              "x_0).\n\n"
-              "x: (N, T, n), f0: (N, d), Uf: (n, d), Wf: (d, d), bf: (d,). Returns f: (N, T, d).",
-              solve_forward_net, probes_forward_net,
-              tuple(Bug(bug, partial(buggy_forward_net, bug=bug), correction)
-                    for bug, correction in (
-                        ("initial-state-ignored",
-                         r"f_0 = \varphi(x_0 U_f + f_{\text{init}} W_f + b_f)"),
-                        ("weight-not-transposed",
-                         r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)")))),
-        Stage("backward_net", "The backward-in-time net", 2,
-              ("x", "r0", "Ub", "Wb", "bb"), ("r",),
-              "r_t = φ(x_t Ub + r_{t+1} Wb + bb) for t = T−1 down to 0, from r0 (the state\n"
-              "after the last input x_{T-1}). r[:, t] is r_t, in the order of time.\n\n"
-              "x: (N, T, n), r0: (N, d), Ub: (n, d), Wb: (d, d), bb: (d,). Returns r: (N, T, d).",
-              solve_backward_net, probes_backward_net,
-              tuple(Bug(misconception, partial(buggy_backward_net, bug=bug), correction)
-                    for misconception, bug, correction in (
-                        ("bidirectional-not-reversed", "forward-in-time",
-                         r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b),\ t = T-1 \to 0"),
-                        ("bidirectional-not-reversed", "not-reversed-back",
-                         r"r[:, t] = r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"),
-                        ("initial-state-ignored", "initial-state-ignored",
-                         r"r_{T-1} = \varphi(x_{T-1} U_b + r_{\text{init}} W_b + b_b)"),
-                        ("weight-not-transposed", "weight-not-transposed",
-                         r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"))),
+        Stage(name="forward_net", title="The forward net", points=1,
+              inputs=("x", "f0", "Uf", "Wf", "bf"), outputs=("f",),
+              docstring="f_t = φ(x_t Uf + f_{t-1} Wf + bf) for t = 0 … T−1, "
+                        "from f0 (the state before\n"
+                        "x_0).\n\n"
+                        "x: (N, T, n), f0: (N, d), Uf: (n, d), Wf: (d, d), bf: (d,). "
+                        "Returns f: (N, T, d).",
+              solve=solve_forward_net, probes=probes_forward_net,
+              bugs=bugs_from(buggy_forward_net, {
+                  "initial-state-ignored": r"f_0 = \varphi(x_0 U_f + f_{\text{init}} W_f + b_f)",
+                  "weight-not-transposed": r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)"})),
+        Stage(name="backward_net", title="The backward-in-time net", points=2,
+              inputs=("x", "r0", "Ub", "Wb", "bb"), outputs=("r",),
+              docstring="r_t = φ(x_t Ub + r_{t+1} Wb + bb) for t = T−1 down to 0, "
+                        "from r0 (the state\n"
+                        "after the last input x_{T-1}). r[:, t] is r_t, in the order of time.\n\n"
+                        "x: (N, T, n), r0: (N, d), Ub: (n, d), Wb: (d, d), bb: (d,). "
+                        "Returns r: (N, T, d).",
+              solve=solve_backward_net, probes=probes_backward_net,
+              bugs=(Bug(misconception="bidirectional-not-reversed",
+                        implementation=partial(buggy_backward_net, bug="forward-in-time"),
+                        correction=r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b),\ t = T-1 \to 0"),
+                    Bug(misconception="bidirectional-not-reversed",
+                        implementation=partial(buggy_backward_net, bug="not-reversed-back"),
+                        correction=r"r[:, t] = r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"),
+                    *bugs_from(buggy_backward_net, {
+                        "initial-state-ignored":
+                            r"r_{T-1} = \varphi(x_{T-1} U_b + r_{\text{init}} W_b + b_b)",
+                        "weight-not-transposed": r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"})),
               depends_on=("forward_net",)),
-        Stage("birnn_output", "The output from both nets", 1,
-              ("f", "r", "Vf", "Vb", "c"), ("y",),
-              "y_t = g(f_t Vf + r_t Vb + c): both nets' states of the same step t.\n\n"
-              "f, r: (N, T, d), Vf, Vb: (d, k), c: (k,). Returns y: (N, T, k).",
-              solve_output, probes_output,
-              (Bug("bidirectional-not-reversed", output_reversed_r,
-                   r"y_t = g(f_t V_f + r_t V_b + c)"),)),
-        Stage("birnn_backward", "BPTT through both nets", 4,
-              ("do", "x", "f0", "r0", "f", "r", "Uf", "Wf", "Ub", "Wb", "Vf", "Vb"), GRADIENTS,
-              "BPTT through both nets given dL/do_t at every step (o_t = f_t Vf + r_t Vb + c,\n"
-              "the output before g): from t = T−1 down to 0 for the forward net, from t = 0\n"
-              "up to T−1 for the backward net.\n\n"
-              "do: (N, T, k), x: (N, T, n), f0, r0: (N, d), f, r: (N, T, d) the forward states,\n"
-              "Uf, Ub: (n, d), Wf, Wb: (d, d), Vf, Vb: (d, k).\n"
-              "Returns a dict of gradients dL/d· with keys Uf, Ub (n, d), Wf, Wb (d, d),\n"
-              "bf, bb (d,), Vf, Vb (d, k), c (k,), x (N, T, n), f0 (N, d), r0 (N, d).",
-              solve_backward, probes_backward,
-              tuple(Bug(bug, partial(buggy_backward, bug=bug), correction,
-                        APPLIES.get(bug, always))
-                    for bug, correction in BACKWARD_BUGS)),
+        Stage(name="birnn_output", title="The output from both nets", points=1,
+              inputs=("f", "r", "Vf", "Vb", "c"), outputs=("y",),
+              docstring="y_t = g(f_t Vf + r_t Vb + c): both nets' states of the same step t.\n\n"
+                        "f, r: (N, T, d), Vf, Vb: (d, k), c: (k,). Returns y: (N, T, k).",
+              solve=solve_output, probes=probes_output,
+              bugs=(Bug(misconception="bidirectional-not-reversed",
+                        implementation=output_reversed_r,
+                        correction=r"y_t = g(f_t V_f + r_t V_b + c)"),)),
+        Stage(name="birnn_backward", title="BPTT through both nets", points=4,
+              inputs=("do", "x", "f0", "r0", "f", "r", "Uf", "Wf", "Ub", "Wb", "Vf", "Vb"),
+              outputs=GRADIENTS,
+              docstring="BPTT through both nets given dL/do_t at every step "
+                        "(o_t = f_t Vf + r_t Vb + c,\n"
+                        "the output before g): from t = T−1 down to 0 for the forward net, "
+                        "from t = 0\n"
+                        "up to T−1 for the backward net.\n\n"
+                        "do: (N, T, k), x: (N, T, n), f0, r0: (N, d), "
+                        "f, r: (N, T, d) the forward states,\n"
+                        "Uf, Ub: (n, d), Wf, Wb: (d, d), Vf, Vb: (d, k).\n"
+                        "Returns a dict of gradients dL/d· with keys "
+                        "Uf, Ub (n, d), Wf, Wb (d, d),\n"
+                        "bf, bb (d,), Vf, Vb (d, k), c (k,), x (N, T, n), f0 (N, d), r0 (N, d).",
+              solve=solve_backward, probes=probes_backward,
+              bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES)),
     )
     return Exercise(
         id="bidirectional",

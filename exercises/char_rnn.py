@@ -24,13 +24,11 @@ misconception switched on at a time.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 import reference as ref
 from exercises.elman import buggy_bptt, random_model, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations
 
 VOCABULARY = ("d", "e", "p", "<stop>")
@@ -169,64 +167,69 @@ def model_variant(variant: Variant) -> Variant:
 
 
 def probes_encode(instance: Instance) -> list[Probe]:
-    rng = instance.rng("probe:encode")
+    rng = instance.probe_rng("encode")
     words = [str(rng.choice(WORDS)), random_word(rng), str(rng.choice(list("dep")))]
     purposes = ("a word of the list", "a string over {d, e, p}",
                 "one character: its only target is <stop>")
-    return [Probe(f"{word!r}", {"word": word}, purpose, {"x": 0, "targets": 0})
+    return [Probe(name=f"{word!r}", kwargs={"word": word},
+                  purpose=purpose, time_axis={"x": 0, "targets": 0})
             for word, purpose in zip(words, purposes, strict=True)]
 
 
 def probes_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:char_forward")
+    v, rng = instance.variant, instance.probe_rng("char_forward")
     params = _params(v, rng)
     x, _ = solve_encode(v, str(rng.choice(WORDS)))
     time_axis = {"s": 0, "y": 0}
     return [
-        Probe("zero initial state", {"params": params, "x": x, "s0": np.zeros(v.n_hidden)},
-              "the word read from s_0 = 0", time_axis),
-        Probe("non-zero initial state", {"params": params, "x": x, "s0": random_state(v, rng)},
-              "the first step must use the given s_0", time_axis),
+        Probe(name="zero initial state",
+              kwargs={"params": params, "x": x, "s0": np.zeros(v.n_hidden)},
+              purpose="the word read from s_0 = 0", time_axis=time_axis),
+        Probe(name="non-zero initial state",
+              kwargs={"params": params, "x": x, "s0": random_state(v, rng)},
+              purpose="the first step must use the given s_0", time_axis=time_axis),
     ]
 
 
 def probes_loss(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:char_loss")
+    v, rng = instance.variant, instance.probe_rng("char_loss")
     probes = []
     for word in (str(rng.choice(WORDS)), random_word(rng, 1, 6)):
         _, targets = solve_encode(v, word)
         y = activations.softmax(rng.normal(0.0, 1.5, targets.shape))
-        probes.append(Probe(f"predictions for {word!r}", {"y": y, "targets": targets},
-                            "L = −Σ_t log y_{t,c_t}, summed over the steps"))
+        probes.append(Probe(name=f"predictions for {word!r}", kwargs={"y": y, "targets": targets},
+                            purpose="L = −Σ_t log y_{t,c_t}, summed over the steps"))
     return probes
 
 
 def probes_grads(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:char_grads")
+    v, rng = instance.variant, instance.probe_rng("char_grads")
     params = _params(v, rng)
     probes = []
     for i, word in enumerate((str(rng.choice(WORDS)), random_word(rng, 4, 6))):
         x, targets = solve_encode(v, word)
         s0 = random_state(v, rng) if i == 0 else np.zeros(v.n_hidden)
-        probes.append(Probe(
-            f"{word!r} from a {'non-zero' if i == 0 else 'zero'} initial state",
-            {"params": params, "x": x, "targets": targets, "s0": s0},
-            "BPTT through the whole word", repeat=(i == 0)))
+        start = "non-zero" if i == 0 else "zero"
+        probes.append(Probe(name=f"{word!r} from a {start} initial state",
+                            kwargs={"params": params, "x": x, "targets": targets, "s0": s0},
+                            purpose="BPTT through the whole word", repeat=(i == 0)))
     x, targets = solve_encode(v, str(rng.choice(list("dep"))))
-    probes.append(Probe(
-        "one character from a non-zero initial state",
-        {"params": params, "x": x, "targets": targets, "s0": random_state(v, rng)},
-        "a single step: ∇_W L is s_0ᵀ δ_0 alone, so the given s_0 must be used"))
+    probes.append(Probe(name="one character from a non-zero initial state",
+                        kwargs={"params": params, "x": x, "targets": targets,
+                                "s0": random_state(v, rng)},
+                        purpose="a single step: ∇_W L is s_0ᵀ δ_0 alone, "
+                                "so the given s_0 must be used"))
     return probes
 
 
 def probes_train(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:train")
+    v, rng = instance.variant, instance.probe_rng("train")
     params = _params(v, rng)
     k = v.get("k_updates", 5)
-    return [Probe(f"{k} updates", {"params": params, "words": training_words(v, rng),
-                                   "lr": v.lr, "k_updates": k},
-                  "the weights after k SGD updates, one word per update", repeat=True)]
+    return [Probe(name=f"{k} updates",
+                  kwargs={"params": params, "words": training_words(v, rng),
+                          "lr": v.lr, "k_updates": k},
+                  purpose="the weights after k SGD updates, one word per update", repeat=True)]
 
 
 # -- the exercise ------------------------------------------------------------------------
@@ -234,20 +237,20 @@ def probes_train(instance: Instance) -> list[Probe]:
 
 DERIVATIVE = r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t)\ \text{written through } s_t" \
              r"\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
-GRAD_BUGS = (
-    ("output-delta-sign", r"\frac{\partial L}{\partial o_t} = y_t - \mathbb{1}_{c_t}", None),
-    ("softmax-jacobian-elementwise",
-     r"\frac{\partial L_t}{\partial o_t} = y_t - \mathbb{1}_{c_t}"
-     r"\quad\text{from}\quad \frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)", None),
-    ("recurrent-term-dropped",
-     r"\frac{\partial L}{\partial s_t} = \frac{\partial L_t}{\partial o_t} V^\top "
-     r"+ \delta_{t+1} W^\top", None),
-    ("weight-not-transposed", r"\frac{\partial L}{\partial s_{t-1}} \mathrel{+}= \delta_t W^\top",
-     None),
-    ("initial-state-ignored", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t,\ s_{-1} = s_0", None),
-    ("overwrite-not-accumulate", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t", None),
-    ("derivative-at-preactivation", DERIVATIVE, saturating),
-)
+GRAD_BUGS = {
+    "output-delta-sign": r"\frac{\partial L}{\partial o_t} = y_t - \mathbb{1}_{c_t}",
+    "softmax-jacobian-elementwise":
+        r"\frac{\partial L_t}{\partial o_t} = y_t - \mathbb{1}_{c_t}"
+        r"\quad\text{from}\quad \frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)",
+    "recurrent-term-dropped":
+        r"\frac{\partial L}{\partial s_t} = \frac{\partial L_t}{\partial o_t} V^\top "
+        r"+ \delta_{t+1} W^\top",
+    "weight-not-transposed":
+        r"\frac{\partial L}{\partial s_{t-1}} \mathrel{+}= \delta_t W^\top",
+    "initial-state-ignored": r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t,\ s_{-1} = s_0",
+    "overwrite-not-accumulate": r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t",
+    "derivative-at-preactivation": DERIVATIVE,
+}
 UPDATE = r"\theta \leftarrow \theta - \alpha \nabla_\theta L(\text{word}_i)"
 PARAMS_DOC = ("params: dict with U (4, d), W (d, d), b (d,), V (d, 4), c (4,).")
 
@@ -256,50 +259,62 @@ def build() -> Exercise:
     """The `char-rnn` exercise."""
 
     stages = (
-        Stage("encode", "Characters to one-hot inputs and next-character targets", 1,
-              ("word",), ("x", "targets"),
-              "The vocabulary is d, e, p, <stop> (indices 0, 1, 2, 3). For a word of T\n"
-              "characters, x_t is the one-hot row of character t and the target at t is the\n"
-              "one-hot row of character t + 1, <stop> after the last character.\n\n"
-              "word: a str over {d, e, p}. Returns x: (T, 4) and targets: (T, 4), floats.",
-              solve_encode, probes_encode),
-        Stage("char_forward", "The forward pass over one word", 1,
-              ("params", "x", "s0"), ("s", "y"),
-              "s_t = φ(x_t U + s_{t-1} W + b), y_t = softmax(s_t V + c) for t = 0 … T−1.\n\n"
-              + PARAMS_DOC + "\nx: (T, 4) one-hot characters, s0: (d,) the state before x_0.\n"
-              "Returns s: (T, d) and y: (T, 4), each row of y a distribution.",
-              solve_forward, probes_forward,
-              (Bug("initial-state-ignored", partial(buggy_forward, bug="initial-state-ignored"),
-                   r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)"),
-               Bug("weight-not-transposed", partial(buggy_forward, bug="weight-not-transposed"),
-                   r"s_t = \varphi(x_t U + s_{t-1} W + b)"))),
-        Stage("char_loss", "The loss of one word", 1, ("y", "targets"), ("L",),
-              "L = Σ_t L_t with L_t = −log y_{t,c_t}, c_t the true next character\n"
-              "(= −Σ_t Σ_k targets_{t,k} log y_{t,k}). A sum over the steps, not a mean.\n\n"
-              "y: (T, 4) predicted distributions, targets: (T, 4) one-hot. Returns L: a float.",
-              solve_loss, probes_loss,
-              (Bug("mean-sum-mixed-up", buggy_loss_per_step,
-                   r"\mathscr{L} = \sum_{t=1}^{T} -\log y_{t c_t}"),)),
-        Stage("char_grads", "BPTT for one word", 3, ("params", "x", "targets", "s0"), PARAMETERS,
-              "The gradients of L = Σ_t −log y_{t,c_t} for one word, by BPTT:\n"
-              "∂L/∂o_t = y_t − targets_t, δ_t = (∂L/∂o_t Vᵀ + δ_{t+1} Wᵀ) ⊙ φ'(a_t) and\n"
-              "∇_U L = Σ_t x_tᵀ δ_t, ∇_W L = Σ_t s_{t-1}ᵀ δ_t, ∇_b L = Σ_t δ_t,\n"
-              "∇_V L = Σ_t s_tᵀ ∂L/∂o_t, ∇_c L = Σ_t ∂L/∂o_t.\n\n"
-              + PARAMS_DOC + "\nx: (T, 4), targets: (T, 4), s0: (d,).\n"
-              "Returns a dict of gradients with the keys and shapes of params.",
-              solve_grads, probes_grads,
-              tuple(Bug(bug, partial(buggy_grads, bug=bug), correction,
-                        applies or (lambda variant: True))
-                    for bug, correction, applies in GRAD_BUGS),
+        Stage(name="encode",
+              title="Characters to one-hot inputs and next-character targets", points=1,
+              inputs=("word",), outputs=("x", "targets"),
+              docstring="The vocabulary is d, e, p, <stop> (indices 0, 1, 2, 3). For a word of T\n"
+                        "characters, x_t is the one-hot row of character t "
+                        "and the target at t is the\n"
+                        "one-hot row of character t + 1, <stop> after the last character.\n\n"
+                        "word: a str over {d, e, p}. "
+                        "Returns x: (T, 4) and targets: (T, 4), floats.",
+              solve=solve_encode, probes=probes_encode),
+        Stage(name="char_forward", title="The forward pass over one word", points=1,
+              inputs=("params", "x", "s0"), outputs=("s", "y"),
+              docstring="s_t = φ(x_t U + s_{t-1} W + b), "
+                        "y_t = softmax(s_t V + c) for t = 0 … T−1.\n\n"
+                        + PARAMS_DOC + "\n"
+                        "x: (T, 4) one-hot characters, s0: (d,) the state before x_0.\n"
+                        "Returns s: (T, d) and y: (T, 4), each row of y a distribution.",
+              solve=solve_forward, probes=probes_forward,
+              bugs=bugs_from(buggy_forward, {
+                  "initial-state-ignored": r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)",
+                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W + b)"})),
+        Stage(name="char_loss", title="The loss of one word", points=1,
+              inputs=("y", "targets"), outputs=("L",),
+              docstring="L = Σ_t L_t with L_t = −log y_{t,c_t}, c_t the true next character\n"
+                        "(= −Σ_t Σ_k targets_{t,k} log y_{t,k}). "
+                        "A sum over the steps, not a mean.\n\n"
+                        "y: (T, 4) predicted distributions, targets: (T, 4) one-hot. "
+                        "Returns L: a float.",
+              solve=solve_loss, probes=probes_loss,
+              bugs=(Bug(misconception="mean-sum-mixed-up", implementation=buggy_loss_per_step,
+                        correction=r"\mathscr{L} = \sum_{t=1}^{T} -\log y_{t c_t}"),)),
+        Stage(name="char_grads", title="BPTT for one word", points=3,
+              inputs=("params", "x", "targets", "s0"), outputs=PARAMETERS,
+              docstring="The gradients of L = Σ_t −log y_{t,c_t} for one word, by BPTT:\n"
+                        "∂L/∂o_t = y_t − targets_t, "
+                        "δ_t = (∂L/∂o_t Vᵀ + δ_{t+1} Wᵀ) ⊙ φ'(a_t) and\n"
+                        "∇_U L = Σ_t x_tᵀ δ_t, ∇_W L = Σ_t s_{t-1}ᵀ δ_t, ∇_b L = Σ_t δ_t,\n"
+                        "∇_V L = Σ_t s_tᵀ ∂L/∂o_t, ∇_c L = Σ_t ∂L/∂o_t.\n\n"
+                        + PARAMS_DOC + "\n"
+                        "x: (T, 4), targets: (T, 4), s0: (d,).\n"
+                        "Returns a dict of gradients with the keys and shapes of params.",
+              solve=solve_grads, probes=probes_grads,
+              bugs=bugs_from(buggy_grads, GRAD_BUGS,
+                             applies={"derivative-at-preactivation": saturating}),
               depends_on=("char_forward",)),
-        Stage("train", "Training by SGD", 2, ("params", "words", "lr", "k_updates"), PARAMETERS,
-              "k_updates steps of gradient descent θ ← θ − α ∇_θ L(word), update i on the word\n"
-              "words[i mod len(words)], each word read from s_0 = 0.\n\n"
-              + PARAMS_DOC + "\nwords: a list of str, lr: the rate α, k_updates: an int.\n"
-              "Returns a new dict of weights (do not change params in place).",
-              solve_train, probes_train,
-              tuple(Bug(bug, partial(buggy_train, bug=bug), UPDATE)
-                    for bug in ("update-wrong-sign", "update-applied-twice")),
+        Stage(name="train", title="Training by SGD", points=2,
+              inputs=("params", "words", "lr", "k_updates"), outputs=PARAMETERS,
+              docstring="k_updates steps of gradient descent θ ← θ − α ∇_θ L(word), "
+                        "update i on the word\n"
+                        "words[i mod len(words)], each word read from s_0 = 0.\n\n"
+                        + PARAMS_DOC + "\n"
+                        "words: a list of str, lr: the rate α, k_updates: an int.\n"
+                        "Returns a new dict of weights (do not change params in place).",
+              solve=solve_train, probes=probes_train,
+              bugs=bugs_from(buggy_train, {"update-wrong-sign": UPDATE,
+                                           "update-applied-twice": UPDATE}),
               depends_on=("encode", "char_grads")),
     )
     return Exercise(

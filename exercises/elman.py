@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, always
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
 from reference.recurrence import layer_backward, layer_forward, step_backward, step_forward
@@ -148,6 +148,11 @@ def buggy_bptt(variant, ds_out, x, s0, s, U, W, *, bug):
     return dx, ds_next, dU, dW, db
 
 
+def step_forward_untransposed(variant, x_t, s_prev, U, W, b):
+    """s_{t-1} Wᵀ: the recurrent weight used the wrong way round."""
+    return solve_step_forward(variant, x_t, s_prev, U, W.T, b)
+
+
 def buggy_step_backward(variant, ds, x_t, s_prev, s_t, U, W, *, bug):
     """rnn_step_backward with one misconception switched on by id."""
     if bug == "derivative-at-preactivation":
@@ -178,93 +183,92 @@ def buggy_sgd(variant, params, grads, lr, *, bug):
 # -- the probes -------------------------------------------------------------------------
 
 
-def _shapes(variant):
-    return variant.N, variant.T, variant.n_in, variant.n_hidden, variant.n_out
-
-
 def probes_phi_prime(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:phi_prime")
-    N, T, _, d, _ = _shapes(v)
-    return [Probe("states from φ's range", {"s": random_states(v, rng, (N, T, d))},
-                  "φ'(a) written through the state s = φ(a)")]
+    v, rng = instance.variant, instance.probe_rng("phi_prime")
+    N, T, _, d, _ = v.sizes
+    return [Probe(name="states from φ's range", kwargs={"s": random_states(v, rng, (N, T, d))},
+                  purpose="φ'(a) written through the state s = φ(a)")]
 
 
 def probes_step_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:rnn_step_forward")
-    N, _, n, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("rnn_step_forward")
+    N, _, n, d, _ = v.sizes
     p = random_model(v, rng)
-    return [Probe("one step", {"x_t": rng.normal(size=(N, n)), "s_prev": rng.normal(size=(N, d)),
-                               "U": p["U"], "W": p["W"], "b": p["b"]},
-                  "s_t = φ(x_t U + s_{t-1} W + b) with a non-zero previous state")]
+    return [Probe(name="one step",
+                  kwargs={"x_t": rng.normal(size=(N, n)), "s_prev": rng.normal(size=(N, d)),
+                          "U": p["U"], "W": p["W"], "b": p["b"]},
+                  purpose="s_t = φ(x_t U + s_{t-1} W + b) with a non-zero previous state")]
 
 
 def probes_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:rnn_forward")
-    N, T, n, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("rnn_forward")
+    N, T, n, d, _ = v.sizes
     p = random_model(v, rng)
     x = rng.normal(size=(N, T, n))
     weights = {"U": p["U"], "W": p["W"], "b": p["b"]}
     return [
-        Probe("zero initial state", {"x": x, "s0": np.zeros((N, d)), **weights},
-              "the whole sequence from s_0 = 0", time_axis={"s": 1}),
-        Probe("non-zero initial state", {"x": x, "s0": rng.normal(size=(N, d)), **weights},
-              "the first step must use the given s_0", time_axis={"s": 1}),
+        Probe(name="zero initial state", kwargs={"x": x, "s0": np.zeros((N, d)), **weights},
+              purpose="the whole sequence from s_0 = 0", time_axis={"s": 1}),
+        Probe(name="non-zero initial state",
+              kwargs={"x": x, "s0": rng.normal(size=(N, d)), **weights},
+              purpose="the first step must use the given s_0", time_axis={"s": 1}),
     ]
 
 
 def probes_output_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:output_backward")
-    N, T, _, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("output_backward")
+    N, T, _, d, _ = v.sizes
     p = random_model(v, rng)
-    return [Probe("random states and targets",
-                  {"s": random_states(v, rng, (N, T, d)), "V": p["V"], "c": p["c"],
-                   "d": random_targets(v, rng, N, T)},
-                  "dL/dV, dL/dc and the gradient reaching each s_t from y_t",
+    return [Probe(name="random states and targets",
+                  kwargs={"s": random_states(v, rng, (N, T, d)), "V": p["V"], "c": p["c"],
+                          "d": random_targets(v, rng, N, T)},
+                  purpose="dL/dV, dL/dc and the gradient reaching each s_t from y_t",
                   time_axis={"ds": 1})]
 
 
 def probes_step_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:rnn_step_backward")
-    N, _, n, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("rnn_step_backward")
+    N, _, n, d, _ = v.sizes
     p = random_model(v, rng)
-    return [Probe("one step, states not φ of anything",
-                  {"ds": rng.normal(size=(N, d)), "x_t": rng.normal(size=(N, n)),
-                   "s_prev": random_states(v, rng, (N, d)), "s_t": random_states(v, rng, (N, d)),
-                   "U": p["U"], "W": p["W"]},
-                  "φ' must come from s_t as given")]
+    return [Probe(name="one step, states not φ of anything",
+                  kwargs={"ds": rng.normal(size=(N, d)), "x_t": rng.normal(size=(N, n)),
+                          "s_prev": random_states(v, rng, (N, d)),
+                          "s_t": random_states(v, rng, (N, d)), "U": p["U"], "W": p["W"]},
+                  purpose="φ' must come from s_t as given")]
 
 
 def probes_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:rnn_backward")
-    N, T, n, d, _ = _shapes(v)
+    v, rng = instance.variant, instance.probe_rng("rnn_backward")
+    N, T, n, d, _ = v.sizes
     p = random_model(v, rng)
     x = rng.normal(size=(N, T, n))
     s0 = rng.normal(size=(N, d))
     s = layer_forward(x, s0, p["U"], p["W"], p["b"], _phi(v))
-    last_only = np.zeros((N, T, d))
-    last_only[:, -1] = rng.normal(size=(N, d))
+    last_only = only_at_step(rng.normal(size=(N, d)), t=-1, T=T)
     time_axis = {"dx": 1}
     weights = {"U": p["U"], "W": p["W"]}
     return [
-        Probe("forward states, non-zero s_0",
-              {"ds_out": rng.normal(size=(N, T, d)), "x": x, "s0": s0, "s": s, **weights},
-              "full BPTT with the reference's forward states", time_axis, repeat=True),
-        Probe("gradient at the last step only",
-              {"ds_out": last_only, "x": x, "s0": s0, "s": s, **weights},
-              "everything before T must arrive through the recurrence", time_axis),
-        Probe("states not φ of anything",
-              {"ds_out": rng.normal(size=(N, T, d)), "x": x, "s0": s0,
-               "s": random_states(v, rng, (N, T, d)), **weights},
-              "φ' must come from the states as given", time_axis),
+        Probe(name="forward states, non-zero s_0",
+              kwargs={"ds_out": rng.normal(size=(N, T, d)), "x": x, "s0": s0, "s": s, **weights},
+              purpose="full BPTT with the reference's forward states", time_axis=time_axis,
+              repeat=True),
+        Probe(name="gradient at the last step only",
+              kwargs={"ds_out": last_only, "x": x, "s0": s0, "s": s, **weights},
+              purpose="everything before T must arrive through the recurrence",
+              time_axis=time_axis),
+        Probe(name="states not φ of anything",
+              kwargs={"ds_out": rng.normal(size=(N, T, d)), "x": x, "s0": s0,
+                      "s": random_states(v, rng, (N, T, d)), **weights},
+              purpose="φ' must come from the states as given", time_axis=time_axis),
     ]
 
 
 def probes_sgd(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:sgd_update")
+    v, rng = instance.variant, instance.probe_rng("sgd_update")
     params = random_model(v, rng)
     grads = {key: rng.normal(size=value.shape) for key, value in params.items()}
-    return [Probe("one update", {"params": params, "grads": grads, "lr": v.lr},
-                  "θ ← θ − α ∇θ for every weight")]
+    return [Probe(name="one update", kwargs={"params": params, "grads": grads, "lr": v.lr},
+                  purpose="θ ← θ − α ∇θ for every weight")]
 
 
 # -- the exercise ------------------------------------------------------------------------
@@ -272,21 +276,25 @@ def probes_sgd(instance: Instance) -> list[Probe]:
 
 DERIVATIVE = r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t)\ \text{written through } s_t" \
              r"\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
-BACKWARD_BUGS = (
-    ("recurrent-term-dropped",
-     r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
-     r"+ \delta_{t+1} W^\top"),
-    ("overwrite-not-accumulate", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t"),
-    ("derivative-at-preactivation", DERIVATIVE),
-    ("wrong-activation-derivative", DERIVATIVE),
-    ("off-by-one-previous-state", r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t"),
-    ("initial-state-ignored", r"\nabla_W L \mathrel{+}= s_0^\top \delta_1"),
-    ("weight-not-transposed", r"\frac{\partial L}{\partial s_{t-1}} = \delta_t W^\top"),
-    ("bias-not-summed", r"\nabla_b L = \sum_t \sum_n \delta_{t,n}"),
-    ("output-gradient-left-out",
-     r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
-     r"+ \delta_{t+1} W^\top \text{ at every } t"),
-)
+BACKWARD_BUGS = {
+    "recurrent-term-dropped":
+        r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
+        r"+ \delta_{t+1} W^\top",
+    "overwrite-not-accumulate": r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t",
+    "derivative-at-preactivation": DERIVATIVE,
+    "wrong-activation-derivative": DERIVATIVE,
+    "off-by-one-previous-state": r"\nabla_W L = \sum_t s_{t-1}^\top \delta_t",
+    "initial-state-ignored": r"\nabla_W L \mathrel{+}= s_0^\top \delta_1",
+    "weight-not-transposed": r"\frac{\partial L}{\partial s_{t-1}} = \delta_t W^\top",
+    "bias-not-summed": r"\nabla_b L = \sum_t \sum_n \delta_{t,n}",
+    "output-gradient-left-out":
+        r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
+        r"+ \delta_{t+1} W^\top \text{ at every } t",
+}
+STEP_BUGS = {bug: BACKWARD_BUGS[bug]                 # those one step of BPTT can show
+             for bug in ("derivative-at-preactivation", "wrong-activation-derivative",
+                         "off-by-one-previous-state", "weight-not-transposed", "bias-not-summed")}
+UPDATE = r"\Delta\theta = -\alpha\nabla_\theta L"
 
 
 APPLIES = {"derivative-at-preactivation": saturating}
@@ -294,80 +302,84 @@ APPLIES = {"derivative-at-preactivation": saturating}
 
 def build() -> Exercise:
     """The `elman` exercise."""
-
-    step_bugs = tuple(
-        Bug(bug, partial(buggy_step_backward, bug=bug), correction, APPLIES.get(bug, always))
-        for bug, correction in BACKWARD_BUGS
-        if bug in {"derivative-at-preactivation", "wrong-activation-derivative",
-                   "off-by-one-previous-state", "weight-not-transposed", "bias-not-summed"}
-    )
     stages = (
-        Stage("phi_prime", "The activation's derivative through the state", 1,
-              ("s",), ("dphi",),
-              "φ'(a) for the network's activation φ, computed from the state s = φ(a).\n\n"
-              "s: (..., d) states. Returns an array of the same shape.",
-              solve_phi_prime, probes_phi_prime,
-              (Bug("derivative-at-preactivation",
-                   partial(wrong_derivative, mistake="at-preactivation"), DERIVATIVE, saturating),
-               Bug("wrong-activation-derivative", partial(wrong_derivative, mistake="other"),
-                   DERIVATIVE))),
-        Stage("rnn_step_forward", "One step forward", 1,
-              ("x_t", "s_prev", "U", "W", "b"), ("s_t",),
-              "s_t = φ(x_t U + s_{t-1} W + b).\n\n"
-              "x_t: (N, n), s_prev: (N, d), U: (n, d), W: (d, d), b: (d,). Returns s_t: (N, d).",
-              solve_step_forward, probes_step_forward,
-              (Bug("weight-not-transposed",
-                   lambda v, x_t, s_prev, U, W, b: solve_step_forward(v, x_t, s_prev, U, W.T, b),
-                   r"s_t = \varphi(x_t U + s_{t-1} W + b)"),)),
-        Stage("rnn_forward", "The forward pass over a sequence", 1,
-              ("x", "s0", "U", "W", "b"), ("s",),
-              "All states s_0 … s_{T-1} from the initial state s0 (the state before x_0).\n\n"
-              "x: (N, T, n), s0: (N, d). Returns s: (N, T, d).",
-              solve_forward, probes_forward,
-              tuple(Bug(bug, partial(buggy_forward, bug=bug), correction) for bug, correction in (
-                  ("initial-state-ignored", r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)"),
-                  ("weight-not-transposed", r"s_t = \varphi(x_t U + s_{t-1} W + b)"),
-              )),
+        Stage(name="phi_prime", title="The activation's derivative through the state", points=1,
+              inputs=("s",), outputs=("dphi",),
+              docstring="φ'(a) for the network's activation φ, "
+                        "computed from the state s = φ(a).\n\n"
+                        "s: (..., d) states. Returns an array of the same shape.",
+              solve=solve_phi_prime, probes=probes_phi_prime,
+              bugs=(Bug(misconception="derivative-at-preactivation",
+                        implementation=partial(wrong_derivative, mistake="at-preactivation"),
+                        correction=DERIVATIVE, applies=saturating),
+                    Bug(misconception="wrong-activation-derivative",
+                        implementation=partial(wrong_derivative, mistake="other"),
+                        correction=DERIVATIVE))),
+        Stage(name="rnn_step_forward", title="One step forward", points=1,
+              inputs=("x_t", "s_prev", "U", "W", "b"), outputs=("s_t",),
+              docstring="s_t = φ(x_t U + s_{t-1} W + b).\n\n"
+                        "x_t: (N, n), s_prev: (N, d), U: (n, d), W: (d, d), b: (d,). "
+                        "Returns s_t: (N, d).",
+              solve=solve_step_forward, probes=probes_step_forward,
+              bugs=(Bug(misconception="weight-not-transposed",
+                        implementation=step_forward_untransposed,
+                        correction=r"s_t = \varphi(x_t U + s_{t-1} W + b)"),)),
+        Stage(name="rnn_forward", title="The forward pass over a sequence", points=1,
+              inputs=("x", "s0", "U", "W", "b"), outputs=("s",),
+              docstring="All states s_0 … s_{T-1} from the initial state s0 "
+                        "(the state before x_0).\n\n"
+                        "x: (N, T, n), s0: (N, d). Returns s: (N, T, d).",
+              solve=solve_forward, probes=probes_forward,
+              bugs=bugs_from(buggy_forward, {
+                  "initial-state-ignored": r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)",
+                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W + b)"}),
               depends_on=("rnn_step_forward",)),
-        Stage("output_backward", "The output layer's gradients", 2,
-              ("s", "V", "c", "d"), ("dV", "dc", "ds"),
-              "For y_t = g(s_t V + c) and L = (1/N) Σ_n Σ_t ℓ(y_t, d_t): dL/dV, dL/dc and the\n"
-              "gradient dL/ds_t that reaches each state from its own output.\n\n"
-              "s: (N, T, d), V: (d, k), c: (k,), d: targets. Returns dV: (d, k), dc: (k,),\n"
-              "ds: (N, T, d).",
-              solve_output_backward, probes_output_backward,
-              (Bug("output-delta-sign", partial(solve_output_backward, sign=-1.0),
-                   r"\frac{\partial L}{\partial o_t} = \frac{1}{N}(y_t - d_t)"),
-               Bug("mean-sum-mixed-up", partial(solve_output_backward, over_time=True),
-                   r"L = \frac{1}{N}\sum_n \sum_t \ell(y_{nt}, d_{nt})"),
-               Bug("softmax-jacobian-elementwise", partial(solve_output_backward, elementwise=True),
-                   r"\frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)",
-                   lambda v: v.output == "softmax"))),
-        Stage("rnn_step_backward", "One step of BPTT", 2,
-              ("ds", "x_t", "s_prev", "s_t", "U", "W"), ("dx_t", "ds_prev", "dU", "dW", "db"),
-              "One step of BPTT for s_t = φ(x_t U + s_{t-1} W + b).\n\n"
-              "ds: (N, d) total gradient dL/ds_t (from y_t and from s_{t+1}).\n"
-              "Returns dx_t (N, n), ds_prev (N, d), dU (n, d), dW (d, d), db (d,).",
-              solve_step_backward, probes_step_backward, step_bugs,
+        Stage(name="output_backward", title="The output layer's gradients", points=2,
+              inputs=("s", "V", "c", "d"), outputs=("dV", "dc", "ds"),
+              docstring="For y_t = g(s_t V + c) and L = (1/N) Σ_n Σ_t ℓ(y_t, d_t): "
+                        "dL/dV, dL/dc and the\n"
+                        "gradient dL/ds_t that reaches each state from its own output.\n\n"
+                        "s: (N, T, d), V: (d, k), c: (k,), d: targets. "
+                        "Returns dV: (d, k), dc: (k,),\n"
+                        "ds: (N, T, d).",
+              solve=solve_output_backward, probes=probes_output_backward,
+              bugs=(Bug(misconception="output-delta-sign",
+                        implementation=partial(solve_output_backward, sign=-1.0),
+                        correction=r"\frac{\partial L}{\partial o_t} = \frac{1}{N}(y_t - d_t)"),
+                    Bug(misconception="mean-sum-mixed-up",
+                        implementation=partial(solve_output_backward, over_time=True),
+                        correction=r"L = \frac{1}{N}\sum_n \sum_t \ell(y_{nt}, d_{nt})"),
+                    Bug(misconception="softmax-jacobian-elementwise",
+                        implementation=partial(solve_output_backward, elementwise=True),
+                        correction=r"\frac{\partial y_j}{\partial o_i} = y_j(\delta_{ij} - y_i)",
+                        applies=lambda v: v.output == "softmax"))),
+        Stage(name="rnn_step_backward", title="One step of BPTT", points=2,
+              inputs=("ds", "x_t", "s_prev", "s_t", "U", "W"),
+              outputs=("dx_t", "ds_prev", "dU", "dW", "db"),
+              docstring="One step of BPTT for s_t = φ(x_t U + s_{t-1} W + b).\n\n"
+                        "ds: (N, d) total gradient dL/ds_t (from y_t and from s_{t+1}).\n"
+                        "Returns dx_t (N, n), ds_prev (N, d), dU (n, d), dW (d, d), db (d,).",
+              solve=solve_step_backward, probes=probes_step_backward,
+              bugs=bugs_from(buggy_step_backward, STEP_BUGS, applies=APPLIES),
               depends_on=("phi_prime",)),
-        Stage("rnn_backward", "Backpropagation through time", 3,
-              ("ds_out", "x", "s0", "s", "U", "W"), ("dx", "ds0", "dU", "dW", "db"),
-              "BPTT through the whole sequence.\n\n"
-              "ds_out: (N, T, d), the gradient reaching each s_t from its own output y_t.\n"
-              "x: (N, T, n), s0: (N, d), s: (N, T, d) the forward states.\n"
-              "Returns dx (N, T, n), ds0 (N, d), dU (n, d), dW (d, d), db (d,).",
-              solve_backward, probes_backward,
-              tuple(Bug(bug, partial(buggy_bptt, bug=bug), correction, APPLIES.get(bug, always))
-                    for bug, correction in BACKWARD_BUGS),
+        Stage(name="rnn_backward", title="Backpropagation through time", points=3,
+              inputs=("ds_out", "x", "s0", "s", "U", "W"), outputs=("dx", "ds0", "dU", "dW", "db"),
+              docstring="BPTT through the whole sequence.\n\n"
+                        "ds_out: (N, T, d), "
+                        "the gradient reaching each s_t from its own output y_t.\n"
+                        "x: (N, T, n), s0: (N, d), s: (N, T, d) the forward states.\n"
+                        "Returns dx (N, T, n), ds0 (N, d), dU (n, d), dW (d, d), db (d,).",
+              solve=solve_backward, probes=probes_backward,
+              bugs=bugs_from(buggy_bptt, BACKWARD_BUGS, applies=APPLIES),
               depends_on=("rnn_step_backward",)),
-        Stage("sgd_update", "The gradient-descent update", 1,
-              ("params", "grads", "lr"), ("U", "W", "b", "V", "c"),
-              "ΔW = −α ∇_W L for every weight.\n\n"
-              "params, grads: dicts of arrays with keys U, W, b, V, c; lr: the rate α.\n"
-              "Returns a new dict of updated weights (do not change params in place).",
-              solve_sgd, probes_sgd,
-              tuple(Bug(bug, partial(buggy_sgd, bug=bug), r"\Delta\theta = -\alpha\nabla_\theta L")
-                    for bug in ("update-wrong-sign", "update-applied-twice"))),
+        Stage(name="sgd_update", title="The gradient-descent update", points=1,
+              inputs=("params", "grads", "lr"), outputs=("U", "W", "b", "V", "c"),
+              docstring="ΔW = −α ∇_W L for every weight.\n\n"
+                        "params, grads: dicts of arrays with keys U, W, b, V, c; lr: the rate α.\n"
+                        "Returns a new dict of updated weights (do not change params in place).",
+              solve=solve_sgd, probes=probes_sgd,
+              bugs=bugs_from(buggy_sgd, {"update-wrong-sign": UPDATE,
+                                         "update-applied-twice": UPDATE})),
     )
     return Exercise(
         id="elman",

@@ -31,11 +31,9 @@ product and `softmax_jacobian`) and `reference.network.output_layer_grads`.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations
 from reference.network import output_layer_grads
 
@@ -46,12 +44,8 @@ def _g(variant: Variant) -> activations.OutputActivation:
     return activations.output(variant.output)
 
 
-def _sizes(variant: Variant):
-    return variant.N, variant.T, variant.n_hidden, variant.n_out
-
-
 def random_preactivations(variant: Variant, rng: np.random.Generator) -> np.ndarray:
-    N, T, _, k = _sizes(variant)
+    N, T, _, _, k = variant.sizes
     return rng.normal(0.0, 1.5, (N, T, k))
 
 
@@ -119,41 +113,41 @@ def buggy_weight_grad(variant, h, do, *, bug):
 
 
 def probes_jacobian(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:output_jacobian")
-    return [Probe("random pre-activations", {"o": random_preactivations(v, rng)},
-                  "∂y_j/∂o_i for every j and i at every step", time_axis={"J": 1})]
+    v, rng = instance.variant, instance.probe_rng("output_jacobian")
+    return [Probe(name="random pre-activations", kwargs={"o": random_preactivations(v, rng)},
+                  purpose="∂y_j/∂o_i for every j and i at every step", time_axis={"J": 1})]
 
 
 def probes_delta(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:output_delta")
-    N, T, _, k = _sizes(v)
+    v, rng = instance.variant, instance.probe_rng("output_delta")
+    N, T, _, _, k = v.sizes
     o = random_preactivations(v, rng)
     one_output = np.zeros((N, T, k))
     one_output[..., int(rng.integers(k))] = rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 2.0)
     time_axis = {"do": 1}
     return [
-        Probe("random dL/dy", {"o": o, "dL_dy": rng.normal(size=(N, T, k))},
-              "dL/do = dL/dy · ∂y/∂o", time_axis),
-        Probe("dL/dy on one output only", {"o": o, "dL_dy": one_output},
-              "only y_j carries a gradient: every o_i still receives one through softmax",
-              time_axis),
+        Probe(name="random dL/dy", kwargs={"o": o, "dL_dy": rng.normal(size=(N, T, k))},
+              purpose="dL/do = dL/dy · ∂y/∂o", time_axis=time_axis),
+        Probe(name="dL/dy on one output only", kwargs={"o": o, "dL_dy": one_output},
+              purpose="only y_j carries a gradient: every o_i still receives one through softmax",
+              time_axis=time_axis),
     ]
 
 
 def probes_hidden_delta(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:hidden_delta")
-    N, T, d, k = _sizes(v)
-    return [Probe("random dL/do and W2", {"do": rng.normal(size=(N, T, k)),
-                                          "W2": rng.normal(0.0, 0.6, (d, k))},
-                  "dL/dh = dL/do · W2ᵀ at every step", time_axis={"dh": 1})]
+    v, rng = instance.variant, instance.probe_rng("hidden_delta")
+    N, T, _, d, k = v.sizes
+    return [Probe(name="random dL/do and W2",
+                  kwargs={"do": rng.normal(size=(N, T, k)), "W2": rng.normal(0.0, 0.6, (d, k))},
+                  purpose="dL/dh = dL/do · W2ᵀ at every step", time_axis={"dh": 1})]
 
 
 def probes_weight_grad(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:output_weight_grad")
-    N, T, d, k = _sizes(v)
-    return [Probe("random states and dL/do", {"h": rng.uniform(-1.0, 1.0, (N, T, d)),
-                                              "do": rng.normal(size=(N, T, k))},
-                  "the sum over sequences and steps of h_tᵀ dL/do_t", repeat=True)]
+    v, rng = instance.variant, instance.probe_rng("output_weight_grad")
+    N, T, _, d, k = v.sizes
+    return [Probe(name="random states and dL/do",
+                  kwargs={"h": rng.uniform(-1.0, 1.0, (N, T, d)), "do": rng.normal(size=(N, T, k))},
+                  purpose="the sum over sequences and steps of h_tᵀ dL/do_t", repeat=True)]
 
 
 # -- the exercise ------------------------------------------------------------------------
@@ -177,6 +171,11 @@ def is_scalar(variant) -> bool:
     return variant.output != "softmax"
 
 
+def several_sequences(variant) -> bool:
+    """Whether N > 1, so that a mean over the batch differs from its sum."""
+    return variant.N > 1
+
+
 def is_square(variant) -> bool:
     """Whether W2 is square, so that a missing transpose raises no shape error."""
     return variant.n_hidden == variant.n_out
@@ -186,47 +185,50 @@ def build() -> Exercise:
     """The `output-jacobian` exercise."""
 
     def activation_bugs(implementation, correction):
-        return (Bug("softmax-jacobian-elementwise",
-                    partial(implementation, bug="softmax-jacobian-elementwise"), JACOBIAN,
-                    is_softmax),
-                Bug("wrong-activation-derivative",
-                    partial(implementation, bug="wrong-activation-derivative"), correction,
-                    is_scalar))
+        return bugs_from(implementation, {"softmax-jacobian-elementwise": JACOBIAN,
+                                          "wrong-activation-derivative": correction},
+                         applies={"softmax-jacobian-elementwise": is_softmax,
+                                  "wrong-activation-derivative": is_scalar})
 
     stages = (
-        Stage("output_jacobian", "The Jacobian of the output activation", 2, ("o",), ("J",),
-              "J = ∂y/∂o for y = g(o) at every step: J[n, t, j, i] = ∂y_{t,j}/∂o_{t,i}.\n"
-              "softmax (case 1, a vector activation): y_j (δ_ij − y_i), a full matrix;\n"
-              "tanh, sigmoid (case 2, scalar activations): g'(o_i) on the diagonal, 0 off it.\n\n"
-              "o: (N, T, k) output pre-activations Z^(2). Returns J: (N, T, k, k).",
-              solve_jacobian, probes_jacobian, activation_bugs(buggy_jacobian, SCALAR)),
-        Stage("output_delta", "The gradient at the output pre-activation", 2,
-              ("o", "dL_dy"), ("do",),
-              "dL/do = dL/dy · ∂y/∂o, a row times the Jacobian at every step:\n"
-              "dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i (seed 002's ∇_Z DIV = ∇_Y DIV ∇_Z Y).\n\n"
-              "o: (N, T, k), dL_dy: (N, T, k). Returns do: (N, T, k).",
-              solve_delta, probes_delta, activation_bugs(buggy_delta, DELTA),
+        Stage(name="output_jacobian", title="The Jacobian of the output activation", points=2,
+              inputs=("o",), outputs=("J",),
+              docstring="J = ∂y/∂o for y = g(o) at every step: "
+                        "J[n, t, j, i] = ∂y_{t,j}/∂o_{t,i}.\n"
+                        "softmax (case 1, a vector activation): y_j (δ_ij − y_i), a full matrix;\n"
+                        "tanh, sigmoid (case 2, scalar activations): "
+                        "g'(o_i) on the diagonal, 0 off it.\n\n"
+                        "o: (N, T, k) output pre-activations Z^(2). Returns J: (N, T, k, k).",
+              solve=solve_jacobian, probes=probes_jacobian,
+              bugs=activation_bugs(buggy_jacobian, SCALAR)),
+        Stage(name="output_delta", title="The gradient at the output pre-activation", points=2,
+              inputs=("o", "dL_dy"), outputs=("do",),
+              docstring="dL/do = dL/dy · ∂y/∂o, a row times the Jacobian at every step:\n"
+                        "dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i (seed 002's ∇_Z DIV = ∇_Y DIV ∇_Z Y).\n\n"
+                        "o: (N, T, k), dL_dy: (N, T, k). Returns do: (N, T, k).",
+              solve=solve_delta, probes=probes_delta, bugs=activation_bugs(buggy_delta, DELTA),
               depends_on=("output_jacobian",)),
-        Stage("hidden_delta", "The gradient reaching the hidden state", 1,
-              ("do", "W2"), ("dh",),
-              "dL/dh = dL/do · W2ᵀ at every step (o = h W2 + b2; seed 002's\n"
-              "∇_h DIV = ∇_Z DIV W^(2) displays the matrix W2ᵀ of this storage).\n\n"
-              "do: (N, T, k), W2: (d, k). Returns dh: (N, T, d).",
-              solve_hidden_delta, probes_hidden_delta,
-              (Bug("weight-not-transposed", hidden_delta_untransposed, HIDDEN, is_square),)),
-        Stage("output_weight_grad", "The output layer's weight gradient", 1,
-              ("h", "do"), ("dW2", "db2"),
-              "∇_{W2} L = Σ_n Σ_t h_ntᵀ dL/do_nt (seed 002: ∂DIV/∂w_ij = h_i ∂DIV/∂Z_j) and\n"
-              "∇_{b2} L = Σ_n Σ_t dL/do_nt.\n\n"
-              "h: (N, T, d), do: (N, T, k). Returns dW2: (d, k) and db2: (k,).",
-              solve_weight_grad, probes_weight_grad,
-              (Bug("outer-product-reversed", partial(buggy_weight_grad,
-                                                     bug="outer-product-reversed"),
-                   WEIGHT, is_square),
-               Bug("overwrite-not-accumulate", partial(buggy_weight_grad,
-                                                       bug="overwrite-not-accumulate"), WEIGHT),
-               Bug("bias-not-summed", partial(buggy_weight_grad, bug="bias-not-summed"), WEIGHT,
-                   lambda variant: variant.N > 1))),
+        Stage(name="hidden_delta", title="The gradient reaching the hidden state", points=1,
+              inputs=("do", "W2"), outputs=("dh",),
+              docstring="dL/dh = dL/do · W2ᵀ at every step (o = h W2 + b2; seed 002's\n"
+                        "∇_h DIV = ∇_Z DIV W^(2) displays the matrix W2ᵀ of this storage).\n\n"
+                        "do: (N, T, k), W2: (d, k). Returns dh: (N, T, d).",
+              solve=solve_hidden_delta, probes=probes_hidden_delta,
+              bugs=(Bug(misconception="weight-not-transposed",
+                        implementation=hidden_delta_untransposed,
+                        correction=HIDDEN, applies=is_square),)),
+        Stage(name="output_weight_grad", title="The output layer's weight gradient", points=1,
+              inputs=("h", "do"), outputs=("dW2", "db2"),
+              docstring="∇_{W2} L = Σ_n Σ_t h_ntᵀ dL/do_nt (seed 002: "
+                        "∂DIV/∂w_ij = h_i ∂DIV/∂Z_j) and\n"
+                        "∇_{b2} L = Σ_n Σ_t dL/do_nt.\n\n"
+                        "h: (N, T, d), do: (N, T, k). Returns dW2: (d, k) and db2: (k,).",
+              solve=solve_weight_grad, probes=probes_weight_grad,
+              bugs=bugs_from(buggy_weight_grad, {"outer-product-reversed": WEIGHT,
+                                                 "overwrite-not-accumulate": WEIGHT,
+                                                 "bias-not-summed": WEIGHT},
+                             applies={"outer-product-reversed": is_square,
+                                      "bias-not-summed": several_sequences})),
     )
     return Exercise(
         id="output-jacobian",

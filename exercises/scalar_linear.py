@@ -30,7 +30,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 
 CLOSED_FORM_ARGS = ("x", "a0", "z", "u", "v", "b_a", "w_y")
 
@@ -176,58 +176,60 @@ def buggy_bptt(variant, x, a0, z, u, v, b_a, w_y, *, bug):
 
 
 def _closed_form_probes(instance: Instance, stage: str, *, from_state_only: bool) -> list[Probe]:
-    v, rng = instance.variant, instance.rng(f"probe:{stage}")
+    v, rng = instance.variant, instance.probe_rng(stage)
     weights = random_weights(v, rng)
     weights.pop("b_y")
     x, a0, z = _data(v, rng)
-    last_only = np.zeros_like(z)
-    last_only[:, -1] = _away_from_zero_array(rng, (v.N,))
-    first_only = np.zeros_like(z)
-    first_only[:, 0] = _away_from_zero_array(rng, (v.N,))
+    last_only = only_at_step(_away_from_zero_array(rng, (v.N,)), t=-1, T=v.T)
+    first_only = only_at_step(_away_from_zero_array(rng, (v.N,)), t=0, T=v.T)
     probes = [
-        Probe("random data, non-zero a_0", {"x": x, "a0": a0, "z": z, **weights},
-              "every term of the sum, with v ≠ 0 and a non-zero initial state", repeat=True),
-        Probe("loss at the last step only", {"x": x, "a0": a0, "z": last_only, **weights},
-              "z_t = 0 before T: the whole unrolled sum of one loss term"),
-        Probe("loss at the first step only", {"x": x, "a0": a0, "z": first_only, **weights},
-              "z_t = 0 after the first step: the sum over t must keep this term"),
+        Probe(name="random data, non-zero a_0", kwargs={"x": x, "a0": a0, "z": z, **weights},
+              purpose="every term of the sum, with v ≠ 0 and a non-zero initial state",
+              repeat=True),
+        Probe(name="loss at the last step only",
+              kwargs={"x": x, "a0": a0, "z": last_only, **weights},
+              purpose="z_t = 0 before T: the whole unrolled sum of one loss term"),
+        Probe(name="loss at the first step only",
+              kwargs={"x": x, "a0": a0, "z": first_only, **weights},
+              purpose="z_t = 0 after the first step: the sum over t must keep this term"),
     ]
     if from_state_only:
-        probes.append(Probe(
-            "no input and no bias",
-            {"x": np.zeros_like(x), "a0": a0, "z": z, **{**weights, "b_a": 0.0}},
-            "x_t = 0 and b_a = 0, so a_t = v^t a_0: only the initial state's terms remain"))
+        probes.append(Probe(name="no input and no bias",
+                            kwargs={"x": np.zeros_like(x), "a0": a0, "z": z,
+                                    **{**weights, "b_a": 0.0}},
+                            purpose="x_t = 0 and b_a = 0, so a_t = v^t a_0: "
+                                    "only the initial state's terms remain"))
     return probes
 
 
 def probes_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:scalar_forward")
+    v, rng = instance.variant, instance.probe_rng("scalar_forward")
     weights = random_weights(v, rng)
     x, a0, _ = _data(v, rng)
     time_axis = {"a": 1, "y_hat": 1}
     return [
-        Probe("zero initial state", {"x": x, "a0": np.zeros(v.N), **weights},
-              "the recursion from a_0 = 0", time_axis),
-        Probe("non-zero initial state", {"x": x, "a0": a0, **weights},
-              "the first step must use the given a_0", time_axis),
+        Probe(name="zero initial state", kwargs={"x": x, "a0": np.zeros(v.N), **weights},
+              purpose="the recursion from a_0 = 0", time_axis=time_axis),
+        Probe(name="non-zero initial state", kwargs={"x": x, "a0": a0, **weights},
+              purpose="the first step must use the given a_0", time_axis=time_axis),
     ]
 
 
 def probes_bptt(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:scalar_bptt")
+    v, rng = instance.variant, instance.probe_rng("scalar_bptt")
     weights = random_weights(v, rng)
     weights.pop("b_y")
     x, a0, z = _data(v, rng)
-    last_only = np.zeros_like(z)
-    last_only[:, -1] = _away_from_zero_array(rng, (v.N,))
+    last_only = only_at_step(_away_from_zero_array(rng, (v.N,)), t=-1, T=v.T)
     return [
-        Probe("random data, non-zero a_0", {"x": x, "a0": a0, "z": z, **weights},
-              "BPTT over the whole sequence", repeat=True),
-        Probe("loss at the last step only", {"x": x, "a0": a0, "z": last_only, **weights},
-              "everything before T must arrive through the recurrence"),
-        Probe("no input and no bias",
-              {"x": np.zeros_like(x), "a0": a0, "z": z, **{**weights, "b_a": 0.0}},
-              "a_t = v^t a_0: the initial state's terms alone"),
+        Probe(name="random data, non-zero a_0", kwargs={"x": x, "a0": a0, "z": z, **weights},
+              purpose="BPTT over the whole sequence", repeat=True),
+        Probe(name="loss at the last step only",
+              kwargs={"x": x, "a0": a0, "z": last_only, **weights},
+              purpose="everything before T must arrive through the recurrence"),
+        Probe(name="no input and no bias",
+              kwargs={"x": np.zeros_like(x), "a0": a0, "z": z, **{**weights, "b_a": 0.0}},
+              purpose="a_t = v^t a_0: the initial state's terms alone"),
     ]
 
 
@@ -242,23 +244,23 @@ DW_Y = r"\frac{\partial L}{\partial w_y} = \sum_t z_t a_t,\quad " \
 DELTA = r"\delta_t = \frac{\partial L}{\partial a_t} = z_t w_y + v\,\delta_{t+1}"
 
 CLOSED_FORM_BUGS = {
-    "v": (("closed-form-explicit-only", DV), ("off-by-one-previous-state", DV),
-          ("initial-state-ignored", DV + r",\quad a_0 \text{ as given}"),
-          ("recurrent-power-off-by-one", DV), ("overwrite-not-accumulate", DV)),
-    "u": (("closed-form-explicit-only", DU), ("recurrent-power-off-by-one", DU),
-          ("overwrite-not-accumulate", DU)),
-    "b_a": (("closed-form-explicit-only", DB_A), ("recurrent-power-off-by-one", DB_A),
-            ("overwrite-not-accumulate", DB_A)),
-    "output": (("off-by-one-previous-state", DW_Y),
-               ("initial-state-ignored", DW_Y + r",\quad a_t \text{ from the given } a_0"),
-               ("overwrite-not-accumulate", DW_Y)),
+    "v": {"closed-form-explicit-only": DV, "off-by-one-previous-state": DV,
+          "initial-state-ignored": DV + r",\quad a_0 \text{ as given}",
+          "recurrent-power-off-by-one": DV, "overwrite-not-accumulate": DV},
+    "u": {"closed-form-explicit-only": DU, "recurrent-power-off-by-one": DU,
+          "overwrite-not-accumulate": DU},
+    "b_a": {"closed-form-explicit-only": DB_A, "recurrent-power-off-by-one": DB_A,
+            "overwrite-not-accumulate": DB_A},
+    "output": {"off-by-one-previous-state": DW_Y,
+               "initial-state-ignored": DW_Y + r",\quad a_t \text{ from the given } a_0",
+               "overwrite-not-accumulate": DW_Y},
 }
-BPTT_BUGS = (
-    ("recurrent-term-dropped", DELTA),
-    ("off-by-one-previous-state", r"\frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}"),
-    ("initial-state-ignored", r"\frac{\partial L}{\partial v} \mathrel{+}= \delta_1 a_0"),
-    ("overwrite-not-accumulate", r"\frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}"),
-)
+BPTT_BUGS = {
+    "recurrent-term-dropped": DELTA,
+    "off-by-one-previous-state": r"\frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}",
+    "initial-state-ignored": r"\frac{\partial L}{\partial v} \mathrel{+}= \delta_1 a_0",
+    "overwrite-not-accumulate": r"\frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}",
+}
 
 CLOSED_FORM_DOC = (
     "x: (N, T) inputs, a0: (N,) initial states (the state before x_0), z: (N, T) the loss's\n"
@@ -271,55 +273,70 @@ def build() -> Exercise:
     """The `scalar-linear` exercise."""
 
     def closed_form_bugs(key):
-        return tuple(Bug(bug, partial(buggy_closed_form, key=key, bug=bug), correction)
-                     for bug, correction in CLOSED_FORM_BUGS[key])
+        return bugs_from(partial(buggy_closed_form, key=key), CLOSED_FORM_BUGS[key])
 
     stages = (
-        Stage("scalar_forward", "The forward pass", 1,
-              ("x", "a0", "u", "v", "b_a", "w_y", "b_y"), ("a", "y_hat"),
-              "a_t = v a_{t-1} + u x_t + b_a and ŷ_t = w_y a_t + b_y for t = 0 … T−1.\n\n"
-              "x: (N, T) inputs, a0: (N,) the state before x_0; u, v, b_a, w_y, b_y: floats.\n"
-              "Returns a: (N, T) the states and y_hat: (N, T) the outputs.",
-              solve_forward, probes_forward,
-              (Bug("initial-state-ignored", forward_from_zero, r"a_1 = v a_0 + u x_1 + b_a"),)),
-        Stage("closed_form_output", "∂L/∂w_y and ∂L/∂b_y", 1, CLOSED_FORM_ARGS, ("dw_y", "db_y"),
-              "Seed 001's (1) and (2): ∂L/∂w_y = Σ_t z_t a_t and ∂L/∂b_y = Σ_t z_t.\n\n"
-              + CLOSED_FORM_DOC + "\nReturns dw_y, db_y: floats.",
-              solve_output, partial(_closed_form_probes, stage="closed_form_output",
-                                    from_state_only=True),
-              closed_form_bugs("output"), depends_on=("scalar_forward",)),
-        Stage("closed_form_dv", "∂L/∂v as a closed-form sum", 2, CLOSED_FORM_ARGS, ("dv",),
-              "Seed 001's (3) with every implicit term (steps counted from 1, a_0 the initial\n"
-              "state): ∂L/∂v = Σ_t z_t w_y Σ_{j=1}^{t} v^{j-1} a_{t-j}.\n\n"
-              + CLOSED_FORM_DOC + "\nReturns dv: a float.",
-              solve_dv, partial(_closed_form_probes, stage="closed_form_dv",
-                                from_state_only=True),
-              closed_form_bugs("v"), depends_on=("scalar_forward",)),
-        Stage("closed_form_du", "∂L/∂u as a closed-form sum", 2, CLOSED_FORM_ARGS, ("du",),
-              "Seed 001's (4): ∂L/∂u = Σ_t z_t w_y Σ_{j=0}^{t-1} v^j x_{t-j} (steps from 1).\n\n"
-              + CLOSED_FORM_DOC + "\nReturns du: a float.",
-              solve_du, partial(_closed_form_probes, stage="closed_form_du",
-                                from_state_only=False),
-              closed_form_bugs("u")),
-        Stage("closed_form_db_a", "∂L/∂b_a as a closed-form sum", 1, CLOSED_FORM_ARGS,
-              ("db_a",),
-              "Seed 001's (5) with the implicit terms: ∂L/∂b_a = Σ_t z_t w_y Σ_{j=0}^{t-1} v^j.\n"
-              "(The notes' Σ_t z_t w_y keeps the explicit term only: right for v = 0 alone.)\n\n"
-              + CLOSED_FORM_DOC + "\nReturns db_a: a float.",
-              solve_db_a, partial(_closed_form_probes, stage="closed_form_db_a",
-                                  from_state_only=False),
-              closed_form_bugs("b_a")),
-        Stage("scalar_bptt", "BPTT, which must agree with the closed forms", 3,
-              CLOSED_FORM_ARGS, ("dw_y", "db_y", "dv", "du", "db_a", "da0"),
-              "Backpropagation through time for the same network: walking back from t = T−1,\n"
-              "δ_t = ∂L/∂a_t = z_t w_y + v δ_{t+1} (δ_T = 0), then ∂L/∂v = Σ_t δ_t a_{t-1},\n"
-              "∂L/∂u = Σ_t δ_t x_t, ∂L/∂b_a = Σ_t δ_t, ∂L/∂w_y = Σ_t z_t a_t, ∂L/∂b_y = Σ_t z_t\n"
-              "and ∂L/∂a_0 = v δ_0 per sequence.\n\n"
-              + CLOSED_FORM_DOC
-              + "\nReturns dw_y, db_y, dv, du, db_a: floats, and da0: (N,).",
-              solve_bptt, probes_bptt,
-              tuple(Bug(bug, partial(buggy_bptt, bug=bug), correction)
-                    for bug, correction in BPTT_BUGS),
+        Stage(name="scalar_forward", title="The forward pass", points=1,
+              inputs=("x", "a0", "u", "v", "b_a", "w_y", "b_y"), outputs=("a", "y_hat"),
+              docstring="a_t = v a_{t-1} + u x_t + b_a and ŷ_t = w_y a_t + b_y for t = 0 … T−1.\n\n"
+                        "x: (N, T) inputs, a0: (N,) the state before x_0; "
+                        "u, v, b_a, w_y, b_y: floats.\n"
+                        "Returns a: (N, T) the states and y_hat: (N, T) the outputs.",
+              solve=solve_forward, probes=probes_forward,
+              bugs=(Bug(misconception="initial-state-ignored", implementation=forward_from_zero,
+                        correction=r"a_1 = v a_0 + u x_1 + b_a"),)),
+        Stage(name="closed_form_output", title="∂L/∂w_y and ∂L/∂b_y", points=1,
+              inputs=CLOSED_FORM_ARGS, outputs=("dw_y", "db_y"),
+              docstring="Seed 001's (1) and (2): ∂L/∂w_y = Σ_t z_t a_t and ∂L/∂b_y = Σ_t z_t.\n\n"
+                        + CLOSED_FORM_DOC + "\nReturns dw_y, db_y: floats.",
+              solve=solve_output,
+              probes=partial(_closed_form_probes, stage="closed_form_output",
+                             from_state_only=True),
+              bugs=closed_form_bugs("output"),
+              depends_on=("scalar_forward",)),
+        Stage(name="closed_form_dv", title="∂L/∂v as a closed-form sum", points=2,
+              inputs=CLOSED_FORM_ARGS, outputs=("dv",),
+              docstring="Seed 001's (3) with every implicit term "
+                        "(steps counted from 1, a_0 the initial\n"
+                        "state): ∂L/∂v = Σ_t z_t w_y Σ_{j=1}^{t} v^{j-1} a_{t-j}.\n\n"
+                        + CLOSED_FORM_DOC + "\nReturns dv: a float.",
+              solve=solve_dv,
+              probes=partial(_closed_form_probes, stage="closed_form_dv",
+                             from_state_only=True),
+              bugs=closed_form_bugs("v"),
+              depends_on=("scalar_forward",)),
+        Stage(name="closed_form_du", title="∂L/∂u as a closed-form sum", points=2,
+              inputs=CLOSED_FORM_ARGS, outputs=("du",),
+              docstring="Seed 001's (4): ∂L/∂u = Σ_t z_t w_y Σ_{j=0}^{t-1} v^j x_{t-j} "
+                        "(steps from 1).\n\n"
+                        + CLOSED_FORM_DOC + "\nReturns du: a float.",
+              solve=solve_du,
+              probes=partial(_closed_form_probes, stage="closed_form_du",
+                             from_state_only=False),
+              bugs=closed_form_bugs("u")),
+        Stage(name="closed_form_db_a", title="∂L/∂b_a as a closed-form sum", points=1,
+              inputs=CLOSED_FORM_ARGS, outputs=("db_a",),
+              docstring="Seed 001's (5) with the implicit terms: "
+                        "∂L/∂b_a = Σ_t z_t w_y Σ_{j=0}^{t-1} v^j.\n"
+                        "(The notes' Σ_t z_t w_y keeps the explicit term only: "
+                        "right for v = 0 alone.)\n\n"
+                        + CLOSED_FORM_DOC + "\nReturns db_a: a float.",
+              solve=solve_db_a,
+              probes=partial(_closed_form_probes, stage="closed_form_db_a",
+                             from_state_only=False),
+              bugs=closed_form_bugs("b_a")),
+        Stage(name="scalar_bptt", title="BPTT, which must agree with the closed forms", points=3,
+              inputs=CLOSED_FORM_ARGS, outputs=("dw_y", "db_y", "dv", "du", "db_a", "da0"),
+              docstring="Backpropagation through time for the same network: "
+                        "walking back from t = T−1,\n"
+                        "δ_t = ∂L/∂a_t = z_t w_y + v δ_{t+1} "
+                        "(δ_T = 0), then ∂L/∂v = Σ_t δ_t a_{t-1},\n"
+                        "∂L/∂u = Σ_t δ_t x_t, ∂L/∂b_a = Σ_t δ_t, ∂L/∂w_y = Σ_t z_t a_t, "
+                        "∂L/∂b_y = Σ_t z_t\n"
+                        "and ∂L/∂a_0 = v δ_0 per sequence.\n\n"
+                        + CLOSED_FORM_DOC
+                        + "\nReturns dw_y, db_y, dv, du, db_a: floats, and da0: (N,).",
+              solve=solve_bptt, probes=probes_bptt, bugs=bugs_from(buggy_bptt, BPTT_BUGS),
               depends_on=("scalar_forward",)),
     )
     return Exercise(

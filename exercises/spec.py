@@ -17,12 +17,19 @@ stage carries
 The grader calls the student's function on every probe (in a sandbox), calls
 `solve` and every bug on the same probe (in the trusted parent), and compares.
 Nothing here imports the grader.
+
+`Stage`, `Probe`, `Bug` and `Exercise` take keyword arguments only, so that an
+exercise module reads like its assignment sheet. The plumbing the exercise
+modules share lives here too: `bugs_from` (the bugs of one buggy
+implementation, switched on by id), `Instance.probe_rng` (a stage's probe
+generator), `Variant.sizes` and `only_at_step` (a loss at one step alone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -47,6 +54,11 @@ class Variant:
     lr: float = 0.1
     extra: tuple[tuple[str, Any], ...] = ()
 
+    @property
+    def sizes(self) -> tuple[int, int, int, int, int]:
+        """N, T, n_in, n_hidden, n_out: the batch, the sequence length and the three widths."""
+        return self.N, self.T, self.n_in, self.n_hidden, self.n_out
+
     def get(self, key: str, default=None):
         """An exercise-specific choice from `extra`."""
         return dict(self.extra).get(key, default)
@@ -57,7 +69,7 @@ class Variant:
         return fields
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Probe:
     """One call of a student function: keyword arguments and what the call tests.
 
@@ -79,7 +91,7 @@ def always(variant: Variant) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Bug:
     """A misconception as it shows in one stage: a wrong implementation and its correction."""
 
@@ -89,15 +101,32 @@ class Bug:
     applies: Callable[[Variant], bool] = always    # can the mistake show here?
 
 
-@dataclass(frozen=True)
+def bugs_from(implementation: Callable[..., Any], corrections: Mapping[str, str], *,
+              applies: Mapping[str, Callable[[Variant], bool]] | None = None) -> tuple[Bug, ...]:
+    """One `Bug` per misconception of `corrections`, in its order.
+
+    `implementation` makes every mistake, switched on by its id (`bug=<id>`);
+    `corrections` maps each id to its correction and `applies` the ids of mistakes
+    that cannot show in every variant to the test (`always` for the others).
+    """
+    applies = applies or {}
+    unknown = set(applies) - set(corrections)
+    if unknown:
+        raise ValueError(f"applies names bugs without a correction: {sorted(unknown)}")
+    return tuple(Bug(misconception=bug, implementation=partial(implementation, bug=bug),
+                     correction=correction, applies=applies.get(bug, always))
+                 for bug, correction in corrections.items())
+
+
+@dataclass(frozen=True, kw_only=True)
 class Stage:
     """One function the student implements."""
 
     name: str                                # the function's name in the notebook
     title: str
     points: float
-    parameters: tuple[str, ...]              # argument names, in order
-    returns: tuple[str, ...]                 # names of the returned arrays, in order
+    inputs: tuple[str, ...]                  # argument names, in order
+    outputs: tuple[str, ...]                 # names of the returned arrays, in order
     docstring: str                           # shapes and the equation, in the student's notation
     solve: Callable[..., Any]                # the right answer: solve(variant, *student_args)
     probes: Callable[[Instance], list[Probe]]
@@ -110,9 +139,9 @@ class Stage:
         """The bugs that can show in this variant (φ'(φ(s)) = φ'(s) for relu, say)."""
         return tuple(bug for bug in self.bugs if bug.applies(variant))
 
-    def outputs(self, result) -> dict[str, np.ndarray]:
+    def named(self, result) -> dict[str, np.ndarray]:
         """A function's return value as named outputs (a single array or a tuple)."""
-        return named_outputs(self.returns, result)
+        return named_outputs(self.outputs, result)
 
 
 def named_outputs(names: tuple[str, ...], result) -> dict[str, Any]:
@@ -145,7 +174,7 @@ def _count(result) -> str:
     return f"one value (a {kind})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Exercise:
     """An exercise of the catalogue."""
 
@@ -188,3 +217,18 @@ class Instance:
         from exercises.instance import keyed_generator
 
         return keyed_generator(self.data_key, purpose)
+
+    def probe_rng(self, stage: str) -> np.random.Generator:
+        """The generator of a stage's probes: `rng("probe:<stage>")`."""
+        return self.rng(f"probe:{stage}")
+
+
+def only_at_step(values: np.ndarray, *, t: int, T: int) -> np.ndarray:
+    """An (N, T, …) array of zeros but at step t, where it is `values` (N, …).
+
+    The gradient of a loss at one step alone: whatever reaches the other steps
+    must come through the recurrence.
+    """
+    at_step = np.zeros((values.shape[0], T) + values.shape[1:])
+    at_step[:, t] = values
+    return at_step

@@ -24,7 +24,7 @@ from functools import partial
 import numpy as np
 
 from exercises.elman import random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, only_at_step
 from reference import activations
 from reference.network import as_injection
 from reference.recurrence import layer_backward, layer_forward
@@ -135,50 +135,48 @@ def _real_bug(bug: str) -> str:
 
 
 def probes_truncated(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:truncated_bptt")
+    v, rng = instance.variant, instance.probe_rng("truncated_bptt")
     N, T, d, k = v.N, v.T, v.n_hidden, v.horizon
     problem, b = random_problem(v, rng)
-    last_only = np.zeros((N, T, d))
-    last_only[:, -1] = rng.normal(size=(N, d))
+    last_only = only_at_step(rng.normal(size=(N, d)), t=-1, T=T)
     return [
-        Probe(f"forward states, non-zero s_0, k = {k}",
-              {"ds_out": rng.normal(size=(N, T, d)), **problem, "b": b, "k": k},
-              "every loss term E_t through its own last k steps", repeat=True),
-        Probe(f"gradient from E_{{T-1}} only, k = {k}",
-              {"ds_out": last_only, **problem, "b": b, "k": k},
-              "one loss term: only the uses at steps T−k … T−1 count"),
-        Probe(f"states not φ of anything, k = {k}",
-              {"ds_out": rng.normal(size=(N, T, d)), **problem,
-               "s": random_states(v, rng, (N, T, d)), "b": b, "k": k},
-              "φ' must come from the states as given"),
-        Probe(f"k = T = {T}",
-              {"ds_out": rng.normal(size=(N, T, d)), **problem, "b": b, "k": T},
-              "a horizon of T or more is full BPTT"),
+        Probe(name=f"forward states, non-zero s_0, k = {k}",
+              kwargs={"ds_out": rng.normal(size=(N, T, d)), **problem, "b": b, "k": k},
+              purpose="every loss term E_t through its own last k steps", repeat=True),
+        Probe(name=f"gradient from E_{{T-1}} only, k = {k}",
+              kwargs={"ds_out": last_only, **problem, "b": b, "k": k},
+              purpose="one loss term: only the uses at steps T−k … T−1 count"),
+        Probe(name=f"states not φ of anything, k = {k}",
+              kwargs={"ds_out": rng.normal(size=(N, T, d)), **problem,
+                      "s": random_states(v, rng, (N, T, d)), "b": b, "k": k},
+              purpose="φ' must come from the states as given"),
+        Probe(name=f"k = T = {T}",
+              kwargs={"ds_out": rng.normal(size=(N, T, d)), **problem, "b": b, "k": T},
+              purpose="a horizon of T or more is full BPTT"),
     ]
 
 
 def probes_update(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:truncated_update")
+    v, rng = instance.variant, instance.probe_rng("truncated_update")
     problem, b = random_problem(v, rng)
-    return [Probe(f"one update, k = {v.horizon}",
-                  {"ds_out": rng.normal(size=(v.N, v.T, v.n_hidden)), **problem, "b": b,
-                   "k": v.horizon, "lr": v.lr},
-                  "θ ← θ − α ∇θ with the truncated gradients", repeat=True)]
+    return [Probe(name=f"one update, k = {v.horizon}",
+                  kwargs={"ds_out": rng.normal(size=(v.N, v.T, v.n_hidden)), **problem, "b": b,
+                          "k": v.horizon, "lr": v.lr},
+                  purpose="θ ← θ − α ∇θ with the truncated gradients", repeat=True)]
 
 
 def probes_error(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:truncation_error")
+    v, rng = instance.variant, instance.probe_rng("truncation_error")
     N, T, d = v.N, v.T, v.n_hidden
     problem, _ = random_problem(v, rng)
-    last_only = np.zeros((N, T, d))
-    last_only[:, -1] = rng.normal(size=(N, d))
+    last_only = only_at_step(rng.normal(size=(N, d)), t=-1, T=T)
     return [
-        Probe(f"forward states, k = {v.horizon}",
-              {"ds_out": rng.normal(size=(N, T, d)), **problem, "k": v.horizon},
-              "the part of full BPTT's ∇W that truncation leaves out", repeat=True),
-        Probe(f"gradient from E_{{T-1}} only, k = {v.horizon}",
-              {"ds_out": last_only, **problem, "k": v.horizon},
-              "for one loss term: the uses before step T−k"),
+        Probe(name=f"forward states, k = {v.horizon}",
+              kwargs={"ds_out": rng.normal(size=(N, T, d)), **problem, "k": v.horizon},
+              purpose="the part of full BPTT's ∇W that truncation leaves out", repeat=True),
+        Probe(name=f"gradient from E_{{T-1}} only, k = {v.horizon}",
+              kwargs={"ds_out": last_only, **problem, "k": v.horizon},
+              purpose="for one loss term: the uses before step T−k"),
     ]
 
 
@@ -217,39 +215,51 @@ def build() -> Exercise:
     """The `truncated` exercise."""
 
     stages = (
-        Stage("truncated_bptt", "Truncated BPTT with horizon k", 4,
-              ("ds_out", "x", "s0", "s", "U", "W", "b", "k"), ("dU", "dW", "db"),
-              "The truncated gradient with horizon k: each loss term E_t reaches the weights\n"
-              "through its last k steps only, τ = t, t−1, …, t−k+1 (k ≥ T is full BPTT).\n\n"
-              "ds_out: (N, T, d), ds_out[:, t] = ∂E_t/∂s_t from the output at step t.\n"
-              "x: (N, T, n), s0: (N, d), s: (N, T, d) the forward states, U: (n, d),\n"
-              "W: (d, d), b: (d,) the bias, or None when the network has none; k ≥ 1.\n"
-              "Returns dU (n, d), dW (d, d), db (d,) (None when b is None).",
-              solve_truncated, probes_truncated,
-              tuple(Bug(_real_bug(bug), partial(buggy_truncated, bug=bug), correction, applies)
-                    for bug, correction, applies in TRUNCATED_BUGS)),
-        Stage("truncated_update", "The weight update truncated BPTT gives", 1,
-              ("ds_out", "x", "s0", "s", "U", "W", "b", "k", "lr"), ("U", "W", "b"),
-              "One gradient-descent step with the truncated gradients: θ ← θ − α ∇θ^(k).\n\n"
-              "The arguments of truncated_bptt, then lr: the rate α.\n"
-              "Returns the new U (n, d), W (d, d), b (d,) (None when b is None); do not\n"
-              "change the given arrays in place.",
-              solve_update, probes_update,
-              (Bug("update-wrong-sign", partial(solve_update, step=-1.0), UPDATE),
-               Bug("update-applied-twice", partial(solve_update, step=2.0), UPDATE)),
+        Stage(name="truncated_bptt", title="Truncated BPTT with horizon k", points=4,
+              inputs=("ds_out", "x", "s0", "s", "U", "W", "b", "k"), outputs=("dU", "dW", "db"),
+              docstring="The truncated gradient with horizon k: "
+                        "each loss term E_t reaches the weights\n"
+                        "through its last k steps only, τ = t, t−1, …, t−k+1 "
+                        "(k ≥ T is full BPTT).\n\n"
+                        "ds_out: (N, T, d), ds_out[:, t] = ∂E_t/∂s_t from the output at step t.\n"
+                        "x: (N, T, n), s0: (N, d), s: (N, T, d) the forward states, U: (n, d),\n"
+                        "W: (d, d), b: (d,) the bias, or None when the network has none; k ≥ 1.\n"
+                        "Returns dU (n, d), dW (d, d), db (d,) (None when b is None).",
+              solve=solve_truncated, probes=probes_truncated,
+              bugs=tuple(Bug(misconception=_real_bug(bug),
+                             implementation=partial(buggy_truncated, bug=bug),
+                             correction=correction, applies=applies)
+                         for bug, correction, applies in TRUNCATED_BUGS)),
+        Stage(name="truncated_update", title="The weight update truncated BPTT gives", points=1,
+              inputs=("ds_out", "x", "s0", "s", "U", "W", "b", "k", "lr"), outputs=("U", "W", "b"),
+              docstring="One gradient-descent step with the truncated gradients: "
+                        "θ ← θ − α ∇θ^(k).\n\n"
+                        "The arguments of truncated_bptt, then lr: the rate α.\n"
+                        "Returns the new U (n, d), W (d, d), b (d,) (None when b is None); do not\n"
+                        "change the given arrays in place.",
+              solve=solve_update, probes=probes_update,
+              bugs=(Bug(misconception="update-wrong-sign",
+                        implementation=partial(solve_update, step=-1.0),
+                        correction=UPDATE),
+                    Bug(misconception="update-applied-twice",
+                        implementation=partial(solve_update, step=2.0),
+                        correction=UPDATE)),
               depends_on=("truncated_bptt",)),
-        Stage("truncation_error", "What truncation leaves out", 2,
-              ("ds_out", "x", "s0", "s", "U", "W", "k"), ("dW_missing", "relative"),
-              "Compare with full BPTT: the part of ∇W that truncation to k steps leaves out,\n"
-              "dW_full − dW_k, and its size ‖dW_full − dW_k‖ / ‖dW_full‖ (Frobenius norms).\n\n"
-              "The arguments of truncated_bptt without b. Returns dW_missing (d, d) and\n"
-              "relative, a number.",
-              solve_error, probes_error,
-              tuple(Bug(_real_bug(bug),
-                        partial(solve_error, truncate=partial(buggy_truncated, bug=bug)),
-                        ERROR)
-                    for bug in ("horizon-minus-one", "horizon-plus-one",
-                                "truncation-wrong-end")),
+        Stage(name="truncation_error", title="What truncation leaves out", points=2,
+              inputs=("ds_out", "x", "s0", "s", "U", "W", "k"), outputs=("dW_missing", "relative"),
+              docstring="Compare with full BPTT: "
+                        "the part of ∇W that truncation to k steps leaves out,\n"
+                        "dW_full − dW_k, and its size ‖dW_full − dW_k‖ / ‖dW_full‖ "
+                        "(Frobenius norms).\n\n"
+                        "The arguments of truncated_bptt without b. Returns dW_missing (d, d) and\n"
+                        "relative, a number.",
+              solve=solve_error, probes=probes_error,
+              bugs=tuple(Bug(misconception=_real_bug(bug),
+                             implementation=partial(solve_error,
+                                                    truncate=partial(buggy_truncated, bug=bug)),
+                             correction=ERROR)
+                         for bug in ("horizon-minus-one", "horizon-plus-one",
+                                     "truncation-wrong-end")),
               depends_on=("truncated_bptt",)),
     )
     return Exercise(

@@ -24,7 +24,7 @@ import numpy as np
 
 import reference as ref
 from exercises.elman import buggy_bptt, random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, always
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
 from reference.recurrence import layer_backward, layer_forward, step_forward
@@ -208,62 +208,65 @@ def buggy_backward(variant, do, x, s0, z0, s, z, U, W1, V1, W2, V2, *, bug):
 
 
 def probes_z_step_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:z_step_forward")
+    v, rng = instance.variant, instance.probe_rng("z_step_forward")
     p = random_model(v, rng)
-    return [Probe("one step", {"s_t": random_states(v, rng, (v.N, v.n_hidden)),
-                               "z_prev": rng.normal(size=(v.N, d2_of(v))),
-                               "V1": p["V1"], "W2": p["W2"], "b2": p["b2"]},
-                  "z_t = φ(s_t V1 + z_{t-1} W2 + b2) with a non-zero previous state"),
-            Probe("the recurrent term alone",
-                  {"s_t": np.zeros((d2_of(v), v.n_hidden)), "z_prev": np.eye(d2_of(v)),
-                   "V1": p["V1"], "W2": rng.uniform(0.1, 1.0, (d2_of(v), d2_of(v))),
-                   "b2": np.zeros(d2_of(v))},
-                  "s_t = 0, z_{t-1} the unit rows and a positive W2, b2 = 0: row i of z_t is "
-                  "φ(row i of W2)")]
+    return [Probe(name="one step",
+                  kwargs={"s_t": random_states(v, rng, (v.N, v.n_hidden)),
+                          "z_prev": rng.normal(size=(v.N, d2_of(v))),
+                          "V1": p["V1"], "W2": p["W2"], "b2": p["b2"]},
+                  purpose="z_t = φ(s_t V1 + z_{t-1} W2 + b2) with a non-zero previous state"),
+            Probe(name="the recurrent term alone",
+                  kwargs={"s_t": np.zeros((d2_of(v), v.n_hidden)), "z_prev": np.eye(d2_of(v)),
+                          "V1": p["V1"], "W2": rng.uniform(0.1, 1.0, (d2_of(v), d2_of(v))),
+                          "b2": np.zeros(d2_of(v))},
+                  purpose="s_t = 0, z_{t-1} the unit rows and a positive W2, b2 = 0: "
+                          "row i of z_t is φ(row i of W2)")]
 
 
 def probes_forward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:two_layer_forward")
+    v, rng = instance.variant, instance.probe_rng("two_layer_forward")
     p = random_model(v, rng)
     x = rng.normal(size=(v.N, v.T, v.n_in))
     weights = {key: p[key] for key in ("U", "W1", "b1", "V1", "W2", "b2")}
     time_axis = {"s": 1, "z": 1}
     return [
-        Probe("zero initial states",
-              {"x": x, "s0": np.zeros((v.N, v.n_hidden)), "z0": np.zeros((v.N, d2_of(v))),
-               **weights},
-              "both layers over the whole sequence from s_0 = 0 and z_0 = 0", time_axis),
-        Probe("non-zero initial states",
-              {"x": x, "s0": random_states(v, rng, (v.N, v.n_hidden)),
-               "z0": random_states(v, rng, (v.N, d2_of(v))), **weights},
-              "the first step of each layer must use the given s_0 and z_0", time_axis),
+        Probe(name="zero initial states",
+              kwargs={"x": x, "s0": np.zeros((v.N, v.n_hidden)), "z0": np.zeros((v.N, d2_of(v))),
+                      **weights},
+              purpose="both layers over the whole sequence from s_0 = 0 and z_0 = 0",
+              time_axis=time_axis),
+        Probe(name="non-zero initial states",
+              kwargs={"x": x, "s0": random_states(v, rng, (v.N, v.n_hidden)),
+                      "z0": random_states(v, rng, (v.N, d2_of(v))), **weights},
+              purpose="the first step of each layer must use the given s_0 and z_0",
+              time_axis=time_axis),
     ]
 
 
 def probes_delta_V1(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:delta_V1_single_step")
+    v, rng = instance.variant, instance.probe_rng("delta_V1_single_step")
     p = random_model(v, rng)
     x, s0, z0, s, z = random_sequence(v, rng, p)
     t = int(rng.integers(1, v.T))
     shapes = {"s": (v.N, v.n_hidden), "z": (v.N, d2_of(v))}
     head = {"W2": p["W2"], "V2": p["V2"], "c": p["c"], "lr": v.lr}
     return [
-        Probe(f"forward states at t = {t}",
-              {"s_prev": s[:, t - 1], "s_t": s[:, t], "z_prev": z[:, t - 1], "z_t": z[:, t],
-               **head, "d_t": random_targets(v, rng, (v.N, v.n_out))},
-              "ΔV1 = −α ∂E_t/∂V1 through z_t only: a single timestep"),
-        Probe("states not φ of anything",
-              {"s_prev": random_states(v, rng, shapes["s"]),
-               "s_t": random_states(v, rng, shapes["s"]),
-               "z_prev": random_states(v, rng, shapes["z"]),
-               "z_t": random_states(v, rng, shapes["z"]),
-               **head, "d_t": random_targets(v, rng, (v.N, v.n_out))},
-              "φ' must come from z_t as given"),
+        Probe(name=f"forward states at t = {t}",
+              kwargs={"s_prev": s[:, t - 1], "s_t": s[:, t], "z_prev": z[:, t - 1], "z_t": z[:, t],
+                      **head, "d_t": random_targets(v, rng, (v.N, v.n_out))},
+              purpose="ΔV1 = −α ∂E_t/∂V1 through z_t only: a single timestep"),
+        Probe(name="states not φ of anything",
+              kwargs={"s_prev": random_states(v, rng, shapes["s"]),
+                      "s_t": random_states(v, rng, shapes["s"]),
+                      "z_prev": random_states(v, rng, shapes["z"]),
+                      "z_t": random_states(v, rng, shapes["z"]),
+                      **head, "d_t": random_targets(v, rng, (v.N, v.n_out))},
+              purpose="φ' must come from z_t as given"),
     ]
 
 
 def probes_dE_dU(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:dE_dU_two_steps")
+    v, rng = instance.variant, instance.probe_rng("dE_dU_two_steps")
     p = random_model(v, rng)
     x, s0, z0, s, z = random_sequence(v, rng, p)
     t = int(rng.integers(0, v.T - 1))
@@ -276,43 +279,43 @@ def probes_dE_dU(instance: Instance) -> list[Probe]:
 
     shapes = {"s": (v.N, v.n_hidden), "z": (v.N, d2_of(v))}
     return [
-        Probe(f"forward states at t = {t}, {t + 1}",
-              window(x[:, t], x[:, t + 1], s[:, t], s[:, t + 1], z[:, t], z[:, t + 1]),
-              "the three terms of ∂E_{t+1}/∂U over two timesteps"),
-        Probe("states not φ of anything",
-              window(rng.normal(size=(v.N, v.n_in)), rng.normal(size=(v.N, v.n_in)),
-                     *(random_states(v, rng, shapes[key]) for key in ("s", "s", "z", "z"))),
-              "φ' must come from the states as given"),
-        Probe("x_{t+1} = 0",
-              window(rng.normal(size=(v.N, v.n_in)), np.zeros((v.N, v.n_in)),
-                     *(random_states(v, rng, shapes[key]) for key in ("s", "s", "z", "z"))),
-              "the first term vanishes: only the two paths back to step t remain"),
+        Probe(name=f"forward states at t = {t}, {t + 1}",
+              kwargs=window(x[:, t], x[:, t + 1], s[:, t], s[:, t + 1], z[:, t], z[:, t + 1]),
+              purpose="the three terms of ∂E_{t+1}/∂U over two timesteps"),
+        Probe(name="states not φ of anything",
+              kwargs=window(rng.normal(size=(v.N, v.n_in)), rng.normal(size=(v.N, v.n_in)),
+                            *(random_states(v, rng, shapes[key]) for key in ("s", "s", "z", "z"))),
+              purpose="φ' must come from the states as given"),
+        Probe(name="x_{t+1} = 0",
+              kwargs=window(rng.normal(size=(v.N, v.n_in)), np.zeros((v.N, v.n_in)),
+                            *(random_states(v, rng, shapes[key]) for key in ("s", "s", "z", "z"))),
+              purpose="the first term vanishes: only the two paths back to step t remain"),
     ]
 
 
 def probes_backward(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:two_layer_backward")
+    v, rng = instance.variant, instance.probe_rng("two_layer_backward")
     p = random_model(v, rng)
     x, s0, z0, s, z = random_sequence(v, rng, p)
     N, T, k = v.N, v.T, v.n_out
     weights = {key: p[key] for key in ("U", "W1", "V1", "W2", "V2")}
-    last_only = np.zeros((N, T, k))
-    last_only[:, -1] = rng.normal(size=(N, k))
+    last_only = only_at_step(rng.normal(size=(N, k)), t=-1, T=T)
     time_axis = {"x": 1}
     return [
-        Probe("forward states, non-zero s_0 and z_0",
-              {"do": rng.normal(size=(N, T, k)), "x": x, "s0": s0, "z0": z0, "s": s, "z": z,
-               **weights},
-              "full BPTT through both layers with the reference's forward states", time_axis,
-              repeat=True),
-        Probe("gradient at the last step only",
-              {"do": last_only, "x": x, "s0": s0, "z0": z0, "s": s, "z": z, **weights},
-              "everything before T must arrive through the two recurrences", time_axis),
-        Probe("states not φ of anything",
-              {"do": rng.normal(size=(N, T, k)), "x": x, "s0": s0, "z0": z0,
-               "s": random_states(v, rng, s.shape), "z": random_states(v, rng, z.shape),
-               **weights},
-              "φ' must come from the states as given", time_axis),
+        Probe(name="forward states, non-zero s_0 and z_0",
+              kwargs={"do": rng.normal(size=(N, T, k)), "x": x, "s0": s0, "z0": z0, "s": s, "z": z,
+                      **weights},
+              purpose="full BPTT through both layers with the reference's forward states",
+              time_axis=time_axis, repeat=True),
+        Probe(name="gradient at the last step only",
+              kwargs={"do": last_only, "x": x, "s0": s0, "z0": z0, "s": s, "z": z, **weights},
+              purpose="everything before T must arrive through the two recurrences",
+              time_axis=time_axis),
+        Probe(name="states not φ of anything",
+              kwargs={"do": rng.normal(size=(N, T, k)), "x": x, "s0": s0, "z0": z0,
+                      "s": random_states(v, rng, s.shape), "z": random_states(v, rng, z.shape),
+                      **weights},
+              purpose="φ' must come from the states as given", time_axis=time_axis),
     ]
 
 
@@ -328,37 +331,34 @@ Q2 = (r"\Delta V_1 = -\alpha \frac{\partial E_t}{\partial V_1} = -\alpha\, s_t^\
 Q3 = (r"\frac{\partial E_{t+1}}{\partial U} = x_{t+1}^\top \delta^s_{t+1} + x_t^\top "
       r"\big[(\delta^z_t V_1^\top + \delta^s_{t+1} W_1^\top) \odot \varphi'(a_t)\big],\ "
       r"\delta^z_t = \delta^z_{t+1} W_2^\top \odot \varphi'(h_t)")
-CORRECTIONS = {
-    "squared-error-halved": r"E_t = \frac{1}{N}\sum_n \lVert y_t - d_t \rVert^2,\ "
-                            r"\frac{\partial E_t}{\partial y_t} = \frac{2}{N}(y_t - d_t)",
+HALVED = (r"E_t = \frac{1}{N}\sum_n \lVert y_t - d_t \rVert^2,\ "
+          r"\frac{\partial E_t}{\partial y_t} = \frac{2}{N}(y_t - d_t)")
+BACKWARD_BUGS = {
+    "recurrent-term-dropped":
+        r"\frac{\partial L}{\partial z_t} = \frac{\partial L}{\partial o_t} V_2^\top "
+        r"+ \delta^z_{t+1} W_2^\top,\ \frac{\partial L}{\partial s_t} = \delta^z_t V_1^\top "
+        r"+ \delta^s_{t+1} W_1^\top",
+    "stacked-recurrence-missing":
+        r"\frac{\partial L}{\partial s_t} = \delta^z_t V_1^\top + \delta^s_{t+1} W_1^\top",
+    "overwrite-not-accumulate":
+        r"\nabla_{W_1} L = \sum_t s_{t-1}^\top \delta^s_t,\ "
+        r"\nabla_{W_2} L = \sum_t z_{t-1}^\top \delta^z_t",
+    "off-by-one-previous-state":
+        r"\nabla_{W_1} L = \sum_t s_{t-1}^\top \delta^s_t,\ "
+        r"\nabla_{W_2} L = \sum_t z_{t-1}^\top \delta^z_t",
+    "initial-state-ignored":
+        r"\nabla_{W_1} L \mathrel{+}= s_0^\top \delta^s_1,\ \nabla_{W_2} L \mathrel{+}= "
+        r"z_0^\top \delta^z_1",
+    "weight-not-transposed":
+        r"\frac{\partial L}{\partial s_{t-1}} = \delta^z_{t-1} V_1^\top + \delta^s_t W_1^\top,\ "
+        r"\frac{\partial L}{\partial z_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_2^\top "
+        r"+ \delta^z_t W_2^\top",
     "derivative-at-preactivation": DERIVATIVE,
+    "wrong-activation-derivative": DERIVATIVE,
+    "bias-not-summed":
+        r"\nabla_{b_1} L = \sum_t \sum_n \delta^s_{t,n},\ \nabla_{b_2} L = \sum_t \sum_n "
+        r"\delta^z_{t,n}",
 }
-BACKWARD_BUGS = (
-    ("recurrent-term-dropped",
-     r"\frac{\partial L}{\partial z_t} = \frac{\partial L}{\partial o_t} V_2^\top "
-     r"+ \delta^z_{t+1} W_2^\top,\ \frac{\partial L}{\partial s_t} = \delta^z_t V_1^\top "
-     r"+ \delta^s_{t+1} W_1^\top"),
-    ("stacked-recurrence-missing",
-     r"\frac{\partial L}{\partial s_t} = \delta^z_t V_1^\top + \delta^s_{t+1} W_1^\top"),
-    ("overwrite-not-accumulate",
-     r"\nabla_{W_1} L = \sum_t s_{t-1}^\top \delta^s_t,\ "
-     r"\nabla_{W_2} L = \sum_t z_{t-1}^\top \delta^z_t"),
-    ("off-by-one-previous-state",
-     r"\nabla_{W_1} L = \sum_t s_{t-1}^\top \delta^s_t,\ "
-     r"\nabla_{W_2} L = \sum_t z_{t-1}^\top \delta^z_t"),
-    ("initial-state-ignored",
-     r"\nabla_{W_1} L \mathrel{+}= s_0^\top \delta^s_1,\ \nabla_{W_2} L \mathrel{+}= "
-     r"z_0^\top \delta^z_1"),
-    ("weight-not-transposed",
-     r"\frac{\partial L}{\partial s_{t-1}} = \delta^z_{t-1} V_1^\top + \delta^s_t W_1^\top,\ "
-     r"\frac{\partial L}{\partial z_{t-1}} = \frac{\partial L}{\partial o_{t-1}} V_2^\top "
-     r"+ \delta^z_t W_2^\top"),
-    ("derivative-at-preactivation", DERIVATIVE),
-    ("wrong-activation-derivative", DERIVATIVE),
-    ("bias-not-summed",
-     r"\nabla_{b_1} L = \sum_t \sum_n \delta^s_{t,n},\ \nabla_{b_2} L = \sum_t \sum_n "
-     r"\delta^z_{t,n}"),
-)
 
 
 APPLIES = {"derivative-at-preactivation": saturating}
@@ -369,76 +369,90 @@ def build() -> Exercise:
     """The `two-layer` exercise."""
 
     stages = (
-        Stage("z_step_forward", "Q1: the state z at time t", 1,
-              ("s_t", "z_prev", "V1", "W2", "b2"), ("z_t",),
-              "z_t = φ(s_t V1 + z_{t-1} W2 + b2).\n\n"
-              "s_t: (N, d1), z_prev: (N, d2), V1: (d1, d2), W2: (d2, d2), b2: (d2,).\n"
-              "Returns z_t: (N, d2).",
-              solve_z_step_forward, probes_z_step_forward,
-              (Bug("weight-not-transposed", buggy_z_step_forward,
-                   r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"),)),
-        Stage("two_layer_forward", "The forward pass of both layers", 1,
-              ("x", "s0", "z0", "U", "W1", "b1", "V1", "W2", "b2"), ("s", "z"),
-              "s_t = φ(x_t U + s_{t-1} W1 + b1) and z_t = φ(s_t V1 + z_{t-1} W2 + b2) for\n"
-              "t = 0 … T−1, from the initial states s0 and z0 (the states before x_0).\n\n"
-              "x: (N, T, n), s0: (N, d1), z0: (N, d2), U: (n, d1), W1: (d1, d1), b1: (d1,),\n"
-              "V1: (d1, d2), W2: (d2, d2), b2: (d2,). Returns s: (N, T, d1), z: (N, T, d2).",
-              solve_forward, probes_forward,
-              tuple(Bug(bug, partial(buggy_forward, bug=bug), correction)
-                    for bug, correction in (
-                        ("initial-state-ignored",
-                         r"s_1 = \varphi(x_1 U + s_0 W_1 + b_1),\ "
-                         r"z_1 = \varphi(s_1 V_1 + z_0 W_2 + b_2)"),
-                        ("weight-not-transposed",
-                         r"s_t = \varphi(x_t U + s_{t-1} W_1 + b_1),\ "
-                         r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"))),
+        Stage(name="z_step_forward", title="Q1: the state z at time t", points=1,
+              inputs=("s_t", "z_prev", "V1", "W2", "b2"), outputs=("z_t",),
+              docstring="z_t = φ(s_t V1 + z_{t-1} W2 + b2).\n\n"
+                        "s_t: (N, d1), z_prev: (N, d2), V1: (d1, d2), W2: (d2, d2), b2: (d2,).\n"
+                        "Returns z_t: (N, d2).",
+              solve=solve_z_step_forward, probes=probes_z_step_forward,
+              bugs=(Bug(misconception="weight-not-transposed", implementation=buggy_z_step_forward,
+                        correction=r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"),)),
+        Stage(name="two_layer_forward", title="The forward pass of both layers", points=1,
+              inputs=("x", "s0", "z0", "U", "W1", "b1", "V1", "W2", "b2"), outputs=("s", "z"),
+              docstring="s_t = φ(x_t U + s_{t-1} W1 + b1) and "
+                        "z_t = φ(s_t V1 + z_{t-1} W2 + b2) for\n"
+                        "t = 0 … T−1, from the initial states s0 and z0 "
+                        "(the states before x_0).\n\n"
+                        "x: (N, T, n), s0: (N, d1), z0: (N, d2), "
+                        "U: (n, d1), W1: (d1, d1), b1: (d1,),\n"
+                        "V1: (d1, d2), W2: (d2, d2), b2: (d2,). "
+                        "Returns s: (N, T, d1), z: (N, T, d2).",
+              solve=solve_forward, probes=probes_forward,
+              bugs=bugs_from(buggy_forward, {
+                  "initial-state-ignored": r"s_1 = \varphi(x_1 U + s_0 W_1 + b_1),\ "
+                                           r"z_1 = \varphi(s_1 V_1 + z_0 W_2 + b_2)",
+                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W_1 + b_1),\ "
+                                           r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"}),
               depends_on=("z_step_forward",)),
-        Stage("delta_V1_single_step", "Q2: the update of V1 over a single timestep", 2,
-              ("s_prev", "s_t", "z_prev", "z_t", "W2", "V2", "c", "d_t", "lr"), ("dV1",),
-              "ΔV1 = −α ∂E_t/∂V1 over a single timestep: only the use of V1 at step t,\n"
-              "through z_t (truncation with horizon 1). y_t = g(z_t V2 + c) and\n"
-              "E_t = (1/N) Σ_n Σ_k (y_t − d_t)², the squared error of seed 000 (no ½), averaged\n"
-              "over the batch. The values of step t−1 are given too: decide which you need.\n\n"
-              "s_prev, s_t: (N, d1) the states s_{t-1}, s_t; z_prev, z_t: (N, d2);\n"
-              "W2: (d2, d2), V2: (d2, k), c: (k,), d_t: (N, k) targets, lr: the rate α.\n"
-              "Returns ΔV1: (d1, d2).",
-              solve_delta_V1, probes_delta_V1,
-              tuple(Bug(bug, partial(buggy_delta_V1, bug=bug), CORRECTIONS.get(bug, Q2), applies)
-                    for bug, applies in (("update-wrong-sign", always),
-                                         ("squared-error-halved", always),
-                                         ("horizon-off-by-one", always),
-                                         ("derivative-at-preactivation", saturating)))),
-        Stage("dE_dU_two_steps", "Q3: the gradient for U at time t+1 over two timesteps", 3,
-              ("x_t", "x_next", "s_t", "s_next", "z_t", "z_next", "W1", "V1", "W2", "V2", "c",
-               "d_next"), ("dU",),
-              "∂E_{t+1}/∂U over 2 timesteps: the uses of U at steps t and t+1 (truncation with\n"
-              "horizon 2), with E_{t+1} = (1/N) Σ_n Σ_k (y_{t+1} − d_{t+1})². Seed 000's three\n"
-              "terms: the use at t+1 (z_{t+1} → s_{t+1}); the use at t through z_t\n"
-              "(z_{t+1} → z_t → s_t); the use at t through s_{t+1} (z_{t+1} → s_{t+1} → s_t).\n\n"
-              "x_t, x_next: (N, n) the inputs x_t, x_{t+1}; s_t, s_next: (N, d1);\n"
-              "z_t, z_next: (N, d2); "
-              "W1: (d1, d1), V1: (d1, d2), W2: (d2, d2), V2: (d2, k), c: (k,),\n"
-              "d_next: (N, k) the targets d_{t+1}. Returns ∂E_{t+1}/∂U: (n, d1).",
-              solve_dE_dU, probes_dE_dU,
-              tuple(Bug(bug, partial(buggy_dE_dU, bug=bug), CORRECTIONS.get(bug, Q3),
-                        APPLIES.get(bug, always))
-                    for bug in ("stacked-recurrence-missing", "recurrent-term-dropped",
-                                "horizon-off-by-one", "weight-not-transposed",
-                                "derivative-at-preactivation", "squared-error-halved"))),
-        Stage("two_layer_backward", "Full BPTT for every weight", 3,
-              ("do", "x", "s0", "z0", "s", "z", "U", "W1", "V1", "W2", "V2"), GRADIENTS,
-              "BPTT through both layers and the whole sequence, given dL/do_t at every step\n"
-              "(o_t = z_t V2 + c is the output before g, so the loss does not matter here).\n\n"
-              "do: (N, T, k), x: (N, T, n), s0: (N, d1), z0: (N, d2), s: (N, T, d1) and\n"
-              "z: (N, T, d2) the forward states; U: (n, d1), W1: (d1, d1), V1: (d1, d2),\n"
-              "W2: (d2, d2), V2: (d2, k).\n"
-              "Returns a dict of gradients dL/d· with keys U (n, d1), W1 (d1, d1), b1 (d1,),\n"
-              "V1 (d1, d2), W2 (d2, d2), b2 (d2,), V2 (d2, k), c (k,), x (N, T, n),\n"
-              "s0 (N, d1), z0 (N, d2).",
-              solve_backward, probes_backward,
-              tuple(Bug(bug, partial(buggy_backward, bug=bug), correction,
-                        APPLIES.get(bug, always))
-                    for bug, correction in BACKWARD_BUGS)),
+        Stage(name="delta_V1_single_step",
+              title="Q2: the update of V1 over a single timestep", points=2,
+              inputs=("s_prev", "s_t", "z_prev", "z_t", "W2", "V2", "c", "d_t", "lr"),
+              outputs=("dV1",),
+              docstring="ΔV1 = −α ∂E_t/∂V1 over a single timestep: only the use of V1 at step t,\n"
+                        "through z_t (truncation with horizon 1). y_t = g(z_t V2 + c) and\n"
+                        "E_t = (1/N) Σ_n Σ_k (y_t − d_t)², the squared error of seed 000 "
+                        "(no ½), averaged\n"
+                        "over the batch. The values of step t−1 are given too: "
+                        "decide which you need.\n\n"
+                        "s_prev, s_t: (N, d1) the states s_{t-1}, s_t; z_prev, z_t: (N, d2);\n"
+                        "W2: (d2, d2), V2: (d2, k), c: (k,), d_t: (N, k) targets, lr: the rate α.\n"
+                        "Returns ΔV1: (d1, d2).",
+              solve=solve_delta_V1, probes=probes_delta_V1,
+              bugs=bugs_from(buggy_delta_V1, {"update-wrong-sign": Q2,
+                                              "squared-error-halved": HALVED,
+                                              "horizon-off-by-one": Q2,
+                                              "derivative-at-preactivation": DERIVATIVE},
+                             applies=APPLIES)),
+        Stage(name="dE_dU_two_steps",
+              title="Q3: the gradient for U at time t+1 over two timesteps", points=3,
+              inputs=("x_t", "x_next", "s_t", "s_next", "z_t", "z_next", "W1", "V1", "W2", "V2",
+                      "c", "d_next"), outputs=("dU",),
+              docstring="∂E_{t+1}/∂U over 2 timesteps: "
+                        "the uses of U at steps t and t+1 (truncation with\n"
+                        "horizon 2), with E_{t+1} = (1/N) Σ_n Σ_k (y_{t+1} − d_{t+1})². "
+                        "Seed 000's three\n"
+                        "terms: the use at t+1 (z_{t+1} → s_{t+1}); the use at t through z_t\n"
+                        "(z_{t+1} → z_t → s_t); the use at t through s_{t+1} "
+                        "(z_{t+1} → s_{t+1} → s_t).\n\n"
+                        "x_t, x_next: (N, n) the inputs x_t, x_{t+1}; s_t, s_next: (N, d1);\n"
+                        "z_t, z_next: (N, d2); "
+                        "W1: (d1, d1), V1: (d1, d2), W2: (d2, d2), V2: (d2, k), c: (k,),\n"
+                        "d_next: (N, k) the targets d_{t+1}. Returns ∂E_{t+1}/∂U: (n, d1).",
+              solve=solve_dE_dU, probes=probes_dE_dU,
+              bugs=bugs_from(buggy_dE_dU, {"stacked-recurrence-missing": Q3,
+                                           "recurrent-term-dropped": Q3,
+                                           "horizon-off-by-one": Q3,
+                                           "weight-not-transposed": Q3,
+                                           "derivative-at-preactivation": DERIVATIVE,
+                                           "squared-error-halved": HALVED},
+                             applies=APPLIES)),
+        Stage(name="two_layer_backward", title="Full BPTT for every weight", points=3,
+              inputs=("do", "x", "s0", "z0", "s", "z", "U", "W1", "V1", "W2", "V2"),
+              outputs=GRADIENTS,
+              docstring="BPTT through both layers and the whole sequence, "
+                        "given dL/do_t at every step\n"
+                        "(o_t = z_t V2 + c is the output before g, "
+                        "so the loss does not matter here).\n\n"
+                        "do: (N, T, k), x: (N, T, n), s0: (N, d1), z0: (N, d2), s: (N, T, d1) and\n"
+                        "z: (N, T, d2) the forward states; "
+                        "U: (n, d1), W1: (d1, d1), V1: (d1, d2),\n"
+                        "W2: (d2, d2), V2: (d2, k).\n"
+                        "Returns a dict of gradients dL/d· with keys "
+                        "U (n, d1), W1 (d1, d1), b1 (d1,),\n"
+                        "V1 (d1, d2), W2 (d2, d2), b2 (d2,), V2 (d2, k), c (k,), x (N, T, n),\n"
+                        "s0 (N, d1), z0 (N, d2).",
+              solve=solve_backward, probes=probes_backward,
+              bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES)),
     )
     return Exercise(
         id="two-layer",

@@ -24,13 +24,11 @@ The right answers come from the reference (`reference.jacobians`, whose loop
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 import reference as ref
 from exercises.elman import random_model, random_states, saturating, wrong_derivative
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant
+from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations
 
 GRAD_KEYS = ("U", "W", "b", "V", "c")
@@ -155,15 +153,15 @@ def update_uphill(variant, params, grads, lr, max_norm):
 
 
 def probes_step(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:state_jacobian_step")
+    v, rng = instance.variant, instance.probe_rng("state_jacobian_step")
     W = recurrent_weight(v, rng)
-    return [Probe("states not φ of anything", {"s_t": random_states(v, rng, (v.N, v.n_hidden)),
-                                               "W": W},
-                  "diag(φ'_t) Wᵀ with φ' taken from s_t as given")]
+    return [Probe(name="states not φ of anything",
+                  kwargs={"s_t": random_states(v, rng, (v.N, v.n_hidden)), "W": W},
+                  purpose="diag(φ'_t) Wᵀ with φ' taken from s_t as given")]
 
 
 def probes_norms(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:jacobian_norms")
+    v, rng = instance.variant, instance.probe_rng("jacobian_norms")
     W = recurrent_weight(v, rng)
     params = {**random_model(v, rng), "W": W}
     x = rng.normal(size=(v.N, v.T, v.n_in))
@@ -171,55 +169,58 @@ def probes_norms(instance: Instance) -> list[Probe]:
     s = ref.layer_forward(x, s0, params["U"], W, params["b"], _phi(v))
     time_axis = {"norms": 1}
     return [
-        Probe("forward states", {"s": s, "W": W},
-              "‖∂s_{T-1}/∂s_k‖ along a real sequence", time_axis),
-        Probe("states not φ of anything", {"s": random_states(v, rng, (v.N, v.T, v.n_hidden)),
-                                           "W": W},
-              "φ' must come from the states as given", time_axis),
-        Probe("states where φ is steepest", {"s": steep_states(v, rng, (v.N, v.T, v.n_hidden)),
-                                             "W": W},
-              "φ' near its maximum: the regime of W shows most clearly", time_axis),
+        Probe(name="forward states", kwargs={"s": s, "W": W},
+              purpose="‖∂s_{T-1}/∂s_k‖ along a real sequence", time_axis=time_axis),
+        Probe(name="states not φ of anything",
+              kwargs={"s": random_states(v, rng, (v.N, v.T, v.n_hidden)), "W": W},
+              purpose="φ' must come from the states as given", time_axis=time_axis),
+        Probe(name="states where φ is steepest",
+              kwargs={"s": steep_states(v, rng, (v.N, v.T, v.n_hidden)), "W": W},
+              purpose="φ' near its maximum: the regime of W shows most clearly",
+              time_axis=time_axis),
     ]
 
 
 def probes_clip_by_norm(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:clip_by_norm")
+    v, rng = instance.variant, instance.probe_rng("clip_by_norm")
     between = random_grads(v, rng)
     largest_array = max(np.linalg.norm(g) for g in between.values())
     small = random_grads(v, rng)
     exploding = random_grads(v, rng, scale=50.0)
     return [
-        Probe("global norm above max_norm, every array below it",
-              {"grads": between, "max_norm": (largest_array + global_norm(between)) / 2},
-              "the norm is that of all gradients together"),
-        Probe("norm below max_norm", {"grads": small, "max_norm": 2.0 * global_norm(small)},
-              "gradients under the threshold are left alone"),
-        Probe("exploding gradients", {"grads": exploding, "max_norm": 5.0},
-              "g · max_norm / ‖g‖ for a large ‖g‖"),
+        Probe(name="global norm above max_norm, every array below it",
+              kwargs={"grads": between, "max_norm": (largest_array + global_norm(between)) / 2},
+              purpose="the norm is that of all gradients together"),
+        Probe(name="norm below max_norm",
+              kwargs={"grads": small, "max_norm": 2.0 * global_norm(small)},
+              purpose="gradients under the threshold are left alone"),
+        Probe(name="exploding gradients", kwargs={"grads": exploding, "max_norm": 5.0},
+              purpose="g · max_norm / ‖g‖ for a large ‖g‖"),
     ]
 
 
 def probes_clip_by_value(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:clip_by_value")
-    return [Probe("entries on both sides of ±limit",
-                  {"grads": random_grads(v, rng, scale=3.0), "limit": float(rng.uniform(1, 2))},
-                  "every entry clipped to [−limit, limit], the others unchanged")]
+    v, rng = instance.variant, instance.probe_rng("clip_by_value")
+    return [Probe(name="entries on both sides of ±limit",
+                  kwargs={"grads": random_grads(v, rng, scale=3.0),
+                          "limit": float(rng.uniform(1, 2))},
+                  purpose="every entry clipped to [−limit, limit], the others unchanged")]
 
 
 def probes_clipped_update(instance: Instance) -> list[Probe]:
-    v, rng = instance.variant, instance.rng("probe:clipped_update")
+    v, rng = instance.variant, instance.probe_rng("clipped_update")
     params = random_model(v, rng)
     grads = random_grads(v, rng, scale=20.0)
     max_norm = float(min(1.0, 0.5 * global_norm(params)))
     small = random_grads(v, rng, scale=0.01)
     return [
-        Probe("exploding gradients", {"params": params, "grads": grads, "lr": v.lr,
-                                      "max_norm": max_norm},
-              "θ ← θ − α clip(g): the gradient is clipped, not the weights or the step"),
-        Probe("gradients under the threshold",
-              {"params": params, "grads": small, "lr": v.lr,
-               "max_norm": 2.0 * global_norm(small)},
-              "plain gradient descent when ‖g‖ ≤ max_norm"),
+        Probe(name="exploding gradients",
+              kwargs={"params": params, "grads": grads, "lr": v.lr, "max_norm": max_norm},
+              purpose="θ ← θ − α clip(g): the gradient is clipped, not the weights or the step"),
+        Probe(name="gradients under the threshold",
+              kwargs={"params": params, "grads": small, "lr": v.lr,
+                      "max_norm": 2.0 * global_norm(small)},
+              purpose="plain gradient descent when ‖g‖ ≤ max_norm"),
     ]
 
 
@@ -246,59 +247,67 @@ def build() -> Exercise:
 
     grads_doc = ("grads: dict with U (n, d), W (d, d), b (d,), V (d, k), c (k,).")
     stages = (
-        Stage("state_jacobian_step", "The Jacobian of one step", 2, ("s_t", "W"), ("J",),
-              "∂s_t/∂s_{t-1} = diag(φ'_t) Wᵀ for s_t = φ(x_t U + s_{t-1} W + b), row vectors:\n"
-              "J[n, i, j] = ∂s_{t,i}/∂s_{t-1,j} = φ'(a_{t,i}) W[j, i], φ' written through s_t.\n\n"
-              "s_t: (N, d) states, W: (d, d). Returns J: (N, d, d).",
-              solve_step, probes_step,
-              (Bug("weight-not-transposed", partial(buggy_step, bug="weight-not-transposed"),
-                   STEP),
-               Bug("derivative-at-preactivation",
-                   partial(buggy_step, bug="derivative-at-preactivation"), DERIVATIVE,
-                   saturating),
-               Bug("wrong-activation-derivative",
-                   partial(buggy_step, bug="wrong-activation-derivative"), DERIVATIVE),
-               Bug("jacobian-product-order", partial(buggy_step, bug="jacobian-product-order"),
-                   STEP, not_identity))),
-        Stage("jacobian_norms", "How far back a gradient reaches", 3, ("s", "W"), ("norms",),
-              "‖∂s_{T-1}/∂s_k‖₂ (the spectral norm, the largest singular value) for every\n"
-              "sequence and k = 0 … T−1, where ∂s_{T-1}/∂s_k = Π_{j=T-1}^{k+1} diag(φ'_j) Wᵀ,\n"
-              "the latest step on the left (k = T−1 gives the identity, norm 1).\n\n"
-              "s: (N, T, d) states s_0 … s_{T-1}, W: (d, d). Returns norms: (N, T).",
-              solve_jacobian_norms, probes_norms,
-              (Bug("weight-not-transposed",
-                   partial(buggy_jacobian_norms, bug="weight-not-transposed"), CHAIN,
-                   not_identity),
-               Bug("derivative-at-preactivation",
-                   partial(buggy_jacobian_norms, bug="derivative-at-preactivation"), DERIVATIVE,
-                   saturating),
-               Bug("wrong-activation-derivative",
-                   partial(buggy_jacobian_norms, bug="wrong-activation-derivative"), DERIVATIVE),
-               Bug("jacobian-product-order",
-                   partial(buggy_jacobian_norms, bug="jacobian-product-order"), CHAIN,
-                   not_identity)),
+        Stage(name="state_jacobian_step", title="The Jacobian of one step", points=2,
+              inputs=("s_t", "W"), outputs=("J",),
+              docstring="∂s_t/∂s_{t-1} = diag(φ'_t) Wᵀ for s_t = φ(x_t U + s_{t-1} W + b), "
+                        "row vectors:\n"
+                        "J[n, i, j] = ∂s_{t,i}/∂s_{t-1,j} = φ'(a_{t,i}) W[j, i], "
+                        "φ' written through s_t.\n\n"
+                        "s_t: (N, d) states, W: (d, d). Returns J: (N, d, d).",
+              solve=solve_step, probes=probes_step,
+              bugs=bugs_from(buggy_step, {"weight-not-transposed": STEP,
+                                          "derivative-at-preactivation": DERIVATIVE,
+                                          "wrong-activation-derivative": DERIVATIVE,
+                                          "jacobian-product-order": STEP},
+                             applies={"derivative-at-preactivation": saturating,
+                                      "jacobian-product-order": not_identity})),
+        Stage(name="jacobian_norms", title="How far back a gradient reaches", points=3,
+              inputs=("s", "W"), outputs=("norms",),
+              docstring="‖∂s_{T-1}/∂s_k‖₂ (the spectral norm, "
+                        "the largest singular value) for every\n"
+                        "sequence and k = 0 … T−1, "
+                        "where ∂s_{T-1}/∂s_k = Π_{j=T-1}^{k+1} diag(φ'_j) Wᵀ,\n"
+                        "the latest step on the left (k = T−1 gives the identity, norm 1).\n\n"
+                        "s: (N, T, d) states s_0 … s_{T-1}, W: (d, d). Returns norms: (N, T).",
+              solve=solve_jacobian_norms, probes=probes_norms,
+              bugs=bugs_from(buggy_jacobian_norms, {"weight-not-transposed": CHAIN,
+                                                    "derivative-at-preactivation": DERIVATIVE,
+                                                    "wrong-activation-derivative": DERIVATIVE,
+                                                    "jacobian-product-order": CHAIN},
+                             applies={"weight-not-transposed": not_identity,
+                                      "derivative-at-preactivation": saturating,
+                                      "jacobian-product-order": not_identity}),
               depends_on=("state_jacobian_step",)),
-        Stage("clip_by_norm", "Gradient clipping by norm", 2, ("grads", "max_norm"), GRAD_KEYS,
-              "Every gradient scaled by max_norm / ‖g‖ when ‖g‖ > max_norm, where\n"
-              "‖g‖ = sqrt(Σ_keys Σ_entries g²) is the norm of all gradients as one vector.\n\n"
-              + grads_doc + " max_norm: a positive float.\n"
-              "Returns a new dict with the same keys and shapes.",
-              solve_clip_by_norm, probes_clip_by_norm,
-              (Bug("clipping-per-array", clip_each_array, CLIP),)),
-        Stage("clip_by_value", "Gradient clipping by value", 1, ("grads", "limit"), GRAD_KEYS,
-              "Every entry of every gradient clipped to [−limit, limit].\n\n"
-              + grads_doc + " limit: a positive float.\n"
-              "Returns a new dict with the same keys and shapes.",
-              solve_clip_by_value, probes_clip_by_value),
-        Stage("clipped_update", "Gradient descent with clipping", 1,
-              ("params", "grads", "lr", "max_norm"), GRAD_KEYS,
-              "θ ← θ − α clip_by_norm(∇_θ L, max_norm) for every weight.\n\n"
-              "params, " + grads_doc + " lr: the rate α, max_norm: a positive float.\n"
-              "Returns a new dict of weights (do not change params in place).",
-              solve_clipped_update, probes_clipped_update,
-              (Bug("clipping-wrong-quantity", update_clipping_weights, CLIPPED_UPDATE),
-               Bug("clipping-wrong-quantity", update_clipping_step, CLIPPED_UPDATE),
-               Bug("update-wrong-sign", update_uphill, CLIPPED_UPDATE)),
+        Stage(name="clip_by_norm", title="Gradient clipping by norm", points=2,
+              inputs=("grads", "max_norm"), outputs=GRAD_KEYS,
+              docstring="Every gradient scaled by max_norm / ‖g‖ when ‖g‖ > max_norm, where\n"
+                        "‖g‖ = sqrt(Σ_keys Σ_entries g²) "
+                        "is the norm of all gradients as one vector.\n\n"
+                        + grads_doc + " max_norm: a positive float.\n"
+                        "Returns a new dict with the same keys and shapes.",
+              solve=solve_clip_by_norm, probes=probes_clip_by_norm,
+              bugs=(Bug(misconception="clipping-per-array", implementation=clip_each_array,
+                        correction=CLIP),)),
+        Stage(name="clip_by_value", title="Gradient clipping by value", points=1,
+              inputs=("grads", "limit"), outputs=GRAD_KEYS,
+              docstring="Every entry of every gradient clipped to [−limit, limit].\n\n"
+                        + grads_doc + " limit: a positive float.\n"
+                        "Returns a new dict with the same keys and shapes.",
+              solve=solve_clip_by_value, probes=probes_clip_by_value),
+        Stage(name="clipped_update", title="Gradient descent with clipping", points=1,
+              inputs=("params", "grads", "lr", "max_norm"), outputs=GRAD_KEYS,
+              docstring="θ ← θ − α clip_by_norm(∇_θ L, max_norm) for every weight.\n\n"
+                        "params, " + grads_doc + " lr: the rate α, max_norm: a positive float.\n"
+                        "Returns a new dict of weights (do not change params in place).",
+              solve=solve_clipped_update, probes=probes_clipped_update,
+              bugs=(Bug(misconception="clipping-wrong-quantity",
+                        implementation=update_clipping_weights,
+                        correction=CLIPPED_UPDATE),
+                    Bug(misconception="clipping-wrong-quantity",
+                        implementation=update_clipping_step,
+                        correction=CLIPPED_UPDATE),
+                    Bug(misconception="update-wrong-sign", implementation=update_uphill,
+                        correction=CLIPPED_UPDATE)),
               depends_on=("clip_by_norm",)),
     )
     return Exercise(

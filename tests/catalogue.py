@@ -51,7 +51,7 @@ def call(function, kwargs: Mapping, *, variant=None):
 def outputs(stage, result) -> dict[str, np.ndarray | None]:
     """The named outputs as float arrays; None stays None (a gradient that does not exist)."""
     return {name: None if value is None else np.asarray(value, dtype=float)
-            for name, value in stage.outputs(result).items()}
+            for name, value in stage.named(result).items()}
 
 
 def max_difference(a: dict, b: dict) -> float:

@@ -32,7 +32,7 @@ def right_outcomes(instance, stage_name: str, plan=None) -> list[Outcome]:
     """What a correct function returns on every probe of the stage."""
     stage = instance.exercise.stage(stage_name)
     probes = (plan or PLAN)[stage_name]
-    return [Outcome(outputs=stage.outputs(stage.solve(instance.variant, **probe.kwargs)))
+    return [Outcome(outputs=stage.named(stage.solve(instance.variant, **probe.kwargs)))
             for probe in probes]
 
 

@@ -83,7 +83,7 @@ def test_a_solution_cell_gets_full_marks_and_one_wrong_output_its_exact_share(st
     check = stage_check(grade_outcomes(instance, run_in_process(instance, namespace)), stage_name)
     assert check.score == 1.0 and check.status == "passed"
 
-    output = data.draw(st.sampled_from(stage.returns), label="output")
+    output = data.draw(st.sampled_from(stage.outputs), label="output")
     cell = namespace[stage_name]
 
     def one_output_wrong(**kwargs):
@@ -91,13 +91,13 @@ def test_a_solution_cell_gets_full_marks_and_one_wrong_output_its_exact_share(st
         if isinstance(result, dict):
             return {**result, output: bumped(result[output])}
         if isinstance(result, tuple):
-            position = stage.returns.index(output)
+            position = stage.outputs.index(output)
             return result[:position] + (bumped(result[position]),) + result[position + 1:]
         return bumped(result)
 
     check = stage_check(grade_outcomes(instance, run_in_process(
         instance, dict(namespace, **{stage_name: one_output_wrong}), [stage_name])), stage_name)
-    assert check.score == pytest.approx(1.0 - 1.0 / len(stage.returns), abs=1e-12)
+    assert check.score == pytest.approx(1.0 - 1.0 / len(stage.outputs), abs=1e-12)
     assert check.status == "failed"
     assert f"{output}: " in check.message
 
@@ -109,14 +109,14 @@ def test_one_wrong_entry_is_caught_and_localised(student, data):
     instance = make_instance(ELMAN, student, DEMO_SECRET)
     stage = ELMAN.stage("rnn_backward")
     probes = plan_calls(instance)["rnn_backward"]
-    output = data.draw(st.sampled_from(stage.returns), label="output")
-    shape = stage.outputs(stage.solve(instance.variant, **probes[0].kwargs))[output].shape
+    output = data.draw(st.sampled_from(stage.outputs), label="output")
+    shape = stage.named(stage.solve(instance.variant, **probes[0].kwargs))[output].shape
     index = tuple(data.draw(st.integers(0, n - 1)) for n in shape)
     relative = data.draw(st.sampled_from([1e-4, 1e-2, 1.0, -3.0]), label="relative change")
 
     def perturbed(**kwargs):
         outputs = list(stage.solve(instance.variant, **kwargs))
-        position = stage.returns.index(output)
+        position = stage.outputs.index(output)
         changed = outputs[position].copy()
         changed[index] += relative * max(abs(changed[index]), 1e-3)
         outputs[position] = changed
@@ -130,7 +130,7 @@ def test_one_wrong_entry_is_caught_and_localised(student, data):
         T = shape[1]
         assert (f"walking back from t={T - 1} as BPTT does, the first wrong step is "
                 f"t={index[1]}, {T - 1} of {T} steps right") in check.message
-    assert check.score == pytest.approx(1 - 1 / len(stage.returns))
+    assert check.score == pytest.approx(1 - 1 / len(stage.outputs))
 
 
 def grade_stage(stage_name: str, code: str, student: str = "student-000"):

@@ -149,7 +149,7 @@ def _stage_specs(exercise: Exercise, variant: Variant) -> dict[str, dict]:
         try:
             probe = stage.probes(instance)[0]
             kwargs = dict(probe.kwargs)
-            outputs = stage.outputs(stage.solve(variant, **kwargs))
+            outputs = stage.named(stage.solve(variant, **kwargs))
             specs[stage.name] = {
                 "inputs": {k: _spec(v) for k, v in kwargs.items()},
                 "outputs": {k: None if v is None else list(np.shape(v))
@@ -201,24 +201,24 @@ def _gradient_pairs(exercise: Exercise) -> dict[str, dict]:
     for backward in exercise.stages:
         for base in given_names(exercise):
             parameters = code.versions(base)[0].parameters
-            wrt = {r: r[1:] for r in backward.returns}
-            extra = [p for p in backward.parameters if p not in parameters]
-            if backward.returns and len(extra) == 1 and all(
+            wrt = {r: r[1:] for r in backward.outputs}
+            extra = [p for p in backward.inputs if p not in parameters]
+            if backward.outputs and len(extra) == 1 and all(
                     r.startswith("d") and p in parameters for r, p in wrt.items()):
                 pairs[backward.name] = {"forward": base, "output": GIVEN_OUTPUT,
                                         "upstream": extra[0], "given": list(parameters),
                                         "wrt": {r: [p, None] for r, p in wrt.items()}}
     for backward, forward in itertools.permutations(exercise.stages, 2):
-        if len(forward.returns) != 1 or not backward.returns:
+        if len(forward.outputs) != 1 or not backward.outputs:
             continue
-        wrt = {r: r[1:] for r in backward.returns}
-        if not all(r.startswith("d") and p in forward.parameters for r, p in wrt.items()):
+        wrt = {r: r[1:] for r in backward.outputs}
+        if not all(r.startswith("d") and p in forward.inputs for r, p in wrt.items()):
             continue
-        extra = [p for p in backward.parameters
-                 if p not in forward.parameters and p not in forward.returns]
-        if len(extra) != 1 or forward.returns[0] not in backward.parameters:
+        extra = [p for p in backward.inputs
+                 if p not in forward.inputs and p not in forward.outputs]
+        if len(extra) != 1 or forward.outputs[0] not in backward.inputs:
             continue
-        pairs[backward.name] = {"forward": forward.name, "output": forward.returns[0],
+        pairs[backward.name] = {"forward": forward.name, "output": forward.outputs[0],
                                 "upstream": extra[0],
                                 "wrt": {r: [p, None] for r, p in wrt.items()}}
     return pairs
@@ -233,21 +233,21 @@ def _loss_gradient(exercise: Exercise, stage, inputs: Mapping[str, Any]) -> dict
     """
     stages = exercise.stages
     for forward, loss in itertools.permutations([s for s in stages if s is not stage], 2):
-        fed = set(loss.parameters) & set(forward.returns)
-        needed = set(forward.parameters) | (set(loss.parameters) - set(forward.returns))
-        if len(loss.returns) != 1 or not fed or set(stage.parameters) != needed:
+        fed = set(loss.inputs) & set(forward.outputs)
+        needed = set(forward.inputs) | (set(loss.inputs) - set(forward.outputs))
+        if len(loss.outputs) != 1 or not fed or set(stage.inputs) != needed:
             continue
         wrt = {}
-        for result in stage.returns:
-            holders = [p for p in forward.parameters if inputs.get(p, [None])[0] == "dict"
+        for result in stage.outputs:
+            holders = [p for p in forward.inputs if inputs.get(p, [None])[0] == "dict"
                        and result in inputs[p][1]]
             if holders:
                 wrt[result] = [holders[0], result]
-            elif result in forward.parameters:
+            elif result in forward.inputs:
                 wrt[result] = [result, None]
-            elif result.startswith("d") and result[1:] in forward.parameters:
+            elif result.startswith("d") and result[1:] in forward.inputs:
                 wrt[result] = [result[1:], None]
-        if len(wrt) == len(stage.returns):
+        if len(wrt) == len(stage.outputs):
             return {"forward": forward.name, "loss": loss.name, "wrt": wrt}
     return None
 
@@ -262,7 +262,7 @@ def _plans(exercise: Exercise, specs: Mapping[str, dict], gradient: bool) -> dic
     for stage in exercise.stages:
         if stage.name not in specs:
             continue
-        plan = {"seed": _seed(exercise, stage.name), "parameters": list(stage.parameters),
+        plan = {"seed": _seed(exercise, stage.name), "parameters": list(stage.inputs),
                 **specs[stage.name]}
         pair = dict(pairs.get(stage.name) or {})
         given = pair.pop("given", None)

@@ -189,7 +189,7 @@ def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
     """Grade one stage from the outcomes of its probes (same order as `probes`)."""
     variant = instance.variant
     verdict = StageVerdict(stage, 0.0)
-    expected_per_probe = [stage.outputs(stage.solve(variant, **probe.kwargs)) for probe in probes]
+    expected_per_probe = [stage.named(stage.solve(variant, **probe.kwargs)) for probe in probes]
     for probe, outcome, expected in zip(probes, outcomes, expected_per_probe, strict=True):
         label = f"{probe.name}" + (f" ({probe.purpose})" if probe.purpose else "")
         if outcome.error is not None:
@@ -226,7 +226,7 @@ def diagnose(instance: Instance, stage: Stage, probes: list[Probe],
     """The id of the first bug whose outputs the student's equal on every probe, or None."""
     for bug in stage.bugs_for(instance.variant):
         if all(_same_outputs(outcome.outputs,
-                             stage.outputs(bug.implementation(instance.variant, **probe.kwargs)))
+                             stage.named(bug.implementation(instance.variant, **probe.kwargs)))
                for probe, outcome in zip(probes, outcomes, strict=True)):
             return bug.misconception
     return None

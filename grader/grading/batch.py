@@ -254,7 +254,7 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
              for stage, probes in plan.items() for index, probe in enumerate(probes)]
 
     def stage_outputs(stage_name, value):
-        return definition.stage(stage_name).outputs(value)
+        return definition.stage(stage_name).named(value)
 
     given = graded_given_cell(definition, submission.student, instance.variant, config.salt,
                               shared=submission.claimed.get("flavour") == "shared")

@@ -48,7 +48,7 @@ def _recorded(namespace: dict, caller: str, callees: list[str], probe: Probe,
     for name in callees:
         callee = exercise.stage(name)
         calls: list[tuple[dict, Any]] = []
-        table[name] = {"inputs": list(callee.parameters), "outputs": list(callee.returns),
+        table[name] = {"inputs": list(callee.inputs), "outputs": list(callee.outputs),
                        "calls": calls}
         scope[name] = _recorder(namespace[name], calls)
     function = namespace[caller]

@@ -53,9 +53,9 @@ def call_probe(function: Callable, stage: Stage, probe: Probe,
     scope = namespace if namespace is not None else {}
     try:
         with trusted_callees(scope, callees or {}):
-            outputs = stage.outputs(function(**kwargs))
+            outputs = stage.named(function(**kwargs))
         with trusted_callees(scope, callees or {}):
-            repeat = (stage.outputs(function(**copy.deepcopy(dict(probe.kwargs))))
+            repeat = (stage.named(function(**copy.deepcopy(dict(probe.kwargs))))
                       if probe.repeat else None)
     except NotImplementedError:
         return Outcome(error=f"NotImplementedError: {stage.name} is not implemented yet")
