@@ -39,9 +39,11 @@ PARAMETERS = ("U", "W", "b", "V", "c")
 # -- data for the probes ----------------------------------------------------------------
 
 
-def model_of(variant: Variant) -> ref.Elman:
-    return ref.Elman(4, variant.n_hidden, 4, activation=variant.activation,
-                     output="softmax", objective="ce")
+def model_of(variant: Variant, params=None) -> ref.Elman:
+    """The network over the 4 symbols; its state size is the parameters' when given (a
+    student's code reads sizes from its arguments), else the variant's."""
+    d = np.shape(params["W"])[0] if params is not None else variant.n_hidden
+    return ref.Elman(4, d, 4, activation=variant.activation, output="softmax", objective="ce")
 
 
 def random_word(rng: np.random.Generator, low: int = 2, high: int = 6) -> str:
@@ -72,7 +74,8 @@ def solve_encode(variant, word):
 
 
 def solve_forward(variant, params, x, s0):
-    trace = model_of(variant).forward(params, np.asarray(x)[None], s0=np.asarray(s0)[None])
+    trace = model_of(variant, params).forward(params, np.asarray(x)[None],
+                                              s0=np.asarray(s0)[None])
     return trace.s[0], trace.y[0]
 
 
@@ -81,13 +84,13 @@ def solve_loss(variant, y, targets):
 
 
 def solve_grads(variant, params, x, targets, s0):
-    grads = model_of(variant).grad(params, np.asarray(x)[None], np.asarray(targets)[None],
-                                   s0=np.asarray(s0)[None])
+    grads = model_of(variant, params).grad(params, np.asarray(x)[None],
+                                           np.asarray(targets)[None], s0=np.asarray(s0)[None])
     return {key: grads[key] for key in PARAMETERS}
 
 
 def solve_train(variant, params, words, lr, k_updates):
-    model = model_of(variant)
+    model = model_of(variant, params)
     params = {key: np.asarray(params[key], dtype=np.float64) for key in PARAMETERS}
     for i in range(k_updates):
         x, targets = solve_encode(variant, words[i % len(words)])
@@ -97,7 +100,7 @@ def solve_train(variant, params, words, lr, k_updates):
 
 def words_loss(variant: Variant, params, words) -> float:
     """Σ over the words of L(word), each from s_0 = 0: what training should bring down."""
-    model = model_of(variant)
+    model = model_of(variant, params)
     total = 0.0
     for word in words:
         x, targets = solve_encode(variant, word)
@@ -143,7 +146,7 @@ def buggy_grads(variant, params, x, targets, s0, *, bug):
 
 
 def buggy_train(variant, params, words, lr, k_updates, *, bug):
-    model = model_of(variant)
+    model = model_of(variant, params)
     step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
     params = {key: np.asarray(params[key], dtype=np.float64) for key in PARAMETERS}
     for i in range(k_updates):

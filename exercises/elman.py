@@ -78,7 +78,7 @@ def solve_output_backward(variant, s, V, c, d, *, over_time=False, sign=1.0, ele
     g = activations.output(variant.output)
     o = s @ V + c
     y = g.apply(o)
-    targets = np.eye(variant.n_out)[d] if variant.objective == "ce" else d
+    targets = np.eye(V.shape[1])[d] if variant.objective == "ce" else d
     N = s.shape[0]
     if elementwise:  # softmax treated as a scalar activation: dL/dy ⊙ y(1 − y)
         if variant.objective == "ce":

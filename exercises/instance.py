@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -42,6 +43,41 @@ def choose_variant(space: Mapping[str, tuple], exercise_id: str, student: str,
     known = set(Variant.__dataclass_fields__) - {"extra"}
     extra = tuple(sorted((k, v) for k, v in chosen.items() if k not in known))
     return Variant(**{k: v for k, v in chosen.items() if k in known}, extra=extra)
+
+
+RESIZABLE = ("N", "T", "n_in", "n_hidden", "n_hidden2", "n_out", "horizon", "lr", "k_updates",
+             "n_words")
+
+
+def resized(variant: Variant, space: Mapping[str, tuple]) -> Variant | None:
+    """The variant with every size, length, rate and horizon that `space` lets vary moved
+    outside its options, or None when nothing varies.
+
+    A probe drawn for it fails code that reads its variant (VARIANT["lr"], a typed-in T)
+    instead of its arguments. Integer fields move past their largest option, to values
+    that differ from each other, so that no shape is square by accident; a rate moves
+    between options. A field with one option is part of the exercise's structure (the
+    alphabet of char-rnn, the scalars of scalar-linear) and stays.
+    """
+    values = variant.as_dict()
+    varying = [name for name in RESIZABLE if len(space.get(name, ())) > 1 and name in values]
+    taken: set[int] = set()
+    moved = {}
+    for name in sorted(varying, key=lambda name: max(space[name])):   # small sizes stay small
+        options = space[name]
+        if all(isinstance(o, int) and not isinstance(o, bool) for o in options):
+            value = max(options) + 1
+            while value in taken:
+                value += 1
+            taken.add(value)
+        else:
+            value = round(max(options) * 1.37, 6)
+        moved[name] = value
+    if not moved:
+        return None
+    known = set(Variant.__dataclass_fields__) - {"extra"}
+    extra = tuple((key, moved.get(key, value)) for key, value in variant.extra)
+    return replace(variant, **{k: v for k, v in moved.items() if k in known}, extra=extra)
 
 
 def data_key(exercise_id: str, student: str, secret: str) -> bytes:

@@ -76,7 +76,9 @@ class Probe:
     `time_axis` names the outputs that have a time axis and which axis it is,
     so that the grader can say at which step a wrong answer starts.
     `repeat` asks the grader to call twice and compare (accumulation bugs,
-    non-determinism).
+    non-determinism). `variant` is the variant the probe was drawn for when it
+    is not the student's own (`exercises.instance.resized`): the right answer
+    is computed for it.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Probe:
     purpose: str = ""
     time_axis: Mapping[str, int] = field(default_factory=dict)
     repeat: bool = False
+    variant: Variant | None = None
 
 
 def always(variant: Variant) -> bool:

@@ -8,8 +8,9 @@ a call that raised earns 0; changing an argument in place halves the probe; a
 repeated call that disagrees earns the lower of the two. Every expected value
 below is that arithmetic written out, never a call into the grader.
 
-`rnn_backward` of the elman exercise has 3 probes (the first one repeated) and
-5 outputs (dx, ds0, dU, dW, db); it calls `rnn_step_backward`.
+`rnn_backward` of the elman exercise has 4 probes (the first one repeated, the last
+one at other sizes than the student's) and 5 outputs (dx, ds0, dU, dW, db); it calls
+`rnn_step_backward`.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def test_one_entry_at_half_or_twice_the_bound_in_one_probe(output, factor, right
     outcomes = right_outcomes(INSTANCE, "rnn_backward")
     outcomes[1] = with_output(outcomes[1], output, nudged(outcomes[1].outputs[output], factor))
     check = graded("rnn_backward", outcomes)
-    # one output of five wrong in one probe of three: (1 + 4/5 + 1) / 3
-    assert check.score == pytest.approx(1.0 if right else (1 + 4 / 5 + 1) / 3)
+    # one output of five wrong in one probe of four: (1 + 4/5 + 1 + 1) / 4
+    assert check.score == pytest.approx(1.0 if right else (1 + 4 / 5 + 1 + 1) / 4)
     assert check.status == ("passed" if right else "failed")
 
 
@@ -80,7 +81,7 @@ def test_an_output_with_one_wrong_time_step_is_wrong_as_a_whole():
     dx[:, [0, -1]] += 1.0                              # the first and the last step wrong
     outcomes[2] = with_output(outcomes[2], "dx", dx)
     check = graded("rnn_backward", outcomes)
-    assert check.score == pytest.approx((1 + 1 + 4 / 5) / 3)
+    assert check.score == pytest.approx((1 + 1 + 4 / 5 + 1) / 4)
     T = dx.shape[1]
     assert f"the first wrong step is t={T - 1}, {T - 2} of {T} steps right" in check.message
 
@@ -92,20 +93,20 @@ def test_a_forward_state_is_located_going_forward_from_t0():
     outcomes[0] = with_output(outcomes[0], "s", s)
     check = graded("rnn_forward", outcomes)
     assert "going forward from t=0, the first wrong step is t=1" in check.message
-    assert check.score == pytest.approx((0 + 1) / 2)
+    assert check.score == pytest.approx((0 + 1 + 1) / 3)
 
 
 def test_one_probe_that_raises_earns_zero_and_the_rest_keep_their_credit():
     outcomes = right_outcomes(INSTANCE, "rnn_backward")
     outcomes[0] = Outcome(error="IndexError: index 5 is out of bounds")
     check = graded("rnn_backward", outcomes)
-    assert check.score == pytest.approx(2 / 3)
+    assert check.score == pytest.approx(3 / 4)
     assert check.status == "failed"                    # partial credit: not "error"
     assert "the call raised IndexError" in check.message
 
 
 def test_every_probe_raising_is_an_error_with_no_credit():
-    check = graded("rnn_backward", [Outcome(error="ZeroDivisionError: division by zero")] * 3)
+    check = graded("rnn_backward", [Outcome(error="ZeroDivisionError: division by zero")] * 4)
     assert (check.score, check.status) == (0.0, "error")
 
 
@@ -117,7 +118,7 @@ def test_a_repeated_call_that_disagrees_earns_the_lower_of_the_two(which):
     first, second = (wrong, right) if which == "first" else (right, wrong)
     outcomes[0] = Outcome(outputs=first, repeat_outputs=second)
     check = graded("rnn_backward", outcomes)
-    assert check.score == pytest.approx((4 / 5 + 1 + 1) / 3)
+    assert check.score == pytest.approx((4 / 5 + 1 + 1 + 1) / 4)
     assert "a second call with the same inputs returned something else" in check.message
 
 
@@ -125,7 +126,7 @@ def test_changing_an_argument_in_place_halves_that_probe():
     outcomes = right_outcomes(INSTANCE, "rnn_backward")
     outcomes[2] = dataclasses.replace(outcomes[2], mutated=("ds_out",))
     check = graded("rnn_backward", outcomes)
-    assert check.score == pytest.approx((1 + 1 + 1 / 2) / 3)
+    assert check.score == pytest.approx((1 + 1 + 1 / 2 + 1) / 4)
     assert "changed its argument(s) ds_out in place" in check.message
 
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from exercises.instance import resized
 from exercises.misconceptions import CATALOGUE
-from exercises.spec import Instance, Probe, Stage
+from exercises.spec import Instance, Probe, Stage, Variant
 from grader.checking.checks import (
     RejectedAnswer,
     answer_array,
@@ -75,8 +76,29 @@ class Outcome:
 
 
 def plan_calls(instance: Instance) -> dict[str, list[Probe]]:
-    """The probes of every stage, by the name of the student's function."""
-    return {stage.name: stage.probes(instance) for stage in instance.exercise.stages}
+    """The probes of every stage, by the name of the student's function: the stage's own,
+    then its first probe drawn again at other sizes, lengths, rates and horizons than the
+    student's variant (`exercises.instance.resized`), which code that reads the variant
+    instead of its arguments fails."""
+    other = resized(instance.variant, instance.exercise.variant_space)
+    elsewhere = replace(instance, variant=other) if other is not None else None
+    plan = {}
+    for stage in instance.exercise.stages:
+        probes = list(stage.probes(instance))
+        if elsewhere is not None:
+            first = stage.probes(elsewhere)[0]
+            probes.append(replace(first, name=f"other sizes: {first.name}", repeat=False,
+                                  variant=other, purpose=_sizes_purpose(instance.variant, other)))
+        plan[stage.name] = probes
+    return plan
+
+
+def _sizes_purpose(mine: Variant, other: Variant) -> str:
+    moved = [f"{name}={value:g}" for name, value in other.as_dict().items()
+             if isinstance(value, (int, float)) and not isinstance(value, bool)
+             and value != mine.as_dict().get(name)]
+    return (", ".join(moved) + ": sizes, rates and horizons come from the arguments, "
+            "not from your variant")
 
 
 @dataclass
@@ -187,9 +209,9 @@ class StageVerdict:
 def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
                 outcomes: list[Outcome]) -> StageVerdict:
     """Grade one stage from the outcomes of its probes (same order as `probes`)."""
-    variant = instance.variant
     verdict = StageVerdict(stage, 0.0)
-    expected_per_probe = [stage.named(stage.solve(variant, **probe.kwargs)) for probe in probes]
+    expected_per_probe = [stage.named(stage.solve(probe.variant or instance.variant,
+                                                  **probe.kwargs)) for probe in probes]
     for probe, outcome, expected in zip(probes, outcomes, expected_per_probe, strict=True):
         label = f"{probe.name}" + (f" ({probe.purpose})" if probe.purpose else "")
         if outcome.error is not None:
@@ -216,19 +238,32 @@ def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
         if notes:
             verdict.lines.append(f"• {label}: " + "; ".join(notes) + ".")
     verdict.score = float(np.mean(verdict.probe_scores)) if verdict.probe_scores else 0.0
-    if verdict.score < 1.0 and not verdict.errored:
+    if verdict.score < 1.0:
         verdict.misconception = diagnose(instance, stage, probes, outcomes)
     return verdict
 
 
 def diagnose(instance: Instance, stage: Stage, probes: list[Probe],
              outcomes: list[Outcome]) -> str | None:
-    """The id of the first bug whose outputs the student's equal on every probe, or None."""
+    """The id of the first bug that the student's function behaves like on every probe:
+    the same outputs, or, where the bug's implementation raises (an untransposed product
+    at a non-square size), an error too. None when no bug does."""
     for bug in stage.bugs_for(instance.variant):
-        if all(_same_outputs(outcome.outputs,
-                             stage.named(bug.implementation(instance.variant, **probe.kwargs)))
-               for probe, outcome in zip(probes, outcomes, strict=True)):
-            return bug.misconception
+        matched = 0
+        for probe, outcome in zip(probes, outcomes, strict=True):
+            try:
+                theirs = stage.named(bug.implementation(probe.variant or instance.variant,
+                                                        **probe.kwargs))
+            except Exception:  # noqa: BLE001 — the bug's own code fails at these sizes
+                if outcome.error is None:
+                    break
+                continue
+            if not _same_outputs(outcome.outputs, theirs):
+                break
+            matched += 1
+        else:
+            if matched:
+                return bug.misconception
     return None
 
 
