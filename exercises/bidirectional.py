@@ -22,6 +22,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
+from exercises.corrections import derivative_through_state
 from exercises.elman import buggy_bptt, random_states, saturating
 from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations
@@ -86,7 +87,7 @@ def solve_backward(variant, do, x, f0, r0, f, r, Uf, Wf, Ub, Wb, Vf, Vb):
 def buggy_forward_net(variant, x, f0, Uf, Wf, bf, *, bug):
     if bug == "initial-state-ignored":
         f0 = np.zeros_like(f0)
-    if bug == "weight-not-transposed":
+    if bug == "weight-transposed-forward":
         Wf = Wf.T
     return solve_forward_net(variant, x, f0, Uf, Wf, bf)
 
@@ -98,7 +99,7 @@ def buggy_backward_net(variant, x, r0, Ub, Wb, bb, *, bug):
         return layer_forward(reversed_in_time(x), r0, Ub, Wb, bb, _phi(variant))
     if bug == "initial-state-ignored":
         r0 = np.zeros_like(r0)
-    if bug == "weight-not-transposed":
+    if bug == "weight-transposed-forward":
         Wb = Wb.T
     return solve_backward_net(variant, x, r0, Ub, Wb, bb)
 
@@ -200,8 +201,7 @@ def probes_backward(instance: Instance) -> list[Probe]:
 # -- the exercise ------------------------------------------------------------------------
 
 
-DERIVATIVE = (r"\varphi'(a)\ \text{written through the state: } \tanh: 1 - f_t^2,\ "
-              r"\sigma: f_t(1 - f_t) \text{ (and the same for } r_t)")
+DERIVATIVE = derivative_through_state("f_t", "r_t")
 REVERSED = (r"\frac{\partial L}{\partial r_t} = \frac{\partial L}{\partial o_t} V_b^\top "
             r"+ \delta^r_{t-1} W_b^\top,\ \nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"
             r"\quad (t = 0 \to T-1)")
@@ -250,7 +250,7 @@ def build() -> Exercise:
               solve=solve_forward_net, probes=probes_forward_net,
               bugs=bugs_from(buggy_forward_net, {
                   "initial-state-ignored": r"f_0 = \varphi(x_0 U_f + f_{\text{init}} W_f + b_f)",
-                  "weight-not-transposed": r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)"})),
+                  "weight-transposed-forward": r"f_t = \varphi(x_t U_f + f_{t-1} W_f + b_f)"})),
         Stage(name="backward_net", title="The backward-in-time net", points=2,
               inputs=("x", "r0", "Ub", "Wb", "bb"), outputs=("r",),
               docstring="r_t = φ(x_t Ub + r_{t+1} Wb + bb) for t = T−1 down to 0, "
@@ -268,7 +268,8 @@ def build() -> Exercise:
                     *bugs_from(buggy_backward_net, {
                         "initial-state-ignored":
                             r"r_{T-1} = \varphi(x_{T-1} U_b + r_{\text{init}} W_b + b_b)",
-                        "weight-not-transposed": r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"})),
+                        "weight-transposed-forward":
+                            r"r_t = \varphi(x_t U_b + r_{t+1} W_b + b_b)"})),
               depends_on=("forward_net",)),
         Stage(name="birnn_output", title="The output from both nets", points=1,
               inputs=("f", "r", "Vf", "Vb", "c"), outputs=("y",),

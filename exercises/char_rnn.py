@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 import reference as ref
+from exercises.corrections import derivative_through_state
 from exercises.elman import buggy_bptt, random_model, saturating
 from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations
@@ -114,7 +115,7 @@ def words_loss(variant: Variant, params, words) -> float:
 def buggy_forward(variant, params, x, s0, *, bug):
     if bug == "initial-state-ignored":
         s0 = np.zeros_like(s0)
-    W = params["W"].T if bug == "weight-not-transposed" else params["W"]
+    W = params["W"].T if bug == "weight-transposed-forward" else params["W"]
     return solve_forward(variant, {**params, "W": W}, x, s0)
 
 
@@ -238,8 +239,7 @@ def probes_train(instance: Instance) -> list[Probe]:
 # -- the exercise ------------------------------------------------------------------------
 
 
-DERIVATIVE = r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t)\ \text{written through } s_t" \
-             r"\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
+DERIVATIVE = derivative_through_state("s_t")
 GRAD_BUGS = {
     "output-delta-sign": r"\frac{\partial L}{\partial o_t} = y_t - \mathbb{1}_{c_t}",
     "softmax-jacobian-elementwise":
@@ -282,7 +282,7 @@ def build() -> Exercise:
               solve=solve_forward, probes=probes_forward,
               bugs=bugs_from(buggy_forward, {
                   "initial-state-ignored": r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)",
-                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W + b)"})),
+                  "weight-transposed-forward": r"s_t = \varphi(x_t U + s_{t-1} W + b)"})),
         Stage(name="char_loss", title="The loss of one word", points=1,
               inputs=("y", "targets"), outputs=("L",),
               docstring="L = Σ_t L_t with L_t = −log y_{t,c_t}, c_t the true next character\n"

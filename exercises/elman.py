@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
+from exercises.corrections import derivative_through_state, output_delta
 from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
@@ -170,7 +171,7 @@ def buggy_step_backward(variant, ds, x_t, s_prev, s_t, U, W, *, bug):
 def buggy_forward(variant, x, s0, U, W, b, *, bug):
     if bug == "initial-state-ignored":
         s0 = np.zeros_like(s0)
-    if bug == "weight-not-transposed":
+    if bug == "weight-transposed-forward":
         W = W.T
     return layer_forward(x, s0, U, W, b, _phi(variant))
 
@@ -274,8 +275,7 @@ def probes_sgd(instance: Instance) -> list[Probe]:
 # -- the exercise ------------------------------------------------------------------------
 
 
-DERIVATIVE = r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t)\ \text{written through } s_t" \
-             r"\ (\tanh: 1 - s_t^2,\ \sigma: s_t(1 - s_t))"
+DERIVATIVE = derivative_through_state("s_t")
 BACKWARD_BUGS = {
     "recurrent-term-dropped":
         r"\frac{\partial L}{\partial s_t} = \frac{\partial L}{\partial s_t}\Big|_{y_t} "
@@ -321,7 +321,7 @@ def build() -> Exercise:
                         "x_t: (N, n), s_prev: (N, d), U: (n, d), W: (d, d), b: (d,). "
                         "Returns s_t: (N, d).",
               solve=solve_step_forward, probes=probes_step_forward,
-              bugs=(Bug(misconception="weight-not-transposed",
+              bugs=(Bug(misconception="weight-transposed-forward",
                         implementation=step_forward_untransposed,
                         correction=r"s_t = \varphi(x_t U + s_{t-1} W + b)"),)),
         Stage(name="rnn_forward", title="The forward pass over a sequence", points=1,
@@ -332,7 +332,7 @@ def build() -> Exercise:
               solve=solve_forward, probes=probes_forward,
               bugs=bugs_from(buggy_forward, {
                   "initial-state-ignored": r"s_0 = \varphi(x_0 U + s_{\text{init}} W + b)",
-                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W + b)"}),
+                  "weight-transposed-forward": r"s_t = \varphi(x_t U + s_{t-1} W + b)"}),
               depends_on=("rnn_step_forward",)),
         Stage(name="output_backward", title="The output layer's gradients", points=2,
               inputs=("s", "V", "c", "d"), outputs=("dV", "dc", "ds"),
@@ -345,7 +345,7 @@ def build() -> Exercise:
               solve=solve_output_backward, probes=probes_output_backward,
               bugs=(Bug(misconception="output-delta-sign",
                         implementation=partial(solve_output_backward, sign=-1.0),
-                        correction=r"\frac{\partial L}{\partial o_t} = \frac{1}{N}(y_t - d_t)"),
+                        correction=output_delta),
                     Bug(misconception="mean-sum-mixed-up",
                         implementation=partial(solve_output_backward, over_time=True),
                         correction=r"L = \frac{1}{N}\sum_n \sum_t \ell(y_{nt}, d_{nt})"),

@@ -65,6 +65,13 @@ _ENTRIES = (
         "square, forgetting the transpose gives no shape error, only wrong numbers.",
     ),
     Misconception(
+        "weight-transposed-forward",
+        "A weight matrix is transposed in the forward pass",
+        "With row vectors, s_t = φ(x_t U + s_{t-1} W + b) multiplies the previous state by W "
+        "as it is. Because W is square, a stray transpose gives no shape error, only wrong "
+        "numbers.",
+    ),
+    Misconception(
         "bias-not-summed",
         "The bias gradient is not summed over the batch",
         "The bias is added to every sequence of the batch, so its gradient is the sum of the "

@@ -100,11 +100,16 @@ class Bug:
 
     misconception: str                       # an id of exercises.misconceptions.CATALOGUE
     implementation: Callable[..., Any]       # same signature as Stage.solve
-    correction: str                          # the right equation in the notation, LaTeX
+    correction: str | Callable[[Variant], str]   # the right equation, LaTeX (per variant)
     applies: Callable[[Variant], bool] = always    # can the mistake show here?
 
+    def correction_for(self, variant: Variant) -> str:
+        """The right equation for this student's variant (`exercises.corrections`)."""
+        return self.correction(variant) if callable(self.correction) else self.correction
 
-def bugs_from(implementation: Callable[..., Any], corrections: Mapping[str, str], *,
+
+def bugs_from(implementation: Callable[..., Any],
+              corrections: Mapping[str, str | Callable[[Variant], str]], *,
               applies: Mapping[str, Callable[[Variant], bool]] | None = None) -> tuple[Bug, ...]:
     """One `Bug` per misconception of `corrections`, in its order.
 

@@ -23,6 +23,7 @@ from functools import partial
 import numpy as np
 
 import reference as ref
+from exercises.corrections import derivative_through_state
 from exercises.elman import buggy_bptt, random_states, saturating
 from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
 from reference import activations, losses
@@ -144,7 +145,7 @@ def buggy_z_step_forward(variant, s_t, z_prev, V1, W2, b2):
 def buggy_forward(variant, x, s0, z0, U, W1, b1, V1, W2, b2, *, bug):
     if bug == "initial-state-ignored":
         s0, z0 = np.zeros_like(s0), np.zeros_like(z0)
-    if bug == "weight-not-transposed":
+    if bug == "weight-transposed-forward":
         W1, W2 = W1.T, W2.T
     return solve_forward(variant, x, s0, z0, U, W1, b1, V1, W2, b2)
 
@@ -322,9 +323,7 @@ def probes_backward(instance: Instance) -> list[Probe]:
 # -- the exercise ------------------------------------------------------------------------
 
 
-DERIVATIVE = (r"\frac{\partial s_t}{\partial a_t} = \varphi'(a_t),\ "
-              r"\frac{\partial z_t}{\partial h_t} = \varphi'(h_t)\ \text{written through the "
-              r"states } (\tanh: 1 - z_t^2,\ \sigma: z_t(1 - z_t))")
+DERIVATIVE = derivative_through_state("s_t", "z_t")
 Q2 = (r"\Delta V_1 = -\alpha \frac{\partial E_t}{\partial V_1} = -\alpha\, s_t^\top \Big("
       r"\frac{\partial E_t}{\partial y_t} \frac{\partial y_t}{\partial o_t} V_2^\top \odot "
       r"\varphi'(h_t)\Big)")
@@ -375,7 +374,8 @@ def build() -> Exercise:
                         "s_t: (N, d1), z_prev: (N, d2), V1: (d1, d2), W2: (d2, d2), b2: (d2,).\n"
                         "Returns z_t: (N, d2).",
               solve=solve_z_step_forward, probes=probes_z_step_forward,
-              bugs=(Bug(misconception="weight-not-transposed", implementation=buggy_z_step_forward,
+              bugs=(Bug(misconception="weight-transposed-forward",
+                        implementation=buggy_z_step_forward,
                         correction=r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"),)),
         Stage(name="two_layer_forward", title="The forward pass of both layers", points=1,
               inputs=("x", "s0", "z0", "U", "W1", "b1", "V1", "W2", "b2"), outputs=("s", "z"),
@@ -391,8 +391,9 @@ def build() -> Exercise:
               bugs=bugs_from(buggy_forward, {
                   "initial-state-ignored": r"s_1 = \varphi(x_1 U + s_0 W_1 + b_1),\ "
                                            r"z_1 = \varphi(s_1 V_1 + z_0 W_2 + b_2)",
-                  "weight-not-transposed": r"s_t = \varphi(x_t U + s_{t-1} W_1 + b_1),\ "
-                                           r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"}),
+                  "weight-transposed-forward":
+                      r"s_t = \varphi(x_t U + s_{t-1} W_1 + b_1),\ "
+                      r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"}),
               depends_on=("z_step_forward",)),
         Stage(name="delta_V1_single_step",
               title="Q2: the update of V1 over a single timestep", points=2,

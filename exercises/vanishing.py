@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 import reference as ref
+from exercises.corrections import derivative_through_state
 from exercises.elman import random_model, random_states, saturating, wrong_derivative
 from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations
@@ -230,8 +231,7 @@ def probes_clipped_update(instance: Instance) -> list[Probe]:
 STEP = r"\frac{\partial s_t}{\partial s_{t-1}} = \mathrm{diag}(\varphi'_t)\, W^\top"
 CHAIN = r"\frac{\partial s_{T}}{\partial s_k} = \prod_{j=T}^{k+1} " \
         r"\mathrm{diag}(\varphi'_j)\, W^\top \ \text{(latest step on the left)}"
-DERIVATIVE = r"\varphi'_t \text{ written through } s_t\ (\tanh: 1 - s_t^2,\ " \
-             r"\sigma: s_t(1 - s_t),\ \text{identity}: 1)"
+DERIVATIVE = derivative_through_state("s_t")
 CLIP = r"g \leftarrow g \cdot \frac{\text{max\_norm}}{\|g\|}\ \text{when}\ " \
        r"\|g\| = \sqrt{\textstyle\sum_{\text{keys}}\sum g^2} > \text{max\_norm}"
 CLIPPED_UPDATE = r"\theta \leftarrow \theta - \alpha\,\mathrm{clip}(\nabla_\theta L)"

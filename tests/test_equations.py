@@ -2,7 +2,8 @@
 
 import pytest
 
-from exercises.registry import all_exercises
+from exercises.instance import DEMO_SECRET, make_instance
+from exercises.registry import all_exercises, get_exercise
 from grader.checking.equations import as_text
 
 
@@ -22,9 +23,36 @@ def test_equations_read_as_text(latex, text):
 
 
 def test_every_correction_of_the_catalogue_leaves_no_latex_behind():
-    corrections = {bug.correction for exercise in all_exercises().values()
+    """Every correction, for every variant a student can have (a variant-dependent one is
+    written for that student's φ, output and loss)."""
+    corrections = {bug.correction_for(make_instance(exercise, f"s{i}", DEMO_SECRET).variant)
+                   for exercise in all_exercises().values() for i in range(40)
                    for stage in exercise.stages for bug in stage.bugs}
     assert corrections
     for correction in corrections:
         text = as_text(correction)
         assert text and "\\" not in text and "{}" not in text, (correction, text)
+
+
+@pytest.mark.parametrize(("activation", "shown", "not_shown"), [
+    ("sigmoid", "s_t(1 - s_t)", "1 - s_t^2"), ("tanh", "1 - s_t^2", "s_t(1 - s_t)"),
+    ("relu", "1[s_t > 0]", "1 - s_t^2"), ("identity", "φ'(a) = 1 where", "s_t^2")])
+def test_a_derivative_correction_shows_the_students_own_activation(activation, shown, not_shown):
+    bug = next(b for b in get_exercise("elman").stage("phi_prime").bugs
+               if b.misconception == "wrong-activation-derivative")
+    variant = next(v for v in (make_instance(get_exercise("elman"), f"s{i}", DEMO_SECRET).variant
+                               for i in range(200)) if v.activation == activation)
+    text = as_text(bug.correction_for(variant))
+    assert shown in text and not_shown not in text
+
+
+@pytest.mark.parametrize(("head", "shown"), [
+    (("softmax", "ce"), "1/N (y_t - d_t)"), (("sigmoid", "bce"), "1/N (y_t - d_t)"),
+    (("linear", "mse"), "2/N (y_t - d_t)"), (("tanh", "mse"), "2/N (y_t - d_t) ⊙ (1 - y_t^2)"),
+    (("softmax", "mse"), "2/N J_tᵀ (y_t - d_t)")])
+def test_the_output_gradient_correction_is_the_students_own_loss(head, shown):
+    bug = next(b for b in get_exercise("elman").stage("output_backward").bugs
+               if b.misconception == "output-delta-sign")
+    variant = next(v for v in (make_instance(get_exercise("elman"), f"s{i}", DEMO_SECRET).variant
+                               for i in range(400)) if (v.output, v.objective) == head)
+    assert as_text(bug.correction_for(variant)).startswith("∂L/∂o_t = " + shown)

@@ -199,6 +199,7 @@ class StageVerdict:
     """The verdict on one stage, before it becomes a `CheckResult`."""
 
     stage: Stage
+    variant: Variant
     score: float
     lines: list[str] = field(default_factory=list)
     misconception: str | None = None
@@ -209,7 +210,7 @@ class StageVerdict:
 def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
                 outcomes: list[Outcome]) -> StageVerdict:
     """Grade one stage from the outcomes of its probes (same order as `probes`)."""
-    verdict = StageVerdict(stage, 0.0)
+    verdict = StageVerdict(stage, instance.variant, 0.0)
     expected_per_probe = [stage.named(stage.solve(probe.variant or instance.variant,
                                                   **probe.kwargs)) for probe in probes]
     for probe, outcome, expected in zip(probes, outcomes, expected_per_probe, strict=True):
@@ -280,7 +281,7 @@ def _message(verdict: StageVerdict, failed_dependencies: list[str]) -> str:
         entry = CATALOGUE[verdict.misconception]
         bug = next(b for b in stage.bugs if b.misconception == verdict.misconception)
         lines += [f"Likely mistake: {entry.title}.", entry.explanation,
-                  f"The right equation: {as_text(bug.correction)}"]
+                  f"The right equation: {as_text(bug.correction_for(verdict.variant))}"]
     if failed_dependencies:
         lines.append(f"{stage.name} calls {', '.join(failed_dependencies)}, which is wrong too: "
                      "fix that first. (It was graded with right answers from it wherever your "
