@@ -326,8 +326,9 @@ def build() -> Exercise:
                         correction=r"s_t = \varphi(x_t U + s_{t-1} W + b)"),)),
         Stage(name="rnn_forward", title="The forward pass over a sequence", points=1,
               inputs=("x", "s0", "U", "W", "b"), outputs=("s",),
-              docstring="All states s_0 … s_{T-1} from the initial state s0 "
-                        "(the state before x_0).\n\n"
+              docstring="Every state s_t, t = 0 … T−1, starting from the given initial "
+                        "state s0: the state\nbefore the first input x_0 (so s_0 = "
+                        "φ(x_0 U + s0 W + b)).\n\n"
                         "x: (N, T, n), s0: (N, d). Returns s: (N, T, d).",
               solve=solve_forward, probes=probes_forward,
               bugs=bugs_from(buggy_forward, {

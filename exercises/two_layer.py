@@ -389,8 +389,9 @@ def build() -> Exercise:
                         "Returns s: (N, T, d1), z: (N, T, d2).",
               solve=solve_forward, probes=probes_forward,
               bugs=bugs_from(buggy_forward, {
-                  "initial-state-ignored": r"s_1 = \varphi(x_1 U + s_0 W_1 + b_1),\ "
-                                           r"z_1 = \varphi(s_1 V_1 + z_0 W_2 + b_2)",
+                  "initial-state-ignored":
+                      r"s_0 = \varphi(x_0 U + s_{\text{init}} W_1 + b_1),\ "
+                      r"z_0 = \varphi(s_0 V_1 + z_{\text{init}} W_2 + b_2)",
                   "weight-transposed-forward":
                       r"s_t = \varphi(x_t U + s_{t-1} W_1 + b_1),\ "
                       r"z_t = \varphi(s_t V_1 + z_{t-1} W_2 + b_2)"}),

@@ -22,6 +22,7 @@ seconds to import here; see DESIGN.md).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -71,17 +72,31 @@ def _variant_lines(variant: Mapping[str, Any]) -> list[str]:
 
 
 def _notation_shapes(exercise: Exercise, variant: Variant) -> dict[str, str]:
-    """The shape of each notation symbol in this variant, where a stage's argument names it:
-    `(N, n_in)` = (2, 3) when the sizes can be named, else (2, 3)."""
+    """The shape of each notation symbol in this variant, where a stage's argument or
+    result names it: `(N, n_in)` = (2, 3) when the sizes can be named, else (2, 3).
+
+    A symbol of one step, `x_t`, takes the shape of the sequence `x` without its time
+    axis: (N, T, n_in) → (N, n_in).
+    """
     values = variant.as_dict()
-    shapes: dict[str, str] = {}
+    named: dict[str, list] = {}
     for spec in symbolic_specs(exercise, structure_of(exercise, variant)).values():
         for name, argument in spec["inputs"].items():
-            if name in exercise.notation and argument[0] in ("float", "int", "onehot"):
-                dims = argument[1]
-                concrete = tuple(values[d] if isinstance(d, str) else d for d in dims)
-                named = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "")
-                shapes.setdefault(name, f"`{named})` = {concrete}")
+            if argument[0] in ("float", "int", "onehot"):
+                named.setdefault(name, list(argument[1]))
+        for name, dims in spec["outputs"].items():
+            if dims is not None:
+                named.setdefault(name, list(dims))
+    shapes: dict[str, str] = {}
+    for symbol in exercise.notation:
+        dims = named.get(symbol)
+        if dims is None and symbol.endswith("_t") and "T" in named.get(symbol[:-2], []):
+            dims = [d for d in named[symbol[:-2]] if d != "T"]
+        if dims is None:
+            continue
+        concrete = tuple(values[d] if isinstance(d, str) else d for d in dims)
+        written = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "")
+        shapes[symbol] = f"`{written})` = {concrete}"
     instance = probe_instance(exercise, variant)
     for stage in exercise.stages:
         with contextlib.suppress(Exception):
@@ -89,6 +104,15 @@ def _notation_shapes(exercise: Exercise, variant: Variant) -> dict[str, str]:
                 if name in exercise.notation and isinstance(value, np.ndarray):
                     shapes.setdefault(name, str(value.shape))
     return shapes
+
+
+def _equations(exercise: Exercise, variant: Variant | None) -> list[str]:
+    """The exercise's equations for this variant: without the bias terms when it has none
+    (the shared release keeps them: its variant is not known yet)."""
+    if variant is None or variant.bias:
+        return list(exercise.equations)
+    return [re.sub(r"\s*\+\s*b(_\{?\w+\}?)?(?![\w{])", "", equation)
+            for equation in exercise.equations]
 
 
 def _variant_defaults() -> dict[str, Any]:
@@ -179,6 +203,7 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
 
     add("markdown", render(
         "notebook/introduction.md.j2", exercise=exercise, student=None if shared else student,
+        equations=_equations(exercise, variant),
         points=exercise.points, variant=None if shared else variant.as_dict(),
         variant_lines=[] if shared else _variant_lines(variant.as_dict()),
         shapes={} if shared else _notation_shapes(exercise, variant),

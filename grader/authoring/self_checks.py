@@ -56,17 +56,28 @@ def _variant_from_choices(chosen: dict[str, Any]) -> Variant:
 
 
 def _size_assignments(space: Mapping[str, tuple]) -> tuple[dict, dict]:
-    """Two choices of every size field, each with distinct values where the options allow,
-    and differing between the two wherever a field has more than one option."""
+    """Two choices of every size field, from which each dimension of an array can be named
+    by the field that moved with it: the first from the options (distinct values where
+    they allow), the second past every option and distinct from every other value, so
+    that no two fields move alike (vanishing's N, n_in and n_out all choose from (2, 3)).
+    A field with one option is structural and keeps it in both."""
     sizes = sorted((name for name, options in space.items() if _is_size_field(options)),
                    key=lambda name: len(space[name]))
     first: dict[str, int] = {}
-    second: dict[str, int] = {}
     for name in sizes:
         options = list(space[name])
         first[name] = next((o for o in options if o not in first.values()), options[0])
-        rest = [o for o in reversed(options) if o != first[name]] or options
-        second[name] = next((o for o in rest if o not in second.values()), rest[0])
+    second: dict[str, int] = {}
+    taken = set(first.values())
+    for name in sorted(sizes, key=lambda name: max(space[name])):
+        if len(space[name]) < 2:
+            second[name] = first[name]
+            continue
+        value = max(space[name]) + 1
+        while value in taken:
+            value += 1
+        taken.add(value)
+        second[name] = value
     return first, second
 
 

@@ -57,5 +57,10 @@ def _shape(value: Any) -> str:
 
 
 def _latex_symbol(symbol: str) -> str:
-    """A notation symbol for MathJax: multi-letter subscripts braced (s_prev → s_{prev})."""
+    """A notation symbol for MathJax, written as the equations write it: multi-letter
+    subscripts braced (s_prev → s_{prev}), a code name's trailing index or net letter as a
+    subscript (W1 → W_1, Uf → U_f, b2 → b_2), a parenthesised superscript braced
+    (δ^(t)_τ → δ^{(t)}_τ)."""
+    symbol = re.sub(r"^([A-Za-z])(\d|f|b)$", r"\1_\2", symbol)
+    symbol = re.sub(r"\^\(([^)]*)\)", r"^{(\1)}", symbol)
     return re.sub(r"_(\w{2,})", r"_{\1}", symbol)
