@@ -198,6 +198,7 @@ def rnn_step_backward(ds, x_t, s_prev, s_t, U, W):
     assert "graded with right answers from rnn_step_backward" in caller.message
     step = grade_stage("rnn_step_backward", wrong_step)
     assert step.score < 1.0 and "A weight matrix is not transposed" in step.message
+    assert "δ_t Wᵀ" in step.message and "da = ds * φ'(a) in your code" in step.message
     both = grade_stage("rnn_backward", wrong_step + '''
 def rnn_backward(ds_out, x, s0, s, U, W):
     dx, ds0, dU, dW, db = _solution(ds_out, x, s0, s, U, W)

@@ -46,6 +46,12 @@ from grader.checking.checks import (
 from grader.checking.equations import as_text
 from grader.reports.results import CheckResult, SubmissionResult
 
+# The maths' symbols as the notebooks' code names them, said under a correction using them.
+CODE_NAMES = (
+    ("δ", "(δ is the gradient at a pre-activation: da = ds * φ'(a) in your code, with ds the "
+          "gradient reaching the state.)"),
+    ("∇", "(∇_W L is the gradient of the loss with respect to W: dW in your code.)"),
+)
 EXCEPTION_TEXT = re.compile(r"^[A-Za-z_][\w.]*: ")   # "ValueError: …", as opposed to a sentence
 
 
@@ -280,8 +286,10 @@ def _message(verdict: StageVerdict, failed_dependencies: list[str]) -> str:
     if verdict.misconception is not None:
         entry = CATALOGUE[verdict.misconception]
         bug = next(b for b in stage.bugs if b.misconception == verdict.misconception)
+        equation = as_text(bug.correction_for(verdict.variant))
         lines += [f"Likely mistake: {entry.title}.", entry.explanation,
-                  f"The right equation: {as_text(bug.correction_for(verdict.variant))}"]
+                  f"The right equation: {equation}"]
+        lines += [gloss for symbol, gloss in CODE_NAMES if symbol in equation]
     if failed_dependencies:
         lines.append(f"{stage.name} calls {', '.join(failed_dependencies)}, which is wrong too: "
                      "fix that first. (It was graded with right answers from it wherever your "
