@@ -228,7 +228,10 @@ def test_attack(attack: Attack, course, alone, tmp_path):
         scores = by_stage(result)
         assert set(scores) == set(STAGES), text
         for stage in STAGES:
-            assert scores[stage] == (0.0 if stage in attack.zero else 1.0), (stage, text)
+            if stage in attack.hurt or attack.hurt == ("*",):  # calls forged or cut short
+                assert scores[stage] < 1.0, (stage, text)
+            else:
+                assert scores[stage] == (0.0 if stage in attack.zero else 1.0), (stage, text)
     for wanted in attack.text:
         assert wanted in text, (wanted, text)
     for leaked in attack.absent:

@@ -166,15 +166,15 @@ def test_the_solution_gets_full_marks_for_300_students_of_every_exercise(tmp_pat
     config = CourseConfig.from_file(tmp_path / "bptt-course.toml")
     for exercise_id in EXERCISES:
         exercise = all_exercises()[exercise_id]
+        shared = release(exercise, None, config.salt)    # what nbgrader hands out
         for i in range(300):
             student = f"s{i:03d}"
             code = stage_solutions(exercise, make_instance(exercise, student, config.secret,
                                                            config.salt).variant)
-            path = tmp_path / "class" / f"{exercise_id}-{student}.ipynb"
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(json.dumps(filled_in(release(exercise, student, config.salt),
-                                                 student, code)))
-    graded = bptt_grade(tmp_path, "class")
+            path = tmp_path / "submitted" / student / exercise_id / f"{exercise_id}.ipynb"
+            path.parent.mkdir(parents=True)
+            path.write_text(json.dumps(filled_in(shared, student, code)))
+    graded = bptt_grade(tmp_path, "submitted")
     assert len(graded) == 300 * len(EXERCISES)
     short = [(path, r["score"], r["output"][:200]) for path, r in graded.items()
              if r["score"] != all_exercises()[r["extra_data"]["exercise"]].points]

@@ -38,6 +38,8 @@ class Attack:
     suffix: str = ".ipynb"
     student: str | None = None            # the metadata's student id (default: mallory-<id>)
     zero: tuple[str, ...] = ()            # stages that must score 0; ("*",) for all
+    hurt: tuple[str, ...] = ()            # stages that must score below full marks: the
+                                          # attack forged or cut short only some of their calls
     text: tuple[str, ...] = ()            # what the feedback must say
     absent: tuple[str, ...] = ()          # what the feedback must not hold
     locked: str | None = None             # "deleted" / "changed": a release notebook, edited;
@@ -133,7 +135,7 @@ ATTACKS = [
                           "np.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)\n"
                           "def phi_prime(s):\n    return np.zeros_like(s)\n",
            zero=("phi_prime",),
-           text=("phi_prime: 1 of 1 probes wrong",), bubblewrap=False),
+           text=("phi_prime: 2 of 2 probes wrong",), bubblewrap=False),
     Attack("patch-ndarray", "import numpy as np\n"
                             "np.ndarray.__eq__ = lambda self, other: True\n",
            text=("TypeError",), bubblewrap=False),
@@ -156,7 +158,7 @@ ATTACKS = [
                                "        record = dict(record, mutated=[['x']], probe=0)\n"
                                "    return _dumps(record, **kw)\n"
                                "json.dumps = dumps\n",
-           zero=("rnn_forward", "rnn_backward"), bubblewrap=False, check="no_grader_failure"),
+           hurt=("*",), bubblewrap=False, check="no_grader_failure"),
     # -- lying return values ---------------------------------------------------------
     Attack("lying-eq", LIAR + "_right = phi_prime\ndef phi_prime(s):\n"
                               "    return Liar(_right(s))\n",
@@ -275,7 +277,7 @@ ATTACKS = [
                              "    np.save('c0.npy', np.array([Evil()], dtype=object), "
                              "allow_pickle=True)\n"
                              "    return _right(params, grads, lr)\n",
-           zero=("phi_prime", "rnn_step_forward"),
+           zero=("rnn_step_forward",), hurt=("phi_prime",),
            text=("dtype object", "unreadable array"), check="no_marker", bubblewrap=False),
     Attack("npy-header-bomb", "import numpy as np\n_right = sgd_update\n"
                               "def sgd_update(params, grads, lr):\n"
@@ -285,7 +287,7 @@ ATTACKS = [
                               "'fortran_order': False, 'shape': (10 ** 5, 10 ** 5)})\n"
                               "        f.write(bytes(100))\n"
                               "    return _right(params, grads, lr)\n",
-           zero=("phi_prime",), text=("unreadable array",), bubblewrap=False,
+           hurt=("phi_prime",), text=("unreadable array",), bubblewrap=False,
            check="no_grader_failure"),
     Attack("outputs-json-bombs", "import json, os, numpy as np\n"
                                  "def sgd_update(params, grads, lr):\n"
@@ -298,7 +300,7 @@ ATTACKS = [
                                  "        log.write(json.dumps({'stage': 'phi_prime', 'probe': 0, "
                                  "'result': {'dict': many}}) + '\\n')\n"
                                  "    os._exit(0)\n",
-           zero=("phi_prime", "sgd_update"), text=("malformed result",), bubblewrap=False,
+           zero=("sgd_update",), hurt=("phi_prime",), text=("malformed result",), bubblewrap=False,
            check="no_grader_failure"),
     Attack("malicious-outputs-lines", "import json, os, numpy as np\n"
                                       "def sgd_update(params, grads, lr):\n"
@@ -315,7 +317,7 @@ ATTACKS = [
                                       "                'x' * 10 ** 6]:\n"
                                       "            log.write(line + '\\n')\n"
                                       "    os._exit(0)\n",
-           zero=("phi_prime", "rnn_step_forward", "sgd_update"), text=("malformed result",),
+           zero=("sgd_update",), hurt=("phi_prime", "rnn_step_forward"), text=("malformed result",),
            bubblewrap=False, check="no_grader_failure"),
     # -- locked cells ----------------------------------------------------------------
     Attack("locked-cell-deleted", locked="deleted",
