@@ -219,12 +219,13 @@ ATTACKS = [
                           "    except OSError as e:\n        print('refused', type(e).__name__)\n",
            text=("refused",), absent=(SECRET, "BPTT_COURSE")),
     Attack("read-hidden-tests", "import os, glob\n"
-                                "print('exchange', os.access('/exchange', os.R_OK))\n"
+                                "seen = os.path.isdir('/exchange') and os.listdir('/exchange')\n"
+                                "print('exchange', seen or 'empty')\n"
                                 "print('plans', glob.glob('/exchange/*/plan.json') + "
                                 "glob.glob('/tmp/**/plan.json', recursive=True))\n"
                                 "print('tests', glob.glob('@REPO@/tests/*') + "
                                 "glob.glob('@REPO@/templates/*'))\n",
-           text=("exchange False", "plans ['/tmp/job/in/plan.json']", "tests []")),
+           text=("exchange empty", "plans ['/tmp/job/in/plan.json']", "tests []")),
     Attack("read-other-submission", "import os\nfor path in ['@SUBS@/honest-ann.ipynb', "
                                     "'@SUBS@']:\n"
                                     "    try:\n        print(path, os.listdir(path) "
@@ -256,7 +257,7 @@ ATTACKS = [
                                  "        log.write(json.dumps({'stage': 'sgd_update', "
                                  "'probe': 0, 'result': 'all right', 'score': 100}) + '\\n')\n"
                                  "    os._exit(0)\n",
-           zero=("sgd_update",), text=("refused FileNotFoundError", "refused PermissionError",
+           zero=("sgd_update",), text=("refused FileNotFoundError", "refused OSError",
                                        "ended its own process"),
            check="results_untouched"),
     Attack("print-points", "print('Points 100/100')\n"
