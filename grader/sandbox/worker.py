@@ -42,7 +42,7 @@ import numpy as np
 from grader.checking.verdicts import Outcome
 from grader.sandbox import isolation
 from grader.sandbox.limits import Limits
-from grader.sandbox.protocol import Call, JobReport, by_stage, call_outcomes, write_job
+from grader.sandbox.protocol import Budget, Call, JobReport, by_stage, call_outcomes, write_job
 
 HERE = Path(__file__).resolve().parent
 WORKER_SOURCE = HERE / "zygote.py"
@@ -382,14 +382,15 @@ class Worker:
         status, printed output and cell errors), with the seconds of all of them.
         """
         per_call: list[Outcome | None] = []
-        start, report = 0, None
+        start, report, budget = 0, None, Budget()
         for attempt in range(1 + MAX_RESUMES):
             part = calls[start:]
-            outcomes, stalled, part_report = self._run_once(given, cells, part, stage_outputs)
+            outcomes, stalled, part_report = self._run_once(given, cells, part, stage_outputs,
+                                                            budget)
             if part_report.status == "worker-error" and retry:
                 self._restart()
                 outcomes, stalled, part_report = self._run_once(given, cells, part,
-                                                                stage_outputs)
+                                                                stage_outputs, budget)
             if report is None:
                 report = part_report
             else:
@@ -404,9 +405,11 @@ class Worker:
             start += stalled + 1 + len(skipped)
             if start >= len(calls):
                 break
+        report.budget_note = budget.note()
         return by_stage(calls, per_call), report
 
-    def _run_once(self, given: str, cells: list[str], calls: list[Call], stage_outputs):
+    def _run_once(self, given: str, cells: list[str], calls: list[Call], stage_outputs,
+                  budget: Budget | None = None):
         """One job: (an outcome per call, the index of the stalled call or None, JobReport)."""
         name = secrets.token_hex(8)
         folder = self.exchange / name
@@ -422,7 +425,7 @@ class Worker:
                                stdout=str(reply.get("stdout", ""))[:self.limits.output_kb * 1024],
                                detail=str(reply.get("exit") or reply.get("detail") or "")
                                or None)
-            per_call, stalled = call_outcomes(folder, calls, report, stage_outputs)
+            per_call, stalled = call_outcomes(folder, calls, report, stage_outputs, budget)
             return per_call, stalled, report
         finally:
             isolation.remove_tree(str(folder))
