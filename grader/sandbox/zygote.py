@@ -352,7 +352,8 @@ OUTPUT_NAME = re.compile(r"^(outputs\.jsonl|[cr]\d{1,5}(_\d{1,3})?\.npy)$")
 JOB_NAME = re.compile(r"^[0-9a-f]{16}$")
 NONCE = re.compile(r"^[0-9a-f]{32}$")
 MAX_FILE_BYTES = 16 * 1024 * 1024 + 4096     # a result array and its .npy header
-MAX_ENTRIES = 4096                           # names looked at in a job's scratch folder
+MAX_ENTRIES = 4096                           # output files copied from a job at most
+MAX_SCANNED = 100_000                        # names looked at (the tmpfs holds 16,384)
 LIMIT_RANGES = {"wall_seconds": (0.1, 3600), "cpu_seconds": (0.1, 3600),
                 "memory_mb": (64, 65536), "file_mb": (1, 4096), "processes": (4, 4096),
                 "output_kb": (1, 65536)}
@@ -587,9 +588,12 @@ def collect(root_fd, job_fd, output_cap):
         printed = isolation.read_untrusted(scratch_fd, "stdout.txt", output_cap)
         stdout = "" if printed is None else (printed[0].decode("utf-8", "replace")
                                              + ("\n[output cut]" if printed[1] else ""))
-        with os.scandir(scratch_fd) as entries:
-            names = [entry.name for entry in itertools.islice(entries, MAX_ENTRIES)]
-        for name in sorted(n for n in names if OUTPUT_NAME.match(n)):
+        with os.scandir(scratch_fd) as entries:     # bounded by the tmpfs's inodes
+            names = [entry.name for entry in itertools.islice(entries, MAX_SCANNED)
+                     if OUTPUT_NAME.match(entry.name)]
+        # The log first, then the answers in the order the calls wrote them
+        names.sort(key=lambda n: (n != "outputs.jsonl", len(n), n))
+        for name in names[:MAX_ENTRIES]:
             got = isolation.read_untrusted(scratch_fd, name,
                                            min(MAX_FILE_BYTES, MAX_COPY_BYTES - total))
             if got is None or got[1]:
