@@ -632,3 +632,26 @@ def test_a_batch_of_twenty_with_an_attacker_keeps_every_honest_grade(course, alo
             assert fingerprint(result) == alone[result.student], name
     one_job_at_most = 2 * 3 * (LIMITS.wall_seconds + 15)
     assert elapsed < 20 * 2.0 + one_job_at_most
+
+
+@pytest.mark.parametrize("isolate", [True, False], ids=["bubblewrap", "process"])
+def test_a_zygote_that_dies_during_a_job_is_restarted_and_the_job_run_again(course, isolate,
+                                                                            tmp_path):
+    import threading
+
+    config, _ = course
+    path = tmp_path / "honest-ben.ipynb"
+    data = honest_notebook("honest-ben")
+    data["cells"].insert(0, code_cell("import time\ntime.sleep(1.0)\n"))
+    path.write_text(json.dumps(data))
+    with Worker(config.limits, isolate=isolate) as worker:
+        first = worker.process
+        threading.Timer(0.4, first.kill).start()
+        result = grade_target(Target(path), config, worker)
+        assert worker.process is not first and first.poll() is not None
+        assert result.score == EXERCISE.points, result.output
+        assert "grader_failure" not in result.metadata
+        first = worker.process
+        first.kill()
+        first.wait()
+        assert grade_target(Target(path), config, worker).score == EXERCISE.points

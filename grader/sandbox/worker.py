@@ -183,7 +183,7 @@ class Worker:
                     raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
                 isolation.mount(None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
                 runtime = root / "rt"
-                runtime.mkdir(mode=0o755)
+                runtime.mkdir(mode=0o755, exist_ok=True)   # made by an earlier start
                 isolation.mount("tmpfs", str(runtime), "tmpfs",
                                 isolation.MS_NOSUID | isolation.MS_NODEV, "mode=755")
                 for index, (source, _) in enumerate(binds):
@@ -237,10 +237,11 @@ class Worker:
         A Python in a private home (pyenv under /root) is copied once, root-owned, into
         /var/cache/bptt-sandbox."""
         site = self._root / "site"
-        site.mkdir(mode=0o755)
         if os.getuid() != 0 or _readable_by_all(PYTHON_BASE):
-            for folder in _numpy_dirs():
-                (site / folder.name).symlink_to(folder)
+            if not site.is_dir():                         # made by an earlier start
+                site.mkdir(mode=0o755)
+                for folder in _numpy_dirs():
+                    (site / folder.name).symlink_to(folder)
             return PYTHON, str(site)
         cache = Path("/var/cache/bptt-sandbox") / f"python-{sys.version_info[0]}." \
             f"{sys.version_info[1]}.{sys.version_info[2]}-numpy-{np.__version__}"
@@ -267,6 +268,8 @@ class Worker:
     def _process_command(self) -> tuple[list[str], dict[str, str]]:
         python, site = self._reachable_runtime()
         scratch = self._root / "scratch"
+        if scratch.is_dir():                 # an earlier zygote's: the job uid wrote there
+            isolation.remove_tree(str(scratch))
         scratch.mkdir(mode=0o700)
         os.chown(scratch, self.uid, -1)
         environment = {"BPTT_MODE": "process", "BPTT_UID": str(self.uid),
