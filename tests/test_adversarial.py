@@ -555,3 +555,106 @@ def test_an_unreadable_file_scores_zero_out_of_the_exercise_points(course, tmp_p
         assert (result.score, result.max_score) == (0.0, EXERCISE.points)
         assert result.exercise == "elman" and result.student == "mallory"
         assert "the notebook file is empty" in result.output
+
+
+# -- issue 9: per-job isolation, the zygote's channel, a batch with an attacker ----------------
+
+
+@pytest.mark.skipif(not BUBBLEWRAP, reason="bubblewrap is not installed here")
+def test_inside_a_job_no_capability_no_new_privileges_and_seccomp(course):
+    config, _ = course
+    with Worker(config.limits) as worker:
+        if worker.isolation.kind != "bubblewrap":
+            pytest.skip("bubblewrap could not start here (user namespaces refused?): "
+                        + "; ".join(worker.fell_back))
+        assert worker.facts == {"CapEff": "0000000000000000", "NoNewPrivs": "1",
+                                "Seccomp": "2", "pid": "1"}
+        assert "measured in a job: no capabilities, no new privileges, seccomp filter" \
+            in worker.isolation.description
+
+
+def test_the_process_fallback_also_drops_privileges_and_filters(course):
+    config, _ = course
+    with Worker(config.limits, isolate=False) as worker:
+        assert worker.facts["CapEff"] == "0000000000000000"
+        assert (worker.facts["NoNewPrivs"], worker.facts["Seccomp"]) == ("1", "2")
+        if os.getuid() == 0:
+            assert worker.uid != 0 and f"its own uid {worker.uid}" in worker.isolation.description
+
+
+@pytest.mark.parametrize("isolate", [True, False], ids=["bubblewrap", "process"])
+def test_the_zygote_refuses_a_request_without_its_uid(course, isolate, tmp_path):
+    """A forged request ("uid": null, another uid, an extra field, a path) runs nothing."""
+    config, _ = course
+    with Worker(config.limits, isolate=isolate) as worker:
+        limits = {"wall_seconds": 2, "cpu_seconds": 2, "memory_mb": 512, "file_mb": 8,
+                  "processes": 32, "output_kb": 16}
+        good = {"job": "0123456789abcdef", "uid": worker.uid, "limits": limits,
+                "nonce": "0" * 32}
+        for forged in ({**good, "uid": None}, {k: v for k, v in good.items() if k != "uid"},
+                       {**good, "uid": 0}, {**good, "uid": worker.uid + 1},
+                       {**good, "job": "/exchange"}, {**good, "private_pids": False}):
+            worker.process.stdin.write(json.dumps(forged) + "\n")
+            worker.process.stdin.flush()
+            reply = json.loads(worker._read_line(timeout=10))
+            assert reply["status"] == "refused", (forged, reply)
+        path = tmp_path / "honest-ann.ipynb"
+        path.write_text(json.dumps(honest_notebook("honest-ann")))
+        assert grade_target(Target(path), config, worker).score == EXERCISE.points
+
+
+def test_a_nested_nbgrader_tree_grades_nobody(tmp_path):
+    """submitted/mallory/elman/submitted/victim/elman/elman.ipynb is not the victim's."""
+    nested = tmp_path / "submitted" / "mallory" / "elman" / "submitted" / "victim" / "elman"
+    nested.mkdir(parents=True)
+    (nested / "elman.ipynb").write_text(json.dumps(honest_notebook("victim")))
+    [target] = discover([tmp_path / "submitted"])
+    assert target.student != "victim" and target.problem
+
+
+def test_a_batch_of_twenty_with_an_attacker_keeps_every_honest_grade(course, alone, tmp_path):
+    """19 honest students and one that leaves a spoiler behind, in two workers: every honest
+    grade is its grade alone, and the batch ends within the documented bound (docs/security.md:
+    one hostile submission adds at most 2 x (1 + MAX_RESUMES) x (wall + 15 s))."""
+    config, course_path = course
+    folder = tmp_path / "class"
+    folder.mkdir()
+    attack = next(a for a in ATTACKS if a.id == "zombie-leader-with-threads")
+    paths = [write_attack(attack, folder, {})]
+    for i in range(19):
+        student = HONEST[i % 3]
+        paths.append(folder / f"{student}-{i:02d}.ipynb")
+        paths[-1].write_text(json.dumps(honest_notebook(student)))
+    started = time.monotonic()
+    summary = grade_batch([Target(p) for p in paths], config, tmp_path / "results", workers=2)
+    elapsed = time.monotonic() - started
+    assert summary.graded == 20
+    for result in summary.results:
+        name = Path(result.metadata["path"]).name
+        if not name.startswith("mallory"):
+            assert fingerprint(result) == alone[result.student], name
+    one_job_at_most = 2 * 3 * (LIMITS.wall_seconds + 15)
+    assert elapsed < 20 * 2.0 + one_job_at_most
+
+
+@pytest.mark.parametrize("isolate", [True, False], ids=["bubblewrap", "process"])
+def test_a_zygote_that_dies_during_a_job_is_restarted_and_the_job_run_again(course, isolate,
+                                                                            tmp_path):
+    import threading
+
+    config, _ = course
+    path = tmp_path / "honest-ben.ipynb"
+    data = honest_notebook("honest-ben")
+    data["cells"].insert(0, code_cell("import time\ntime.sleep(1.0)\n"))
+    path.write_text(json.dumps(data))
+    with Worker(config.limits, isolate=isolate) as worker:
+        first = worker.process
+        threading.Timer(0.4, first.kill).start()
+        result = grade_target(Target(path), config, worker)
+        assert worker.process is not first and first.poll() is not None
+        assert result.score == EXERCISE.points, result.output
+        assert "grader_failure" not in result.metadata
+        first = worker.process
+        first.kill()
+        first.wait()
+        assert grade_target(Target(path), config, worker).score == EXERCISE.points

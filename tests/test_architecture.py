@@ -19,7 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ("reference", "exercises", "grader")
 LAYERS = ("reports", "checking", "sandbox", "authoring", "grading", "cli")
-ZYGOTE = Path("grader/sandbox/zygote.py")
+SANDBOXED = tuple(Path("grader/sandbox", name) for name in
+                  ("__init__.py", "zygote.py", "isolation.py", "seccomp.py"))
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -54,8 +55,8 @@ def backward_imports(root: Path) -> list[str]:
         for path in sorted((root / package).rglob("*.py")):
             relative = path.relative_to(root)
             importer = ".".join(relative.with_suffix("").parts)
-            if relative == ZYGOTE:
-                continue  # checked on its own: it may import nothing of the project
+            if relative in SANDBOXED:
+                continue  # checked on their own: they may import nothing of the project
             mine = _rank(importer)
             for line, module in imported_modules(path):
                 theirs = _rank(module)
@@ -106,8 +107,26 @@ def test_every_grader_module_belongs_to_a_stage_of_the_pipeline():
         assert ast.get_docstring(ast.parse(init.read_text())), f"{init} says what it does"
 
 
-def test_the_zygote_imports_only_the_standard_library_and_numpy():
-    """It runs inside the sandbox, where nothing of the project is mounted."""
-    modules = {name.split(".")[0] for _, name in imported_modules(ROOT / ZYGOTE)}
+def relative_imports(path: Path) -> set[str]:
+    """The sibling modules a file imports with `from . import name` or `from .name import`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            if node.level != 1:
+                found.add("<outside the package>")
+            found |= {node.module} if node.module else {a.name for a in node.names}
+    return found
+
+
+@pytest.mark.parametrize("module", SANDBOXED, ids=[p.name for p in SANDBOXED])
+def test_what_runs_in_the_sandbox_imports_only_the_standard_library_and_numpy(module):
+    """They run inside the sandbox, where nothing of the project is mounted: the standard
+    library, numpy and each other only (the worker copies exactly these there)."""
+    from grader.sandbox.worker import SANDBOXED as COPIED
+
+    assert sorted(COPIED) == sorted(p.name for p in SANDBOXED)
+    modules = {name.split(".")[0] for _, name in imported_modules(ROOT / module)}
     foreign = {m for m in modules if m != "numpy" and m not in sys.stdlib_module_names}
     assert foreign == set()
+    siblings = {p.stem for p in SANDBOXED}
+    assert relative_imports(ROOT / module) <= siblings

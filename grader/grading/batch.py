@@ -176,6 +176,8 @@ def _notes(submission: Submission, instance, limits, report) -> list[str]:
                      "a memory or file-size limit, os._exit or a signal.")
     elif report.status == "worker-error":
         notes.append(f"The sandbox failed while running this submission ({report.detail}).")
+    if report.budget_note:
+        notes.append(report.budget_note)
     if report.stdout.strip():
         notes.append("Printed output (first lines):\n" + "\n".join(
             report.stdout.strip().splitlines()[:20]))

@@ -5,13 +5,19 @@ In: a job folder written by the parent, `plan.json` and `arguments.npz` (see
 arrays, read here as data only: JSON with every name and type checked, `.npy`
 files loaded with `allow_pickle=False` after their header has been checked
 against their size, never more than MAX_ITEMS values per result or
-MAX_RESULT_BYTES per file. Nothing is unpickled and no method of a student's
-object is ever called here; anything malformed becomes a `ForeignValue`.
+MAX_RESULT_BYTES per file, and never more than a `Budget` of bytes, arrays and
+records per submission. Every file is opened as a job could have left it: no
+link followed, never blocking, regular with one link, size-capped
+(`isolation.read_untrusted`), and what is checked is what is loaded (one read).
+Nothing is unpickled and no method of a student's object is ever called here;
+anything malformed becomes a `ForeignValue`.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +26,36 @@ from typing import Any
 import numpy as np
 
 from grader.checking.verdicts import ForeignValue, Outcome
+from grader.sandbox.isolation import read_untrusted
 
 MAX_RESULT_BYTES = 16 * 1024 * 1024
+MAX_NPY_HEADER = 4096
+
+
+@dataclass
+class Budget:
+    """What the parent decodes for one submission at most, over all its jobs: a record
+    naming one 16 MB array 64 times made it load 4.9 GB where 44 MB is normal."""
+
+    bytes: int = 64 * 1024 * 1024
+    arrays: int = 2048
+    records: int = 1024
+    spent: str | None = None          # what ran out first, for the feedback
+
+    def take(self, what: str, amount: int = 1) -> bool:
+        if getattr(self, what) < amount:
+            self.spent = self.spent or what
+            return False
+        setattr(self, what, getattr(self, what) - amount)
+        return True
+
+    def note(self) -> str | None:
+        if self.spent is None:
+            return None
+        limit = {"bytes": "64 MB", "arrays": "2048 arrays", "records": "1024 records"}
+        return ("The grader stopped reading this submission's results: they went over its "
+                f"budget of {limit[self.spent]} per submission; what was not read counts "
+                "as wrong.")
 
 
 @dataclass(frozen=True)
@@ -45,6 +79,7 @@ class JobReport:
     stdout: str = ""
     cell_errors: list[str] = field(default_factory=list)
     detail: str | None = None
+    budget_note: str | None = None           # Budget.note(): the parent stopped decoding
 
 
 def _encode(value, arrays: dict[str, np.ndarray], stem: str) -> dict:
@@ -85,8 +120,19 @@ def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> 
 _OUTPUT_NAME = re.compile(r"^[cr]\d+(_\d+)?\.npy$")
 
 
-def _decode_value(encoded: Any, folder: Path) -> Any:
+def _read(folder: Path, name: str, cap: int) -> bytes | None:
+    """A whole file of the job folder, as untrusted (None: refused, or longer than cap)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        got = read_untrusted(fd, name, cap)
+    finally:
+        os.close(fd)
+    return None if got is None or got[1] else got[0]
+
+
+def _decode_value(encoded: Any, folder: Path, budget: Budget | None = None) -> Any:
     """One value as the worker encoded it; anything malformed becomes a ForeignValue."""
+    budget = budget if budget is not None else Budget()
     if not isinstance(encoded, dict):
         return ForeignValue("malformed result")
     if encoded.get("none") is True:
@@ -96,17 +142,24 @@ def _decode_value(encoded: Any, folder: Path) -> Any:
     name = encoded.get("array")
     if not isinstance(name, str) or not _OUTPUT_NAME.match(name):
         return ForeignValue("malformed result")
-    path = folder / f"out_{name}"
+    if not budget.take("arrays"):
+        return ForeignValue("not read: over the submission's budget")
+    data = _read(folder, f"out_{name}", min(MAX_RESULT_BYTES + MAX_NPY_HEADER, budget.bytes))
+    if data is None:
+        if budget.bytes < MAX_RESULT_BYTES + MAX_NPY_HEADER:
+            budget.spent = budget.spent or "bytes"
+        return ForeignValue("unreadable array")
+    budget.take("bytes", len(data))
     try:
-        if not _npy_size_matches(path):
+        if not _npy_size_matches(io.BytesIO(data), len(data)):
             return ForeignValue("unreadable array")
-        array = np.load(path, allow_pickle=False)
+        array = np.load(io.BytesIO(data), allow_pickle=False)
     except (OSError, ValueError, EOFError, MemoryError):
         return ForeignValue("unreadable array")
     return array if type(array) is np.ndarray else ForeignValue("malformed result")
 
 
-def _npy_size_matches(path: Path) -> bool:
+def _npy_size_matches(handle, size: int) -> bool:
     """Whether a .npy file holds exactly the data its header promises, and no more than
     MAX_RESULT_BYTES of it.
 
@@ -115,24 +168,23 @@ def _npy_size_matches(path: Path) -> bool:
     "the grader failed"), and a smaller lie would have been granted.
     """
     fmt = np.lib.format
-    with path.open("rb") as handle:
-        version = fmt.read_magic(handle)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(handle)
-        elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(handle)
-        else:
-            return False
-        if dtype.hasobject:
-            return False
-        needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        return needed <= MAX_RESULT_BYTES and needed == path.stat().st_size - handle.tell()
+    version = fmt.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(handle)
+    else:
+        return False
+    if dtype.hasobject:
+        return False
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    return needed <= MAX_RESULT_BYTES and needed == size - handle.tell()
 
 
 MAX_ITEMS = 64        # as in the worker: more values than any stage returns
 
 
-def _decode_result(encoded: Any, folder: Path) -> Any:
+def _decode_result(encoded: Any, folder: Path, budget: Budget | None = None) -> Any:
     """A return value: a tuple or dict of values, or one value.
 
     A forged record with more than MAX_ITEMS values is refused before any is
@@ -142,10 +194,21 @@ def _decode_result(encoded: Any, folder: Path) -> Any:
     if isinstance(items, (list, dict)) and len(items) > MAX_ITEMS:
         return ForeignValue("malformed result")
     if isinstance(encoded, dict) and isinstance(encoded.get("tuple"), list):
-        return tuple(_decode_value(item, folder) for item in encoded["tuple"])
+        return tuple(_decode_value(item, folder, budget) for item in encoded["tuple"])
     if isinstance(encoded, dict) and isinstance(encoded.get("dict"), dict):
-        return {str(key): _decode_value(item, folder) for key, item in encoded["dict"].items()}
-    return _decode_value(encoded, folder)
+        return {str(key): _decode_value(item, folder, budget)
+                for key, item in encoded["dict"].items()}
+    return _decode_value(encoded, folder, budget)
+
+
+def read_untrusted_file(folder: Path, name: str, cap: int) -> bytes | None:
+    """At most `cap` bytes of a file of the job folder, as untrusted (None: refused)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        got = read_untrusted(fd, name, cap)
+    finally:
+        os.close(fd)
+    return None if got is None else got[0]
 
 
 def read_records(folder: Path) -> tuple[list[str] | None, list[dict]]:
@@ -153,11 +216,10 @@ def read_records(folder: Path) -> tuple[list[str] | None, list[dict]]:
 
     The cell errors are None when the job never got past the student's cells.
     """
-    path = folder / "out_outputs.jsonl"
-    if not path.is_file():
+    got = read_untrusted_file(folder, "out_outputs.jsonl", MAX_RESULT_BYTES)
+    if got is None:
         return None, []
-    with path.open("rb") as handle:
-        data = handle.read(MAX_RESULT_BYTES)
+    data = got
     cell_errors, records = None, []
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines()):
         try:
@@ -197,11 +259,18 @@ def by_stage(calls: list[Call], per_call: list[Outcome | None]) -> dict[str, lis
 
 
 def call_outcomes(folder: Path, calls: list[Call], report: JobReport,
-                  stage_outputs) -> tuple[list[Outcome | None], int | None]:
+                  stage_outputs, budget: Budget | None = None
+                  ) -> tuple[list[Outcome | None], int | None]:
     """One outcome per call (None: the function is not defined), and the index of the
     first call that never reported when the student's cells had run to the end (None
-    when every call reported, or when the job never got past the cells)."""
+    when every call reported, or when the job never got past the cells). `budget`: what
+    is left to decode of the submission's (spent here)."""
+    budget = budget if budget is not None else Budget()
     cell_errors, records = read_records(folder)
+    if len(records) > budget.records:
+        budget.spent = budget.spent or "records"
+    records = records[:max(budget.records, 0)]
+    budget.records -= len(records)
     report.cell_errors = cell_errors or []
     by_call = {(r["stage"], r["probe"]): r for r in records}
     per_call: list[Outcome | None] = []
@@ -226,8 +295,10 @@ def call_outcomes(folder: Path, calls: list[Call], report: JobReport,
             outcome = Outcome(error=str(record["error"])[:2000])
         else:
             try:
-                outputs = stage_outputs(call.stage, _decode_result(record.get("result"), folder))
-                again = (stage_outputs(call.stage, _decode_result(record["repeat_result"], folder))
+                outputs = stage_outputs(call.stage, _decode_result(record.get("result"), folder,
+                                                                   budget))
+                again = (stage_outputs(call.stage, _decode_result(record["repeat_result"], folder,
+                                                                  budget))
                          if call.repeat and "repeat_result" in record else None)
             except ValueError as error:
                 outcome = Outcome(error=f"ValueError: {error}")

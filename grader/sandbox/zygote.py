@@ -1,37 +1,32 @@
-"""The sandbox's zygote: runs untrusted student code, one forked child per job.
+"""The sandbox's zygote: runs untrusted student code, one walled-in child per job.
 
-This file runs inside the sandbox, alone: it imports the standard library and
-numpy only, never the grader, the reference or the exercises, which are not
-even mounted there. It is started once per worker with numpy imported, then
-reads jobs as JSON lines on stdin and answers one JSON line per job on stdout:
+This module runs inside the sandbox with `isolation` and `seccomp` only: the
+standard library and numpy, never the grader, the reference or the exercises,
+which are not even mounted there. It is started once per worker with numpy
+imported, then reads requests as JSON lines on stdin (from the parent only, each
+validated: see `validated`) and answers one JSON line per job on stdout; the
+protocol is written in full in `grader/sandbox/__init__.py`.
 
-    → {"job": "/exchange/<id>", "uid": 60001, "limits": {...}, "private_pids": true}
-    ← {"job": "/exchange/<id>", "nonce": …, "status": "ok" | "timeout" | "crashed",
-       "seconds": 0.03, "exit": …, "stdout": "…"}
+For each job it forks a child that walls itself in (`job_main`: its own pid,
+mount, IPC and UTS namespaces and tmpfs inside bubblewrap; limits; no
+capabilities; no new privileges; the seccomp filter; an empty environment),
+runs the given code and the student's cells, calls the planned functions and
+writes what they returned as `.npy` files (no pickle) and `outputs.jsonl`, one
+line per call as it ends. The zygote then makes sure nothing of the job is left
+(`end_leftovers`), copies those files, read as untrusted, into the job's
+exchange folder, and lets the job's scratch vanish.
 
-For each job it forks a child that takes on the limits (memory, CPU, file size,
-processes), drops to an unprivileged uid when started as root, works in a fresh
-scratch directory, runs the given code and the student's cells, calls the
-planned functions and writes what they returned into the scratch directory as
-`.npy` files (no pickle) and `outputs.jsonl`, one line per call as it ends.
-The zygote then copies those files, size-capped, into the job's exchange
-directory, kills every process the job left behind, and wipes the scratch
-directory.
-
-Job directory (written by the trusted parent, readable only by root):
-    plan.json   {"given": source, "cells": [source, …], "calls": [call, …]}
-    call:       {"stage": name, "probe": i, "repeat": bool, "kwargs": {name: encoded}}
-    encoded:    {"array": "a3_7"} | {"dict": {key: encoded}} | {"list": [encoded, …]}
-                | {"tuple": [encoded, …]} | {"value": number or str}
-    arguments.npz   the arrays, by the names "array" gives
+The first half (decode, encode_output, `answering`, `trusted_callees`,
+run_calls) is also imported in-process by `grader.grading.in_process`.
 """
 
 import copy
+import itertools
 import json
 import os
+import re
 import resource
 import select
-import shutil
 import signal
 import sys
 import time
@@ -40,7 +35,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-SCRATCH_ROOT = os.environ.get("BPTT_SCRATCH", "/tmp")
+from . import isolation, seccomp
+
 MAX_COPY_BYTES = 64 * 1024 * 1024
 GRADER_CODE_FAILED = 121          # the child's exit status when the worker's own code failed
 
@@ -348,81 +344,160 @@ def write_records(plan, job, out, log):
 JOB_PID = None
 
 
-def child(inbox, scratch, uid, limits):
-    """In the forked child: limits, unprivileged uid, then the student's code."""
-    global JOB_PID
-    JOB_PID = os.getpid()
-    os.setsid()
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversized write fails, not the job
-    null = os.open(os.devnull, os.O_RDONLY)          # no way back to the zygote's requests
-    os.dup2(null, 0)
-    mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
-    cpu = int(limits["cpu_seconds"]) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb,) * 2)
-    if os.getuid() == 0 and uid is not None:  # counted per uid: only the job's own uid
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    log = os.open(os.path.join(scratch, "stdout.txt"), os.O_WRONLY | os.O_CREAT, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    # Line by line, so that what was printed survives os._exit and the time limit's SIGKILL.
-    sys.stdout.reconfigure(line_buffering=True)
-    if os.getuid() == 0 and uid is not None:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    os.chdir(scratch)
-    with open(os.path.join(inbox, "plan.json")) as handle:
-        plan = json.load(handle)
-    run_calls(plan, inbox, scratch)
+# -- the zygote: one job at a time, each walled in -------------------------------------
+
+NAMESPACES = os.environ.get("BPTT_MODE") == "namespaces"    # inside bubblewrap
+EXCHANGE = os.environ.get("BPTT_EXCHANGE", "/exchange")
+SCRATCH = os.environ.get("BPTT_SCRATCH", "/tmp")
+UID = os.environ.get("BPTT_UID", "")                       # the worker's host uid
+DEDICATED = os.environ.get("BPTT_DEDICATED_UID") == "1"    # no other process has it
+OUTPUT_NAME = re.compile(r"^(outputs\.jsonl|[cr]\d{1,5}(_\d{1,3})?\.npy)$")
+JOB_NAME = re.compile(r"^[0-9a-f]{16}$")
+NONCE = re.compile(r"^[0-9a-f]{32}$")
+MAX_FILE_BYTES = 16 * 1024 * 1024 + 4096     # a result array and its .npy header
+MAX_ENTRIES = 4096                           # output files copied from a job at most
+MAX_SCANNED = 100_000                        # names looked at (the tmpfs holds 16,384)
+LIMIT_RANGES = {"wall_seconds": (0.1, 3600), "cpu_seconds": (0.1, 3600),
+                "memory_mb": (64, 65536), "file_mb": (1, 4096), "processes": (4, 4096),
+                "output_kb": (1, 65536)}
 
 
-def run_job(job, uid, limits, private_pids):
-    scratch = os.path.join(SCRATCH_ROOT, "job")
-    shutil.rmtree(scratch, ignore_errors=True)
-    os.makedirs(scratch, mode=0o700)
-    # The child gets its own copies of the plan and arguments: the exchange
-    # folder is not its business.
-    inbox = os.path.join(scratch, "in")
-    os.makedirs(inbox)
+def validated(request):
+    """(job name, limits, nonce) of a request from the parent, or ValueError."""
+    if not isinstance(request, dict) or set(request) != {"job", "uid", "limits", "nonce"}:
+        raise ValueError("a request has exactly job, uid, limits and nonce")
+    job, uid, limits, nonce = (request[k] for k in ("job", "uid", "limits", "nonce"))
+    if type(uid) is not int or str(uid) != UID:
+        raise ValueError(f"the request's uid {uid!r} is not this worker's")
+    if not isinstance(job, str) or not JOB_NAME.match(job):
+        raise ValueError("the job is not a folder name of the exchange")
+    if not isinstance(nonce, str) or not NONCE.match(nonce):
+        raise ValueError("malformed nonce")
+    if not isinstance(limits, dict) or set(limits) != set(LIMIT_RANGES) or not all(
+            type(limits[k]) in (int, float) and low <= limits[k] <= high
+            for k, (low, high) in LIMIT_RANGES.items()):
+        raise ValueError("limits out of range")
+    return job, limits, nonce
+
+
+def copy_in(job_fd, inbox_fd):
+    """The parent's plan and arguments, into the job's own scratch."""
     for name in ("plan.json", "arguments.npz"):
-        shutil.copyfile(os.path.join(job, name), os.path.join(inbox, name))
-    if os.getuid() == 0 and uid is not None:
-        for folder in (scratch, inbox):
-            os.chown(folder, uid, uid)
-    started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
+        source = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=job_fd)
+        target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644,
+                         dir_fd=inbox_fd)
         try:
-            child(inbox, scratch, uid, limits)
+            while chunk := os.read(source, 1 << 20):
+                os.write(target, chunk)
+        finally:
+            os.close(source)
+            os.close(target)
+
+
+def job_main(scratch, tmpfs, limits, protect_pid):
+    """The job's process (pid 1 of its own namespace, or the fallback's child): wall
+    itself in, in this order, then run the student's code. Never returns."""
+    global JOB_PID
+    code = 0
+    try:
+        JOB_PID = os.getpid()
+        if tmpfs is not None:
+            isolation.enter_job_namespaces(tmpfs, "/tmp")
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        null = os.open("/dev/null", os.O_RDWR)
+        log = os.open(os.path.join(scratch, "stdout.txt"),
+                      os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(null)
+        os.close(log)
+        # Line by line, so that what was printed survives os._exit and the time limit.
+        sys.stdout.reconfigure(line_buffering=True)
+        os.setsid()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversized write fails, not the job
+        isolation.set_limits(limits, processes=NAMESPACES or DEDICATED)
+        isolation.drop_capabilities()
+        seccomp.install(seccomp.program(protect_pid))
+        os.chdir(scratch)
+        os.environ.clear()
+        os.environ.update(HOME=scratch, PATH="/usr/bin:/bin", LANG="C.UTF-8",
+                          OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        with open(os.path.join(scratch, "in", "plan.json")) as handle:
+            plan = json.load(handle)
+        run_calls(plan, os.path.join(scratch, "in"), scratch)
+    except BaseException:  # noqa: BLE001
+        # The worker's own code failed in the child, outside the student's calls: most
+        # likely the submission changed builtins, numpy or this module. The traceback
+        # goes to the job's printed output, for the instructor.
+        code = GRADER_CODE_FAILED
+        try:
+            traceback.print_exc()
         except BaseException:  # noqa: BLE001
-            # The worker's own code failed in the child, outside the student's calls:
-            # most likely the submission changed builtins, numpy or this module. The
-            # traceback goes to the job's printed output, for the instructor.
-            code = GRADER_CODE_FAILED
+            pass
+    finally:
+        for stream in (sys.stdout, sys.stderr):
             try:
-                traceback.print_exc()
+                stream.flush()
             except BaseException:  # noqa: BLE001
                 pass
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except BaseException:  # noqa: BLE001
-                    pass
-            os._exit(code)
-    status = wait_for(pid, limits["wall_seconds"])
-    seconds = time.monotonic() - started
-    kill_leftovers(pid, uid if os.getuid() == 0 else None, private_pids)
-    reply = {"status": status[0], "exit": status[1], "seconds": round(seconds, 4),
-             "stdout": read_capped(os.path.join(scratch, "stdout.txt"),
-                                   limits["output_kb"] * 1024)}
-    copy_outputs(scratch, job)
-    shutil.rmtree(scratch, ignore_errors=True)
-    return reply
+        os._exit(code)
+
+
+def run_job(name, limits, own_pid_namespace):
+    """One job: fork it walled in, wait, end everything it started, copy its outputs."""
+    job_fd = os.open(os.path.join(EXCHANGE, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    tmpfs = root_fd = None
+    try:
+        if NAMESPACES:
+            size = max(limits["file_mb"] * 4, 64) * 1024 * 1024
+            tmpfs = isolation.new_tmpfs(size, 16384)
+            root_fd = os.open(f"/proc/self/fd/{tmpfs}", os.O_RDONLY | os.O_DIRECTORY)
+            scratch = "/tmp/job"
+        else:
+            os.mkdir(os.path.join(SCRATCH, name), 0o700)
+            root_fd = os.open(os.path.join(SCRATCH, name),
+                              os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            scratch = os.path.join(SCRATCH, name, "job")
+        os.mkdir("job", 0o700, dir_fd=root_fd)
+        scratch_fd = os.open("job", os.O_RDONLY | os.O_DIRECTORY, dir_fd=root_fd)
+        os.mkdir("in", 0o700, dir_fd=scratch_fd)
+        inbox_fd = os.open("in", os.O_RDONLY | os.O_DIRECTORY, dir_fd=scratch_fd)
+        copy_in(job_fd, inbox_fd)
+        for fd in (scratch_fd, inbox_fd):
+            os.close(fd)
+        started = time.monotonic()
+        pid = fork_job(scratch, tmpfs, limits, own_pid_namespace)
+        status = wait_for(pid, limits["wall_seconds"])
+        seconds = time.monotonic() - started
+        end_leftovers(pid)
+        stdout, outputs = collect(root_fd, job_fd, limits["output_kb"] * 1024)
+    finally:
+        for fd in (root_fd, tmpfs, job_fd):
+            if fd is not None:
+                os.close(fd)                 # the job's tmpfs vanishes with its last fd
+        if not NAMESPACES and os.path.isdir(os.path.join(SCRATCH, name)):
+            isolation.remove_tree(os.path.join(SCRATCH, name))
+    return {"status": status[0], "exit": status[1], "seconds": round(seconds, 4),
+            "stdout": stdout, "outputs": outputs}
+
+
+def fork_job(scratch, tmpfs, limits, own_pid_namespace):
+    if NAMESPACES:
+        # The child is pid 1 of a new pid namespace: when it dies, the kernel kills
+        # every process in it, threads and zombie leaders included.
+        if isolation.libc.unshare(seccomp.CLONE_NEWPID) != 0:
+            raise isolation._failed("unshare(CLONE_NEWPID)")
+        pid = os.fork()
+        if pid == 0:
+            job_main(scratch, tmpfs, limits, None)
+        isolation.syscall("setns", own_pid_namespace, seccomp.CLONE_NEWPID)
+        return pid
+    me = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        job_main(scratch, None, limits, me)
+    return pid
 
 
 def wait_for(pid, seconds):
@@ -433,10 +508,7 @@ def wait_for(pid, seconds):
     finally:
         os.close(fd)
     if not ready:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
+        os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         return "timeout", None
     _, code = os.waitpid(pid, 0)
@@ -449,58 +521,53 @@ def wait_for(pid, seconds):
         "crashed", f"exit status {os.WEXITSTATUS(code)}")
 
 
-def kill_leftovers(pid, uid, private_pids):
-    """SIGKILL every process the job left behind.
+def end_leftovers(pid):
+    """Nothing of the job may outlive it.
 
-    Its process group always; then every descendant of this zygote, which is
-    a child subreaper (see `main`), so that a daemon that forked twice out of
-    the job's group and session is still found here, even in the process
-    fallback without root; in a private pid namespace, every process but the
-    namespace's init and this zygote; as root, every process of the job's uid.
-    Orphans that become this zygote's children are reaped as they die.
+    In its own pid namespace the kernel has done it: pid 1 is reaped only once every
+    other process of the namespace is gone. In the fallback with a uid of its own,
+    kill(-1) reaches every process of that uid (all of them descendants of this child
+    subreaper) until none is left. Without a uid of its own (not root), every
+    descendant of this zygote, zombie leaders with live threads included.
     """
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    me = os.getpid()
-    for _ in range(100):
-        reap_orphans()
-        table = process_table()
-        targets = descendants(me, table)
-        if private_pids:
-            targets |= set(table) - {me, 1}
-        elif uid is not None:
-            targets |= {p for p, (_, _, owner) in table.items() if owner == uid}
-        targets = {p for p in targets if table.get(p, (0, "Z", 0))[1] != "Z"}
-        if not targets:
-            return
-        for target in targets:
-            try:
-                os.kill(target, signal.SIGKILL)
-            except OSError:
-                continue
-        time.sleep(0.002)
+    if NAMESPACES:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if DEDICATED:
+            os.kill(-1, signal.SIGKILL)          # spares the caller
+        else:
+            table = process_table()
+            for target in descendants(os.getpid(), table):
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return                               # no child, no orphan, nothing left
+        time.sleep(0.001)
+    raise RuntimeError("the job's processes could not be ended")
 
 
 def process_table():
-    """{pid: (parent pid, state letter, uid)} of every process visible in /proc."""
+    """{pid: parent pid} of every process visible in /proc."""
     table = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            table[int(entry)] = (int(fields[1]), fields[0], os.stat(f"/proc/{entry}").st_uid)
-        except (OSError, IndexError, ValueError):
-            continue
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    table[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
     return table
 
 
 def descendants(root, table):
     children = {}
-    for pid, (parent, _, _) in table.items():
+    for pid, parent in table.items():
         children.setdefault(parent, []).append(pid)
     found, stack = set(), [root]
     while stack:
@@ -511,64 +578,62 @@ def descendants(root, table):
     return found
 
 
-def reap_orphans():
-    """Collect the exit status of every dead child (orphans adopted as the subreaper)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def become_subreaper():
-    """Adopt the jobs' orphans instead of letting them go to init (Linux prctl)."""
+def collect(root_fd, job_fd, output_cap):
+    """(printed output, names copied): stdout.txt, outputs.jsonl and the answers' .npy,
+    read only as `isolation.read_untrusted` allows, copied into the job's exchange
+    folder as out_<name>, at most MAX_COPY_BYTES in all."""
     try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
-
-
-def read_capped(path, limit):
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        scratch_fd = isolation.open_beneath(root_fd, "job", os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        return ""
-    text = data[:limit].decode("utf-8", "replace")
-    return text + ("\n[output cut]" if len(data) > limit else "")
-
-
-def copy_outputs(scratch, job):
-    """Copy outputs.jsonl and the .npy files, regular files only, size-capped."""
-    total = 0
-    for name in os.listdir(scratch):
-        if name != "outputs.jsonl" and not name.endswith(".npy"):
-            continue
-        source = os.path.join(scratch, name)
-        if os.path.islink(source) or not os.path.isfile(source):
-            continue
-        total += os.path.getsize(source)
-        if total > MAX_COPY_BYTES:
-            return
-        shutil.copyfile(source, os.path.join(job, "out_" + name))
+        return "", []
+    copied, total = [], 0
+    try:
+        printed = isolation.read_untrusted(scratch_fd, "stdout.txt", output_cap)
+        stdout = "" if printed is None else (printed[0].decode("utf-8", "replace")
+                                             + ("\n[output cut]" if printed[1] else ""))
+        with os.scandir(scratch_fd) as entries:     # bounded by the tmpfs's inodes
+            names = [entry.name for entry in itertools.islice(entries, MAX_SCANNED)
+                     if OUTPUT_NAME.match(entry.name)]
+        # The log first, then the answers in the order the calls wrote them
+        names.sort(key=lambda n: (n != "outputs.jsonl", len(n), n))
+        for name in names[:MAX_ENTRIES]:
+            got = isolation.read_untrusted(scratch_fd, name,
+                                           min(MAX_FILE_BYTES, MAX_COPY_BYTES - total))
+            if got is None or got[1]:
+                continue                             # refused, or too big: not copied
+            total += len(got[0])
+            target = os.open("out_" + name, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                             | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=job_fd)
+            with os.fdopen(target, "wb") as handle:
+                handle.write(got[0])
+            copied.append(name)
+    finally:
+        os.close(scratch_fd)
+    return stdout, copied
 
 
 def main():
-    become_subreaper()
-    print(json.dumps({"ready": True, "root": os.getuid() == 0}), flush=True)
+    import numpy  # noqa: F401 — the point of a zygote: imported once, before any job
+    isolation.set_not_dumpable()
+    own_pid_namespace = None
+    if NAMESPACES:
+        own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    else:
+        isolation.become_subreaper()
+    print(json.dumps({"ready": True, "namespaces": NAMESPACES}), flush=True)
     for line in sys.stdin:
-        request = json.loads(line)
         try:
-            reply = run_job(request["job"], request["uid"], request["limits"],
-                            request.get("private_pids", False))
-        except Exception as error:  # the worker itself failed: report, keep serving
-            reply = {"status": "worker-error", "detail": repr(error)}
-        reply["job"] = request["job"]
-        reply["nonce"] = request.get("nonce")
+            request = json.loads(line)
+            name, limits, nonce = validated(request)
+        except (ValueError, RecursionError) as error:
+            # Not from the parent as the parent writes them: refused, and said so.
+            print(json.dumps({"status": "refused", "detail": str(error)[:200]}), flush=True)
+            continue
+        try:
+            reply = run_job(name, limits, own_pid_namespace)
+        except Exception as error:  # noqa: BLE001 — the parent restarts this zygote
+            reply = {"status": "worker-error", "detail": repr(error)[:500]}
+        reply["job"], reply["nonce"] = name, nonce
         print(json.dumps(reply), flush=True)
 
 

@@ -221,12 +221,13 @@ ATTACKS = [
                           "    except OSError as e:\n        print('refused', type(e).__name__)\n",
            text=("refused",), absent=(SECRET, "BPTT_COURSE")),
     Attack("read-hidden-tests", "import os, glob\n"
-                                "print('exchange', os.access('/exchange', os.R_OK))\n"
+                                "seen = os.path.isdir('/exchange') and os.listdir('/exchange')\n"
+                                "print('exchange', seen or 'empty')\n"
                                 "print('plans', glob.glob('/exchange/*/plan.json') + "
                                 "glob.glob('/tmp/**/plan.json', recursive=True))\n"
                                 "print('tests', glob.glob('@REPO@/tests/*') + "
                                 "glob.glob('@REPO@/templates/*'))\n",
-           text=("exchange False", "plans ['/tmp/job/in/plan.json']", "tests []")),
+           text=("exchange empty", "plans ['/tmp/job/in/plan.json']", "tests []")),
     Attack("read-other-submission", "import os\nfor path in ['@SUBS@/honest-ann.ipynb', "
                                     "'@SUBS@']:\n"
                                     "    try:\n        print(path, os.listdir(path) "
@@ -258,7 +259,7 @@ ATTACKS = [
                                  "        log.write(json.dumps({'stage': 'sgd_update', "
                                  "'probe': 0, 'result': 'all right', 'score': 100}) + '\\n')\n"
                                  "    os._exit(0)\n",
-           zero=("sgd_update",), text=("refused FileNotFoundError", "refused PermissionError",
+           zero=("sgd_update",), text=("refused FileNotFoundError", "refused OSError",
                                        "ended its own process"),
            check="results_untouched"),
     Attack("print-points", "print('Points 100/100')\n"
@@ -348,4 +349,160 @@ ATTACKS = [
            text=("student id",), bubblewrap=False, check="results_untouched"),
     Attack("student-id-newline", student="mallory\nhonest-ann  elman  11/11  all right",
            zero=("*",), text=("student id",), bubblewrap=False),
+]
+
+
+# -- issue 9: what a red team did from one submission, and more of the same families -----
+
+SYS = '''
+import ctypes, errno, os, platform, time, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NR = {"x86_64": dict(exit=60, ptrace=101, unshare=272, setns=308, mount=165,
+                     name_to_handle_at=303, open_by_handle_at=304, clone=56),
+      "aarch64": dict(exit=93, ptrace=117, unshare=97, setns=268, mount=40,
+                      name_to_handle_at=264, open_by_handle_at=265, clone=220)}[platform.machine()]
+def sc(name, *args):
+    r = libc.syscall(ctypes.c_long(NR[name]),
+                     *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+    return "ok" if r >= 0 else errno.errorcode[ctypes.get_errno()]
+'''
+
+# A thread body that tries to spoil every later job: stop and kill what it can see, and
+# overwrite any answer file it can find.
+SPOILER = '''
+JOB = os.getpid()
+def spoil():
+    import glob, signal
+    while True:                 # wait for its own job to end, so as not to spoil it
+        try:
+            os.kill(JOB, 0)
+            time.sleep(0.005)
+        except OSError:
+            break
+    while True:
+        for pid in os.listdir('/proc'):
+            if pid.isdigit() and int(pid) != os.getpid():
+                for sig in (signal.SIGSTOP, signal.SIGKILL):
+                    try:
+                        os.kill(int(pid), sig)
+                    except OSError:
+                        pass
+        for path in glob.glob('/tmp/**/*.npy', recursive=True) + glob.glob('/exchange/*/*'):
+            try:
+                open(path, 'wb').write(b'spoiled')
+            except OSError:
+                pass
+        time.sleep(0.005)
+'''
+
+REPLACE_ANSWER = '''
+_right = sgd_update
+def sgd_update(params, grads, lr):
+    # phi_prime's answer (call 0) replaced, once it is written, by {what}
+    os.unlink('c0.npy')
+    {how}
+    return _right(params, grads, lr)
+'''
+
+ATTACKS += [
+    # processes that outlive their job
+    Attack("zombie-leader-with-threads", SYS + SPOILER +
+           "if os.fork() == 0:\n"
+           "    for _ in range(3):\n        threading.Thread(target=spoil).start()\n"
+           "    libc.syscall(ctypes.c_long(NR['exit']), 0)   # the leader only: a zombie\n"
+           "time.sleep(0.2)\n",
+           check="no_grader_failure"),
+    Attack("setsid-daemon-spoiler", SYS + SPOILER +
+           "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+           "        threading.Thread(target=spoil).start()\n        spoil()\n"
+           "    os._exit(0)\ntime.sleep(0.2)\n",
+           check="no_grader_failure"),
+    Attack("ptrace-anything", SYS +
+           "print('attach-1', sc('ptrace', 16, 1, 0, 0))\n"
+           "print('attach-ppid', sc('ptrace', 16, os.getppid(), 0, 0))\n"
+           "print('traceme', sc('ptrace', 0, 0, 0, 0))\n",
+           text=("attach-1 EPERM", "traceme EPERM")),
+    # trusted code touching what a student wrote
+    Attack("stdout-symlink", "import os\nos.unlink('stdout.txt')\n"
+                             "os.symlink('/proc/1/environ', 'stdout.txt')\n"
+                             "print('HOME' + '=' + 'leaked?')\n",
+           absent=(SECRET, "BPTT_", "HOME=")),
+    Attack("stdout-fifo", "import os\nos.unlink('stdout.txt')\nos.mkfifo('stdout.txt')\n",
+           check="no_grader_failure"),
+    Attack("answer-symlink", "import os\n" + REPLACE_ANSWER.format(
+               what="a link to the host's files", how="os.symlink('/etc/passwd', 'c0.npy')"),
+           zero=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+    Attack("answer-hard-link", "import os\n" + REPLACE_ANSWER.format(
+               what="a hard link", how="os.link('stdout.txt', 'c0.npy')"),
+           zero=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+    Attack("answer-fifo", "import os\n" + REPLACE_ANSWER.format(
+               what="a FIFO", how="os.mkfifo('c0.npy')"),
+           zero=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+    Attack("answer-socket", "import os, socket\n" + REPLACE_ANSWER.format(
+               what="a socket", how="socket.socket(socket.AF_UNIX).bind('c0.npy')"),
+           zero=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+    Attack("deep-chdir-tree", "import os\nfor _ in range(1500):\n"
+                              "    os.mkdir('d')\n    os.chdir('d')\n"
+                              "open('deep', 'w').write('x')\n"
+                              "print('depth', os.getcwd().count('/d'))\n",
+           text=("depth 1500",), check="no_grader_failure"),
+    Attack("wide-tree-of-answers", "import os\nfor i in range(5000):\n"
+                                   "    open(f'c{i + 100}.npy', 'wb').write(b'x' * 100)\n"
+                                   "    os.mkdir(f'd{i}')\n",
+           check="no_grader_failure"),
+    # namespaces, capabilities, the zygote's channel
+    Attack("forged-request-uid-null", "import json, os\n"
+           "forged = json.dumps({'job': '/exchange', 'uid': None, 'limits': {}, 'nonce': 'x'})\n"
+           "found = []\nfor pid in [p for p in os.listdir('/proc')\n"
+           "            if p.isdigit() and p != str(os.getpid())]:\n"
+           "    for fd in ('0', '1', '3', '4'):\n"
+           "        try:\n"
+           "            with open(f'/proc/{pid}/fd/{fd}', 'w') as pipe:\n"
+           "                pipe.write(forged + '\\n')\n"
+           "            found.append((pid, fd))\n"
+           "        except OSError:\n            pass\n"
+           "print('wrote into', found)\n"
+           "print('pids', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n",
+           text=("wrote into []",), check="no_grader_failure"),
+    Attack("unshare-and-clone-namespaces", SYS +
+           "print('unshare-user', sc('unshare', 0x10000000))\n"
+           "print('unshare-mount', sc('unshare', 0x20000))\n"
+           "print('clone-newuser', sc('clone', 0x10000000 | 17, 0, 0, 0, 0))\n",
+           text=("unshare-user EPERM", "unshare-mount EPERM", "clone-newuser EPERM")),
+    Attack("setns-and-mount", SYS +
+           "fd = os.open('/proc/1/ns/mnt', os.O_RDONLY)\n"
+           "print('setns', sc('setns', fd, 0))\n"
+           "print('mount', libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), "
+           "errno.errorcode[ctypes.get_errno()])\n"
+           "try:\n    open('/evil', 'w')\nexcept OSError as e:\n    print('root-fs', e.strerror)\n",
+           text=("setns EPERM", "mount -1 EPERM", "root-fs Read-only file system")),
+    Attack("open-by-handle", SYS +
+           "handle = ctypes.create_string_buffer(136)\n"
+           "ctypes.cast(handle, ctypes.POINTER(ctypes.c_uint))[0] = 128\n"
+           "print('name_to_handle_at', sc('name_to_handle_at', -100, b'/', handle, "
+           "ctypes.byref(ctypes.c_int()), 0))\n"
+           "print('open_by_handle_at', sc('open_by_handle_at', -100, handle, 0))\n",
+           text=("name_to_handle_at EPERM", "open_by_handle_at EPERM")),
+    Attack("proc-of-the-zygote", "import os\n"
+           "for pid in sorted(p for p in os.listdir('/proc') if p.isdigit()):\n"
+           "    for what in ('environ', 'cmdline', 'fd'):\n"
+           "        try:\n            path = f'/proc/{pid}/{what}'\n"
+           "            got = os.listdir(path) if what == 'fd' else open(path, 'rb').read()\n"
+           "            print('read', pid, what, repr(got)[:80])\n"
+           "        except OSError as e:\n            print('refused', pid, what, e.strerror)\n",
+           text=("read 1 environ",), absent=(SECRET, "BPTT_COURSE", "read 2 ", "read 3 ")),
+    # the trusted parent made to work
+    Attack("one-big-npy-named-many-times", "import json, os, numpy as np\n"
+           "def sgd_update(params, grads, lr):\n"
+           "    np.save('c9.npy', np.zeros(10 ** 6 - 100))     # 8 MB\n"
+           "    many = {'tuple': [{'array': 'c9.npy'}] * 64}\n"
+           "    with open('outputs.jsonl', 'a') as log:\n"
+           "        for stage in " + repr(STAGES) + ":\n"
+           "            for probe in range(8):\n"
+           "                log.write(json.dumps({'stage': stage, 'probe': probe, "
+           "'result': many, 'repeat_result': many}) + '\\n')\n"
+           "    os._exit(0)\n",
+           zero=STAGES[1:], text=("budget of 64 MB per submission",),
+           check="no_grader_failure"),
 ]
