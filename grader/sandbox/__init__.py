@@ -24,9 +24,12 @@ The protocol, in full:
        plan.json       {"given": source, "cells": [source, …], "calls": [call, …]}
        call            {"stage": name, "probe": i, "repeat": bool,
                         "kwargs": {name: encoded}, "callees": {name: table}}
-       encoded         {"array": "a3_7"} | {"dict": {key: encoded}} | {"value": v}
-                       | {"list": [encoded, …]} | {"tuple": [encoded, …]}
-       arguments.npz   the arrays, by the names "array" gives (no pickle)
+       encoded         {"packed": [buffer, offset, shape]} | {"dict": {key: encoded}}
+                       | {"list": [encoded, …]} | {"tuple": [encoded, …]} | {"value": v}
+       table           {"inputs": [name, …], "outputs": [name, …],
+                        "calls": [{"kwargs": encoded, "answer": encoded}, …]}
+       arguments.npz   one flat numeric buffer per dtype ("f8", "i8"…), read without
+                       pickle; an array is the slice [offset, offset + size) reshaped
 2. The parent writes one request line to the zygote's stdin, a pipe that only the
    parent holds (a job closes every inherited descriptor; its stdin is /dev/null; it
    cannot see, trace or signal the zygote):

@@ -15,6 +15,7 @@ anything malformed becomes a `ForeignValue`.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -82,17 +83,46 @@ class JobReport:
     budget_note: str | None = None           # Budget.note(): the parent stopped decoding
 
 
-def _encode(value, arrays: dict[str, np.ndarray], stem: str) -> dict:
-    """A probe argument as JSON, its arrays set aside in `arrays` under fresh names."""
+class PackedArrays:
+    """The arrays of a job, packed into one flat buffer per dtype for arguments.npz.
+
+    A job's callee tables hold hundreds of small arrays (every step's arguments and
+    answers); one .npz member each cost more than grading. Packed, an array is
+    {"packed": [buffer, offset, shape]}, and an array equal to one already packed (the
+    same weights passed at every step) is stored once.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, list[np.ndarray]] = {}
+        self.sizes: dict[str, int] = {}
+        self.seen: dict[tuple, dict] = {}
+
+    def add(self, array: np.ndarray) -> dict:
+        array = np.ascontiguousarray(array)
+        key = (array.dtype.str, array.shape, hashlib.sha1(array.tobytes()).digest())
+        if key not in self.seen:
+            name = array.dtype.str.lstrip("<>=|")      # f8, i8, b1: one buffer per dtype
+            offset = self.sizes.get(name, 0)
+            self.buffers.setdefault(name, []).append(array.ravel())
+            self.sizes[name] = offset + array.size
+            self.seen[key] = {"packed": [name, offset, list(array.shape)]}
+        return self.seen[key]
+
+    def save(self, path: Path) -> None:
+        np.savez(path, **{name: np.concatenate(parts) for name, parts in self.buffers.items()})
+
+
+def _encode(value, arrays: PackedArrays) -> dict:
+    """A probe argument as JSON, its arrays packed into `arrays`."""
     if isinstance(value, np.ndarray):
-        name = f"{stem}_{len(arrays)}"
-        arrays[name] = value
-        return {"array": name}
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"cannot send an array of dtype {value.dtype} to the sandbox")
+        return arrays.add(value)
     if isinstance(value, dict):
-        return {"dict": {key: _encode(item, arrays, stem) for key, item in value.items()}}
+        return {"dict": {key: _encode(item, arrays) for key, item in value.items()}}
     if isinstance(value, (list, tuple)):
         kind = "list" if isinstance(value, list) else "tuple"
-        return {kind: [_encode(item, arrays, stem) for item in value]}
+        return {kind: [_encode(item, arrays) for item in value]}
     if isinstance(value, (bool, int, float, str)) or value is None:
         return {"value": value}
     if isinstance(value, np.generic):
@@ -101,20 +131,20 @@ def _encode(value, arrays: dict[str, np.ndarray], stem: str) -> dict:
 
 
 def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> None:
-    """The job folder the zygote reads: plan.json, and every argument array in one
+    """The job folder the zygote reads: plan.json, and every argument array packed in
     arguments.npz (numeric arrays only, read back without pickle)."""
-    arrays: dict[str, np.ndarray] = {}
+    arrays = PackedArrays()
     plan = {"given": given, "cells": cells, "calls": [
         {"stage": call.stage, "probe": call.probe, "repeat": call.repeat,
-         "kwargs": {key: _encode(value, arrays, f"a{i}") for key, value in call.kwargs.items()},
+         "kwargs": {key: _encode(value, arrays) for key, value in call.kwargs.items()},
          "callees": {name: {"inputs": spec["inputs"], "outputs": spec["outputs"],
-                            "calls": [{"kwargs": _encode(kwargs, arrays, f"t{i}"),
-                                       "answer": _encode(answer, arrays, f"t{i}")}
+                            "calls": [{"kwargs": _encode(kwargs, arrays),
+                                       "answer": _encode(answer, arrays)}
                                       for kwargs, answer in spec["calls"]]}
                      for name, spec in call.callees.items()}}
-        for i, call in enumerate(calls)]}
+        for call in calls]}
     (folder / "plan.json").write_text(json.dumps(plan))
-    np.savez(folder / "arguments.npz", **arrays)
+    arrays.save(folder / "arguments.npz")
 
 
 _OUTPUT_NAME = re.compile(r"^[cr]\d+(_\d+)?\.npy$")

@@ -45,9 +45,13 @@ GRADER_CODE_FAILED = 121          # the child's exit status when the worker's ow
 
 
 def decode(value, arguments):
-    """A probe argument from its JSON form and the job's arguments.npz."""
-    if "array" in value:
-        return arguments[value["array"]]
+    """A probe argument from its JSON form and the job's packed arrays ({dtype: buffer})."""
+    if "packed" in value:
+        name, offset, shape = value["packed"]
+        size = 1
+        for length in shape:
+            size *= length
+        return arguments[name][offset:offset + size].reshape(shape).copy()
     if "dict" in value:
         return {key: decode(item, arguments) for key, item in value["dict"].items()}
     if "list" in value:
@@ -296,7 +300,8 @@ def run_calls(plan, job, out):
 
 def write_records(plan, job, out, log):
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    arguments = np.load(os.path.join(job, "arguments.npz"), allow_pickle=False)
+    with np.load(os.path.join(job, "arguments.npz"), allow_pickle=False) as packed:
+        arguments = {name: packed[name] for name in packed.files}
     run_source(plan["given"], "<given cell>", namespace)
     cell_errors = []
     for number, source in enumerate(plan["cells"], start=1):

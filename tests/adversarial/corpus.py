@@ -432,22 +432,22 @@ ATTACKS += [
            check="no_grader_failure"),
     Attack("answer-symlink", "import os\n" + REPLACE_ANSWER.format(
                what="a link to the host's files", how="os.symlink('/etc/passwd', 'c0.npy')"),
-           zero=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+           hurt=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
     Attack("answer-hard-link", "import os\n" + REPLACE_ANSWER.format(
                what="a hard link", how="os.link('stdout.txt', 'c0.npy')"),
-           zero=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+           hurt=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
     Attack("answer-fifo", "import os\n" + REPLACE_ANSWER.format(
                what="a FIFO", how="os.mkfifo('c0.npy')"),
-           zero=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+           hurt=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
     Attack("answer-socket", "import os, socket\n" + REPLACE_ANSWER.format(
                what="a socket", how="socket.socket(socket.AF_UNIX).bind('c0.npy')"),
-           zero=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+           hurt=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
     Attack("deep-chdir-tree", "import os\nfor _ in range(1500):\n"
                               "    os.mkdir('d')\n    os.chdir('d')\n"
                               "open('deep', 'w').write('x')\n"
                               "print('depth', os.getcwd().count('/d'))\n",
            text=("depth 1500",), check="no_grader_failure"),
-    Attack("wide-tree-of-answers", "import os\nfor i in range(5000):\n"
+    Attack("wide-tree-of-answers", "import os\nfor i in range(3000):\n"
                                    "    open(f'c{i + 100}.npy', 'wb').write(b'x' * 100)\n"
                                    "    os.mkdir(f'd{i}')\n",
            check="no_grader_failure"),
@@ -503,6 +503,6 @@ ATTACKS += [
            "                log.write(json.dumps({'stage': stage, 'probe': probe, "
            "'result': many, 'repeat_result': many}) + '\\n')\n"
            "    os._exit(0)\n",
-           zero=STAGES[1:], text=("budget of 64 MB per submission",),
+           zero=STAGES[1:], hurt=STAGES[:1], text=("budget of 64 MB per submission",),
            check="no_grader_failure"),
 ]
