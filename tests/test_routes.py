@@ -179,3 +179,55 @@ def test_the_solution_gets_full_marks_for_300_students_of_every_exercise(tmp_pat
     short = [(path, r["score"], r["output"][:200]) for path, r in graded.items()
              if r["score"] != all_exercises()[r["extra_data"]["exercise"]].points]
     assert short == [], short[:5]
+
+
+NATURAL_FORMS = {
+    "a list": "list(result) if isinstance(result, tuple) else result",
+    "an OrderedDict": ("collections.OrderedDict(zip(NAMES, result)) if isinstance(result, tuple)"
+                       " else result"),
+    "a defaultdict of lists": (
+        "collections.defaultdict(list, {k: (v.tolist() if isinstance(v, np.ndarray) else v) "
+        "for k, v in (zip(NAMES, result) if isinstance(result, tuple) else result.items())}) "
+        "if isinstance(result, (tuple, dict)) else result"),
+}
+FORM = '''
+
+import collections
+
+_right_{name} = {name}
+
+
+def {name}(*args, **kwargs):
+    """{name}, its results returned as {form}."""
+    NAMES = {outputs!r}
+    result = _right_{name}(*args, **kwargs)
+    return {expression}
+'''
+
+
+def test_natural_ways_of_returning_results_get_full_marks_in_the_sandbox(tmp_path):
+    """Every stage of every exercise, its results as a list, an OrderedDict, or a
+    defaultdict of nested lists: the same answer, full marks through `bptt grade`."""
+    (tmp_path / "bptt-course.toml").write_text(COURSE_FILE)
+    config = CourseConfig.from_file(tmp_path / "bptt-course.toml")
+    count = 0
+    for exercise_id in EXERCISES:
+        exercise = all_exercises()[exercise_id]
+        for student in STUDENTS[:2]:
+            solution = stage_solutions(exercise, make_instance(
+                exercise, student, config.secret, config.salt).variant)
+            handout = release(exercise, student, config.salt)
+            for form, expression in NATURAL_FORMS.items():
+                for stage in exercise.stages:
+                    code = {**solution, stage.name: solution[stage.name] + FORM.format(
+                        name=stage.name, form=form, expression=expression,
+                        outputs=tuple(stage.outputs))}
+                    path = tmp_path / "forms" / f"{exercise_id}-{student}-{count}.ipynb"
+                    path.parent.mkdir(exist_ok=True)
+                    path.write_text(json.dumps(filled_in(handout, student, code)))
+                    count += 1
+    graded = bptt_grade(tmp_path, "forms")
+    assert len(graded) == count
+    short = [(Path(path).name, r["score"], r["output"][:300]) for path, r in graded.items()
+             if r["score"] != all_exercises()[r["extra_data"]["exercise"]].points]
+    assert short == [], short[:5]
