@@ -121,21 +121,27 @@ def _bind(parameters, args, kwargs):
     return bound if len(bound) == len(parameters) else None
 
 
-_ALLCLOSE, _ISCLOSE = np.allclose, np.isclose   # taken before any student code runs
+# numpy's own ufuncs, taken before any student code runs (a patched np.abs stays theirs)
+_ABS, _SUBTRACT, _LESS_EQUAL = np.abs, np.subtract, np.less_equal
+
+
+def _close(a, b):
+    """|a − b| ≤ 1e-12 + 1e-9·|b| everywhere (numpy's isclose, without its overhead)."""
+    with np.errstate(all="ignore"):
+        return bool(_LESS_EQUAL(_ABS(_SUBTRACT(a, b)), 1e-12 + 1e-9 * _ABS(b)).all())
 
 
 def _same(a, b):
     """Equal up to rounding: what a right caller passes, however it computed it."""
     if type(a) is np.ndarray or type(b) is np.ndarray:
         return (type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape
-                and a.dtype.kind in "fiu" and b.dtype.kind in "fiu"
-                and bool(_ALLCLOSE(a, b, rtol=1e-9, atol=1e-12)))
+                and a.dtype.kind in "fiu" and b.dtype.kind in "fiu" and _close(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return bool(_ISCLOSE(a, b, rtol=1e-9, atol=1e-12))
+        return _close(float(a), float(b))
     return type(a) is type(b) and a == b
 
 
@@ -179,10 +185,15 @@ def answering(table, own, parameters, outputs):
     only. The student's function is not run for a trusted call: a callee that loops or
     crashes costs its own stage, not every stage that calls it.
     """
+    position = [0]       # a right caller asks in the table's order: look there first
+
     def callee(*args, **kwargs):
         bound = _bind(parameters, args, kwargs)
-        for arguments, answer in table if bound is not None else ():
+        first = position[0] % max(len(table), 1)
+        for index in (*range(first, len(table)), *range(first)) if bound is not None else ():
+            arguments, answer = table[index]
             if _same(bound, arguments):
+                position[0] = index + 1
                 answer = copy.deepcopy(answer)
                 return (Results(answer, outputs) if isinstance(answer, tuple)
                         and len(answer) == len(outputs) > 1 else answer)
