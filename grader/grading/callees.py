@@ -19,7 +19,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from exercises.spec import Instance, Probe
+from exercises.spec import Instance, Probe, Variant
 from grader.authoring.solution_cells import solution_namespace
 
 Table = dict[str, dict[str, Any]]      # callee → {"inputs", "outputs", "calls": [(kwargs, answer)]}
@@ -31,13 +31,27 @@ def plan_callees(instance: Instance, plan: Mapping[str, list[Probe]]) -> dict[st
     callers = [stage for stage in exercise.stages if stage.depends_on and stage.name in plan]
     if not callers:
         return {}
-    namespace = solution_namespace(exercise, instance.variant, instance.student)
+    namespace = _solutions(exercise, instance.variant)
     tables: dict[str, list[Table]] = {}
     for stage in callers:
         callees = [name for name in stage.depends_on if callable(namespace.get(name))]
         tables[stage.name] = [_recorded(namespace, stage.name, callees, probe, exercise)
                               for probe in plan[stage.name]]
     return tables
+
+
+_SOLUTIONS: dict[tuple[str, Variant], dict] = {}
+
+
+def _solutions(exercise, variant: Variant) -> dict:
+    """The solution cells run for a variant, once per process (a class shares variants):
+    only read here, its functions called through copies of it."""
+    key = (exercise.id, variant)
+    if key not in _SOLUTIONS:
+        if len(_SOLUTIONS) > 256:
+            _SOLUTIONS.clear()
+        _SOLUTIONS[key] = solution_namespace(exercise, variant, "solution")
+    return _SOLUTIONS[key]
 
 
 def _recorded(namespace: dict, caller: str, callees: list[str], probe: Probe,
