@@ -47,14 +47,15 @@ The protocol, in full:
 4. Nothing the job started outlives it (its pid namespace, or kill(-1) as its own
    uid). The zygote reads stdout.txt, outputs.jsonl and [cr]<n>[_<k>].npy with
    `isolation.read_untrusted` (no link followed, regular files with one link,
-   never blocking, capped), copies them into the job folder as `out_*` and answers
+   never blocking, capped), writes them into the job folder as one file, out.bundle
+   (a first line [[name, length], …] in JSON, then their bytes), and answers
    one line on stdout:
        {"job": …, "nonce": …, "status": "ok" | "timeout" | "crashed" | "worker-error",
         "seconds": s, "exit": detail, "stdout": printed output, capped, "outputs": […]}
    A reply with the wrong nonce, none within wall + 15 s, or "worker-error" (its
    cleanup failed) restarts the zygote, and the job is run once more on the fresh
    one; a second failure is reported as the sandbox's, never cached as a grade.
-5. The parent reads the `out_*` files with `protocol.call_outcomes`, as untrusted
+5. The parent reads out.bundle with `protocol.call_outcomes` (`JobFiles`), as untrusted
    as the job's own: no link followed, regular files only, size-capped, JSON only,
    `.npy` headers checked against file sizes before loading without pickle, at most
    MAX_ITEMS values per result and a budget of bytes, arrays and records per

@@ -1,9 +1,9 @@
 """The wire format between the trusted parent and a sandbox job: what goes in, what comes back.
 
 In: a job folder written by the parent, `plan.json` and `arguments.npz` (see
-`write_job`). Out: `out_outputs.jsonl`, one JSON record per call, and `out_*.npy`
-arrays, read here as data only: JSON with every name and type checked, `.npy`
-files loaded with `allow_pickle=False` after their header has been checked
+`write_job`). Out: `out.bundle` (`JobFiles`), which holds `outputs.jsonl`, one JSON
+record per call, and the `.npy` answers, read here as data only: JSON with every name
+and type checked, `.npy` files loaded with `allow_pickle=False` after their header has been checked
 against their size, never more than MAX_ITEMS values per result or
 MAX_RESULT_BYTES per file, and never more than a `Budget` of bytes, arrays and
 records per submission. Every file is opened as a job could have left it: no
@@ -150,17 +150,38 @@ def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> 
 _OUTPUT_NAME = re.compile(r"^[cr]\d+(_\d+)?\.npy$")
 
 
-def _read(folder: Path, name: str, cap: int) -> bytes | None:
-    """A whole file of the job folder, as untrusted (None: refused, or longer than cap)."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        got = read_untrusted(fd, name, cap)
-    finally:
-        os.close(fd)
-    return None if got is None or got[1] else got[0]
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024 + 1024 * 1024     # the zygote's cap, and its index
+MAX_BUNDLE_FILES = 4096
 
 
-def _decode_value(encoded: Any, folder: Path, budget: Budget | None = None) -> Any:
+class JobFiles:
+    """The files the zygote copied out of a job, split from its one out.bundle, which is
+    read as untrusted: the index is checked entry by entry, and a file is what it says
+    it is only if the bytes are there. Nothing here trusts a name or a length."""
+
+    def __init__(self, folder: Path):
+        self.files: dict[str, bytes] = {}
+        data = read_untrusted_file(folder, "out.bundle", MAX_BUNDLE_BYTES) or b""
+        header, _, body = data.partition(b"\n")
+        try:
+            index = json.loads(header)
+        except (ValueError, RecursionError):
+            return
+        offset = 0
+        for entry in index[:MAX_BUNDLE_FILES] if isinstance(index, list) else ():
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                    and type(entry[1]) is int and 0 <= entry[1] <= len(body) - offset):
+                return
+            self.files.setdefault(entry[0], body[offset:offset + entry[1]])
+            offset += entry[1]
+
+    def read(self, name: str, cap: int) -> bytes | None:
+        """The file's bytes, or None when it is not there or longer than `cap`."""
+        data = self.files.get(name)
+        return None if data is None or len(data) > cap else data
+
+
+def _decode_value(encoded: Any, files: JobFiles, budget: Budget | None = None) -> Any:
     """One value as the worker encoded it; anything malformed becomes a ForeignValue."""
     budget = budget if budget is not None else Budget()
     if not isinstance(encoded, dict):
@@ -174,7 +195,7 @@ def _decode_value(encoded: Any, folder: Path, budget: Budget | None = None) -> A
         return ForeignValue("malformed result")
     if not budget.take("arrays"):
         return ForeignValue("not read: over the submission's budget")
-    data = _read(folder, f"out_{name}", min(MAX_RESULT_BYTES + MAX_NPY_HEADER, budget.bytes))
+    data = files.read(name, min(MAX_RESULT_BYTES + MAX_NPY_HEADER, budget.bytes))
     if data is None:
         if budget.bytes < MAX_RESULT_BYTES + MAX_NPY_HEADER:
             budget.spent = budget.spent or "bytes"
@@ -214,7 +235,7 @@ def _npy_size_matches(handle, size: int) -> bool:
 MAX_ITEMS = 64        # as in the worker: more values than any stage returns
 
 
-def _decode_result(encoded: Any, folder: Path, budget: Budget | None = None) -> Any:
+def _decode_result(encoded: Any, files: JobFiles, budget: Budget | None = None) -> Any:
     """A return value: a tuple or dict of values, or one value.
 
     A forged record with more than MAX_ITEMS values is refused before any is
@@ -224,11 +245,11 @@ def _decode_result(encoded: Any, folder: Path, budget: Budget | None = None) -> 
     if isinstance(items, (list, dict)) and len(items) > MAX_ITEMS:
         return ForeignValue("malformed result")
     if isinstance(encoded, dict) and isinstance(encoded.get("tuple"), list):
-        return tuple(_decode_value(item, folder, budget) for item in encoded["tuple"])
+        return tuple(_decode_value(item, files, budget) for item in encoded["tuple"])
     if isinstance(encoded, dict) and isinstance(encoded.get("dict"), dict):
-        return {str(key): _decode_value(item, folder, budget)
+        return {str(key): _decode_value(item, files, budget)
                 for key, item in encoded["dict"].items()}
-    return _decode_value(encoded, folder, budget)
+    return _decode_value(encoded, files, budget)
 
 
 def read_untrusted_file(folder: Path, name: str, cap: int) -> bytes | None:
@@ -241,12 +262,12 @@ def read_untrusted_file(folder: Path, name: str, cap: int) -> bytes | None:
     return None if got is None else got[0]
 
 
-def read_records(folder: Path) -> tuple[list[str] | None, list[dict]]:
+def read_records(files: JobFiles) -> tuple[list[str] | None, list[dict]]:
     """The cell errors and the per-call records the worker wrote, malformed lines dropped.
 
     The cell errors are None when the job never got past the student's cells.
     """
-    got = read_untrusted_file(folder, "out_outputs.jsonl", MAX_RESULT_BYTES)
+    got = files.read("outputs.jsonl", MAX_RESULT_BYTES)
     if got is None:
         return None, []
     data = got
@@ -296,7 +317,8 @@ def call_outcomes(folder: Path, calls: list[Call], report: JobReport,
     when every call reported, or when the job never got past the cells). `budget`: what
     is left to decode of the submission's (spent here)."""
     budget = budget if budget is not None else Budget()
-    cell_errors, records = read_records(folder)
+    files = JobFiles(folder)
+    cell_errors, records = read_records(files)
     if len(records) > budget.records:
         budget.spent = budget.spent or "records"
     records = records[:max(budget.records, 0)]
@@ -325,9 +347,9 @@ def call_outcomes(folder: Path, calls: list[Call], report: JobReport,
             outcome = Outcome(error=str(record["error"])[:2000])
         else:
             try:
-                outputs = stage_outputs(call.stage, _decode_result(record.get("result"), folder,
+                outputs = stage_outputs(call.stage, _decode_result(record.get("result"), files,
                                                                    budget))
-                again = (stage_outputs(call.stage, _decode_result(record["repeat_result"], folder,
+                again = (stage_outputs(call.stage, _decode_result(record["repeat_result"], files,
                                                                   budget))
                          if call.repeat and "repeat_result" in record else None)
             except ValueError as error:

@@ -597,12 +597,14 @@ def descendants(root, table):
 def collect(root_fd, job_fd, output_cap):
     """(printed output, names copied): stdout.txt, outputs.jsonl and the answers' .npy,
     read only as `isolation.read_untrusted` allows, copied into the job's exchange
-    folder as out_<name>, at most MAX_COPY_BYTES in all."""
+    folder as one file, out.bundle, at most MAX_COPY_BYTES in all: a first line
+    [[name, length], …] in JSON, then the files' bytes one after another (one file to
+    write here and to read in the parent, where a file per answer cost more than it)."""
     try:
         scratch_fd = isolation.open_beneath(root_fd, "job", os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return "", []
-    copied, total = [], 0
+    index, parts, total = [], [], 0
     try:
         printed = isolation.read_untrusted(scratch_fd, "stdout.txt", output_cap)
         stdout = "" if printed is None else (printed[0].decode("utf-8", "replace")
@@ -618,14 +620,17 @@ def collect(root_fd, job_fd, output_cap):
             if got is None or got[1]:
                 continue                             # refused, or too big: not copied
             total += len(got[0])
-            target = os.open("out_" + name, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                             | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=job_fd)
-            with os.fdopen(target, "wb") as handle:
-                handle.write(got[0])
-            copied.append(name)
+            index.append([name, len(got[0])])
+            parts.append(got[0])
     finally:
         os.close(scratch_fd)
-    return stdout, copied
+    target = os.open("out.bundle", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600, dir_fd=job_fd)
+    with os.fdopen(target, "wb") as handle:
+        handle.write(json.dumps(index).encode() + b"\n")
+        for part in parts:
+            handle.write(part)
+    return stdout, [name for name, _ in index]
 
 
 def main():
