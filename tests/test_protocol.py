@@ -1,0 +1,73 @@
+"""The parent's reading of what a job sends back (grader.sandbox.protocol), forged or not.
+
+out.bundle is written by the zygote, but in the fallback a job can reach its exchange
+folder: every index a bundle can carry is read as untrusted, and a file is only what
+its bytes are.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader.sandbox.protocol import JobFiles, PackedArrays, _decode_value
+
+
+def bundle(folder, index, body: bytes) -> JobFiles:
+    (folder / "out.bundle").write_bytes(json.dumps(index).encode() + b"\n" + body)
+    return JobFiles(folder)
+
+
+def npy(array) -> bytes:
+    handle = io.BytesIO()
+    np.save(handle, array, allow_pickle=False)
+    return handle.getvalue()
+
+
+def test_a_bundle_is_split_into_its_files(tmp_path):
+    one, two = npy(np.arange(3.0)), b'{"cell_errors": []}\n'
+    files = bundle(tmp_path, [["c0_0.npy", len(one)], ["outputs.jsonl", len(two)]], one + two)
+    assert files.read("outputs.jsonl", 1000) == two
+    assert files.read("outputs.jsonl", 5) is None                # over the cap
+    value = _decode_value({"array": "c0_0.npy"}, files)
+    assert type(value) is np.ndarray and value.tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("index", [
+    [["c0.npy", -1]], [["c0.npy", 10 ** 9]], [["c0.npy", 1.5]], [["c0.npy", True]],
+    [[1, 3]], [["c0.npy"]], {"c0.npy": 3}, "x", [["c0.npy", 3, 4]],
+])
+def test_a_forged_index_gives_nothing_it_does_not_hold(tmp_path, index):
+    files = bundle(tmp_path, index, b"abc")
+    assert files.read("c0.npy", 100) is None
+
+
+def test_no_bundle_or_a_broken_one_is_no_files(tmp_path):
+    assert JobFiles(tmp_path).files == {}
+    (tmp_path / "out.bundle").write_bytes(b"[" * 100000 + b"\nxyz")
+    assert JobFiles(tmp_path).files == {}
+    (tmp_path / "out.bundle").unlink()
+    (tmp_path / "out.bundle").symlink_to("/etc/passwd")
+    assert JobFiles(tmp_path).files == {}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([np.zeros((2, 3)), np.arange(4), np.eye(3),
+                                 np.zeros(3, dtype=bool), np.ones((2, 2), dtype=np.float32)]),
+                max_size=12))
+def test_packed_arrays_come_back_equal_and_identical_ones_are_stored_once(arrays):
+    packed = PackedArrays()
+    codes = [packed.add(a) for a in arrays]
+    buffers = {name: np.concatenate(parts) for name, parts in packed.buffers.items()}
+    for array, code in zip(arrays, codes, strict=True):
+        name, offset, shape = code["packed"]
+        back = buffers[name][offset:offset + int(np.prod(shape))].reshape(shape)
+        assert back.dtype == array.dtype and np.array_equal(back, array)
+    distinct = {(a.dtype.str, a.shape, a.tobytes()): a.size for a in arrays}
+    stored = sum(part.size for parts in packed.buffers.values() for part in parts)
+    assert stored == sum(distinct.values())
