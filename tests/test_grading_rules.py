@@ -188,3 +188,11 @@ def test_a_float32_answer_that_misses_is_told_about_precision():
     assert "float32" not in graded("rnn_backward", [
         with_output(o, "dU", close) if i == 1 else o
         for i, o in enumerate(right_outcomes(INSTANCE, "rnn_backward"))]).message
+
+
+def test_an_empty_result_that_should_be_empty_is_right():
+    """Zero entries, all of them right (a batch of no sequences, say): not a wrong output."""
+    from grader.checking.verdicts import _judge_output
+
+    assert _judge_output("s", np.zeros((0, 4)), np.zeros((0, 4)), 1).right
+    assert not _judge_output("s", np.zeros((0, 4)), np.zeros((0, 3)), 1).right
