@@ -13,26 +13,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from exercises.spec import Instance, Probe, Stage
 from grader.checking.verdicts import Outcome, plan_calls
 from grader.grading.callees import Table, plan_callees
-from grader.sandbox.zygote import trusted_callees
-
-
-def _changed(before: Any, after: Any) -> bool:
-    """Whether an argument was changed in place (arrays and dicts of arrays)."""
-    if isinstance(before, np.ndarray):
-        return not (type(after) is np.ndarray and before.shape == after.shape
-                    and np.array_equal(before, after, equal_nan=True))
-    if isinstance(before, dict):
-        return (not isinstance(after, dict) or before.keys() != after.keys()
-                or any(_changed(before[k], after[k]) for k in before))
-    if isinstance(before, (list, tuple)):
-        return (type(after) is not type(before) or len(before) != len(after)
-                or any(_changed(b, a) for b, a in zip(before, after, strict=True)))
-    return type(before) is not type(after) or before != after
+from grader.sandbox.zygote import changed, trusted_callees
 
 
 def describe_error(error: BaseException) -> str:
@@ -61,7 +45,7 @@ def call_probe(function: Callable, stage: Stage, probe: Probe,
         return Outcome(error=f"NotImplementedError: {stage.name} is not implemented yet")
     except Exception as error:  # the student's code may raise anything
         return Outcome(error=describe_error(error))
-    mutated = tuple(name for name, value in probe.kwargs.items() if _changed(value, kwargs[name]))
+    mutated = tuple(name for name, value in probe.kwargs.items() if changed(value, kwargs[name]))
     return Outcome(outputs=outputs, repeat_outputs=repeat, mutated=mutated)
 
 
