@@ -305,6 +305,20 @@ def ag_outputs(kind: str, act: str, P: dict, X: dict, S: dict) -> list:
     return [o[t] + P["c"][t] for t in range(len(o))] if "c" in P else o
 
 
+def add_window(total: dict, kind: str, T: int, t: int, k: int, dP, dX, dS) -> None:
+    """Add to `total` the copies of E_t's gradient that its window keeps: the per-step
+    parameter and input copies at τ in the window, and the initial states when inside."""
+    window, states_in_window = truncation_windows(kind, T, t, k)
+    for key in dP:
+        total[key] += sum(dP[key][tau] for tau in window[key])
+    for use in dX:
+        for tau in window[use]:
+            total["x"][:, tau] += dX[use][tau]
+    for key, inside in states_in_window.items():
+        if inside:
+            total[key] += dS[key]
+
+
 def copy_gradients(kind: str, activation: str, params: dict, x: np.ndarray, states: dict,
                    term, times=None, horizon=None) -> dict:
     """Σ_{t ∈ times} Σ_{τ in the window of E_t} ∂E_t/∂θ_τ, E_t = term(t, o_t).
@@ -327,15 +341,7 @@ def copy_gradients(kind: str, activation: str, params: dict, x: np.ndarray, stat
     total.update({key: np.zeros(np.shape(value)) for key, value in states.items()})
     for t in range(T) if times is None else times:
         dP, dX, dS = dE(P, X, S, t)
-        window, states_in_window = truncation_windows(kind, T, t, k)
-        for key in P:
-            total[key] += sum(dP[key][tau] for tau in window[key])
-        for use in uses:
-            for tau in window[use]:
-                total["x"][:, tau] += dX[use][tau]
-        for key, inside in states_in_window.items():
-            if inside:
-                total[key] += dS[key]
+        add_window(total, kind, T, t, k, dP, dX, dS)
     return total
 
 

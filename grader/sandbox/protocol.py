@@ -286,18 +286,6 @@ def read_records(files: JobFiles) -> tuple[list[str] | None, list[dict]]:
     return cell_errors, records
 
 
-def outcomes_from(folder: Path, calls: list[Call], report: JobReport,
-                  stage_outputs) -> dict[str, list[Outcome]]:
-    """Outcomes by stage, in probe order, from the worker's files.
-
-    stage_outputs(stage, value) names a returned value by the stage's outputs
-    (raising ValueError for a wrong number of values). A call with no record
-    was never reached: the job ran out of time or crashed before it.
-    """
-    per_call, _ = call_outcomes(folder, calls, report, stage_outputs)
-    return by_stage(calls, per_call)
-
-
 def by_stage(calls: list[Call], per_call: list[Outcome | None]) -> dict[str, list[Outcome]]:
     """Per-call outcomes grouped by stage; a stage whose function is missing (None) is left out."""
     outcomes: dict[str, list[Outcome]] = {}
