@@ -10,6 +10,8 @@ are the source notebook's hidden-test cells, `<stage>-tests` (see
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,6 +33,11 @@ def write_auto_scores(course_dir: str | Path,
     """
     from nbgrader.api import Gradebook, MissingEntry
 
+    # nbgrader migrates gradebook.db by running `alembic` through PATH: the one installed
+    # beside this interpreter, even when its environment is not activated.
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
     database = Path(course_dir).resolve() / "gradebook.db"
     if not database.exists():
         raise ValueError(f"{database} does not exist: run `nbgrader generate_assignment` "
