@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import lru_cache
 
 from exercises.instance import make_instance
 from exercises.registry import get_exercise
@@ -53,6 +54,12 @@ RAISES = '''def rnn_step_forward(*args, **kwargs):
 '''
 
 
+@lru_cache(maxsize=8)
+def shared_release(exercise_id: str, salt: str) -> str:
+    """The shared release as JSON text (built once: a class shares it)."""
+    return json.dumps(notebook(get_exercise(exercise_id), "release", None, salt))
+
+
 def submission(kind: str, student: str, config: CourseConfig, *, exercise_id: str = "elman",
                shared: bool = True, hostile_paths: list[str] = ()) -> dict:
     """A notebook of `kind`: solved, buggy (one catalogue mistake), crashing (kills its own
@@ -60,8 +67,8 @@ def submission(kind: str, student: str, config: CourseConfig, *, exercise_id: st
     workflow commands)."""
     exercise = get_exercise(exercise_id)
     variant = make_instance(exercise, student, config.secret, config.salt).variant
-    release = (json.loads(json.dumps(notebook(exercise, "release", None, config.salt)))
-               if shared else release_json(exercise, student, config.salt))
+    release = (json.loads(shared_release(exercise_id, config.salt)) if shared
+               else release_json(exercise, student, config.salt))
     code = stage_solutions(exercise, variant)
     if kind == "buggy":
         code = with_bug(code, sorted(ELMAN_BUGS)[sum(map(ord, student)) % len(ELMAN_BUGS)])
