@@ -141,3 +141,24 @@ def test_a_worker_killed_half_way_loses_nothing(separate_cluster, tmp_path):
     rerun = grade_batch(targets, CONFIG, tmp_path / "dask", executor=DaskExecutor(client))
     assert (rerun.graded, rerun.skipped) == (0, 40)
     assert grades(rerun) == reference
+
+
+def test_bptt_grade_with_the_dask_executor_writes_what_the_local_run_writes(tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    (tmp_path / "bptt-course.toml").write_text(f'secret = "{CONFIG.secret}"\n')
+    write_class(tmp_path / "class", 3)
+    (tmp_path / "roster.csv").write_text("student\n" + "".join(
+        f"student-{n:03d}\n" for n in range(3)))
+    common = ["grade", str(tmp_path / "class"), "--roster", str(tmp_path / "roster.csv"),
+              "--course", str(tmp_path / "bptt-course.toml")]
+    runner = CliRunner()
+    local = runner.invoke(main, [*common, "--results", str(tmp_path / "local")])
+    remote = runner.invoke(main, [*common, "--results", str(tmp_path / "dask"),
+                                  "--executor", "dask", "--workers", "1"])
+    assert local.exit_code == remote.exit_code == 0, remote.output
+    assert (tmp_path / "local/class.csv").read_text() == (tmp_path / "dask/class.csv").read_text()
+    wrong = runner.invoke(main, [*common, "--scheduler", "tcp://127.0.0.1:1"])
+    assert wrong.exit_code == 2 and "--executor dask" in wrong.output
