@@ -118,7 +118,6 @@ class DaskExecutor:
               isolate: bool) -> Iterator[tuple[Target, str, str]]:
         """(target, results.json text, isolation) for every job, in the order they finish."""
         self.client.register_plugin(SandboxPlugin(config.limits, isolate), name=PLUGIN)
-        config = self.client.scatter(config, broadcast=True)
         pending = iter(jobs)
         futures: dict = {}
         running = as_completed()
