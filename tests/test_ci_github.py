@@ -200,7 +200,13 @@ def test_the_workflow_reports_the_grade_and_nothing_a_notebook_says(template, tm
             or POINTS.match(line.lstrip())] == []
     assert ran["output_file"].count("result=") == 1      # only the grader's own line
     assert set(ran["outputs"]) == {"result"}
-    assert ran["summary"].startswith(f"## {points}")
+    page = repo / "bptt-results" / "feedback" / "elman.md"    # the feedback page, once written
+    if page.is_file():
+        assert ran["summary"] == neutralised(page.read_text())
+    else:
+        assert ran["summary"].startswith(f"## {points}")
+    assert [line for line in ran["summary"].splitlines()
+            if COMMAND.match(line.lstrip()) or POINTS.match(line.lstrip())] == []
     if kind == "hostile":
         log = (repo / "bptt-results/grade.log").read_text()
         feedback = json.loads((repo / "bptt-results/elman.json").read_text())["output"]

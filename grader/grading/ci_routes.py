@@ -60,10 +60,11 @@ def _fence(text: str) -> str:
 
 def job_summary(result: SubmissionResult, results_dir: Path, stem: str) -> str:
     """The Markdown for the job summary: the feedback page `bptt grade` wrote
-    (<results>/feedback/<stem>.md) when there is one, else the text rendering."""
+    (<results>/feedback/<stem>.md) when there is one, else the text rendering; either
+    neutralised, as everything this route shows."""
     page = results_dir / "feedback" / f"{stem}.md"
     if page.is_file() and not page.is_symlink():
-        return page.read_text(encoding="utf-8")
+        return neutralised(page.read_text(encoding="utf-8"))
     return (f"## {points_line(result)}\n\n" + _fence(render_text(result)) + "\n\n"
             "This run is feedback on your work; your instructor's run is the grade of record.\n")
 
