@@ -12,6 +12,7 @@
     course.py           CourseConfig: the course file (secret, salt, limits)
     roster.py           read_roster, check_student_id
     nbgrader_course.py  init_course: an nbgrader course with every exercise
+    ci_files.py         github_template, gradescope_bundle: what CI is given
 
 Imports: `reference`, `exercises`, `grader.sandbox.limits` (the course file
 holds the sandbox's limits); never grading or cli.

@@ -2,6 +2,7 @@
 
     commands.py   main (the group), exercises, generate, nbgrader init
     grade.py      bptt grade PATH…
+    ci.py         bptt ci github | gradescope | collect (and the steps CI runs)
     demo.py       bptt demo: a simulated class graded end to end
     simulated.py  simulated students: solutions filled into release notebooks,
                   catalogue bugs, other coding styles (the demo, tests, bench)

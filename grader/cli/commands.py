@@ -113,3 +113,9 @@ from grader.cli.grade import grade  # noqa: E402
 
 main.add_command(grade)
 _add_demo()
+
+# -- CI (see grader/cli/ci.py) --------------------------------------------------------------
+
+from grader.cli.ci import ci  # noqa: E402
+
+main.add_command(ci)

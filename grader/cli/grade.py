@@ -8,6 +8,8 @@ unreadable course or roster file, an nbgrader course graded with the demo secret
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -44,6 +46,31 @@ def course_config(course: str | None, nbgrader_course: str | None, demo_secret: 
     return config
 
 
+@contextmanager
+def executor_for(kind: str, scheduler: str | None, workers: int | None, ship: str):
+    """None for the local pool, else a dask executor connected for the run."""
+    if kind == "local":
+        yield None
+        return
+    try:
+        from grader.grading.distributed import dask_executor
+    except ImportError as error:
+        raise InvocationError(f"--executor dask needs dask.distributed ({error}): "
+                              "pip install 'bptt-autograder[dask]'") from None
+    try:
+        context = dask_executor(scheduler, workers, ship)
+        executor = context.__enter__()
+    except OSError as error:
+        raise InvocationError(f"cannot reach the dask scheduler {scheduler}: {error}") from None
+    try:
+        yield executor
+    except BaseException:
+        if not context.__exit__(*sys.exc_info()):
+            raise
+    else:
+        context.__exit__(None, None, None)
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--results", "results_dir", default="bptt-results", show_default=True,
@@ -68,8 +95,17 @@ def course_config(course: str | None, nbgrader_course: str | None, demo_secret: 
               help="Also write the scores into this nbgrader course's gradebook.db.")
 @click.option("--demo-secret", is_flag=True,
               help="Allow grading an nbgrader course with the demo secret (never for a class).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="Where submissions are graded: this machine's cores, "
+                                      "or a dask.distributed cluster (docs/scale.md).")
+@click.option("--scheduler", help="The dask scheduler's address (tcp://host:8786, tls://...); "
+                                  "without it --executor dask starts a local cluster of "
+                                  "--workers processes.")
+@click.option("--ship", type=click.Choice(["bytes", "path"]), default="bytes",
+              show_default=True, help="With dask: send each file's bytes with its task, or "
+                                      "let workers read the path (a shared file system).")
 def grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
-          nbgrader_course, demo_secret) -> None:
+          nbgrader_course, demo_secret, executor, scheduler, ship) -> None:
     """Grade notebooks or .py files: files, folders or an nbgrader submitted/ tree."""
     from rich.console import Console
     from rich.markup import escape
@@ -100,12 +136,16 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
     else:
         console.print(f"course file: {escape(str(config.source))}")
     results_dir = Path(results_dir)
-    with Progress(console=console, transient=True) as progress:
+    if scheduler and executor != "dask":
+        raise InvocationError("--scheduler is for --executor dask")
+    with executor_for(executor, scheduler, workers, ship) as where, \
+            Progress(console=console, transient=True) as progress:
         task = progress.add_task("grading", total=len(targets))
         summary = grade_batch(targets, config, results_dir, student=student, exercise=exercise,
                               workers=workers, isolate=not no_isolation,
                               progress=lambda done, total: progress.update(task, completed=done,
-                                                                           total=total))
+                                                                           total=total),
+                              executor=where)
     write_class_reports(summary.results, results_dir, summary.isolation)
     if nbgrader_course:
         from grader.grading.nbgrader_gradebook import write_auto_scores

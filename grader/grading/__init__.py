@@ -14,6 +14,11 @@
                            student's runs (nbgrader's kernel)
     hidden_tests.py        grade_stage: the nbgrader hidden-test cell's entry
                            point, inside the student's kernel
+    distributed.py         DaskExecutor: grade_batch's jobs on a dask cluster
+                           (optional: needs dask.distributed)
+    ci_routes.py           github_step, gradescope_run: the grader's side of a
+                           GitHub Actions step and a Gradescope submission
+    collect.py             collect: students' repositories into one batch
 
 Imports: everything below it (reports, checking, sandbox, authoring); never cli.
 """

@@ -352,8 +352,14 @@ def results_names(targets: list[Target]) -> dict[Path, str]:
 def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, *,
                 student: str | None = None, exercise: str | None = None,
                 workers: int | None = None, isolate: bool = True,
-                progress: Callable[[int, int], None] | None = None) -> BatchSummary:
-    """Grade every target not graded before, recording each grade as it is done."""
+                progress: Callable[[int, int], None] | None = None,
+                executor=None) -> BatchSummary:
+    """Grade every target not graded before, recording each grade as it is done.
+
+    `executor` grades the jobs elsewhere (`grader.grading.distributed.DaskExecutor`):
+    its `grade(jobs, config, isolate)` yields (target, results JSON, isolation) as each
+    finishes, like the local pool; this process alone writes the results and gradebook.
+    """
     results_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Gradebook(results_dir / "gradebook.sqlite")
     context = context_fingerprint(config)
@@ -371,32 +377,39 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     done, unrecorded = 0, []
     if todo:
-        context_ = get_context("fork")
-        counter = context_.Value("i", 0)
-        with context_.Pool(workers, initializer=_start_worker,
-                           initargs=(config, counter, isolate)) as pool:
-            for target, payload, description in pool.imap_unordered(
-                    _grade_in_pool, [(t, student, exercise) for t in todo]):
-                isolation = description
-                result = SubmissionResult.from_gradescope(json.loads(payload))
-                _write_atomically(results_dir / names[target.path], payload)
-                done += 1
-                if progress:
-                    progress(done, len(todo))
-                if result.metadata.get("grader_failure"):
-                    unrecorded.append(result)   # the grader's fault: a rerun grades it again
-                    continue
-                gradebook.record(Grade(
-                    path=str(target.path.resolve()), student=result.student,
-                    exercise=result.exercise, digest=digests[target.path], context=context,
-                    score=result.score, max_score=result.max_score, results=payload))
-            pool.close()
-            pool.join()
+        jobs = [(t, student, exercise) for t in todo]
+        graded = (executor.grade(jobs, config, isolate) if executor is not None
+                  else _local_pool(jobs, config, workers, isolate))
+        for target, payload, description in graded:
+            isolation = description
+            result = SubmissionResult.from_gradescope(json.loads(payload))
+            _write_atomically(results_dir / names[target.path], payload)
+            done += 1
+            if progress:
+                progress(done, len(todo))
+            if result.metadata.get("grader_failure"):
+                unrecorded.append(result)   # the grader's fault: a rerun grades it again
+                continue
+            gradebook.record(Grade(
+                path=str(target.path.resolve()), student=result.student,
+                exercise=result.exercise, digest=digests[target.path], context=context,
+                score=result.score, max_score=result.max_score, results=payload))
     wanted = {str(t.path.resolve()) for t in targets}
     results = [SubmissionResult.from_gradescope(json.loads(grade.results))
                for grade in gradebook.grades() if grade.path in wanted] + unrecorded
     gradebook.close()
     return BatchSummary(graded=done, skipped=skipped, isolation=isolation, results=results)
+
+
+def _local_pool(jobs: list, config: CourseConfig, workers: int, isolate: bool):
+    """The local executor: one sandbox worker in each process of a fork pool."""
+    context_ = get_context("fork")
+    counter = context_.Value("i", 0)
+    with context_.Pool(workers, initializer=_start_worker,
+                       initargs=(config, counter, isolate)) as pool:
+        yield from pool.imap_unordered(_grade_in_pool, jobs)
+        pool.close()
+        pool.join()
 
 
 def _write_atomically(path: Path, text: str) -> None:
