@@ -91,6 +91,20 @@ _ENTRIES = (
         "activation such as the sigmoid (seed 002, case 1 against case 2).",
     ),
     Misconception(
+        "scalar-jacobian-full",
+        "A scalar activation is given the Jacobian of a vector activation",
+        "tanh and sigmoid act on each entry alone: y_i depends on o_i only, so ∂y_j/∂o_i = 0 "
+        "for j ≠ i and the Jacobian is diagonal, g'(o_i) (seed 002, case 2). The full form "
+        "y_j(δ_ij − y_i) belongs to softmax (case 1), whose outputs share one normalisation.",
+    ),
+    Misconception(
+        "softmax-wrong-axis",
+        "Softmax is normalised over the wrong axis",
+        "Softmax turns the k output pre-activations of one step into a distribution: the sum "
+        "Σ_j exp(o_j) runs over the last axis (the outputs), not over the time steps or the "
+        "sequences of the batch.",
+    ),
+    Misconception(
         "output-delta-sign",
         "The output gradient has the wrong sign",
         "The gradient of the loss at the output pre-activation points from the target to the "
