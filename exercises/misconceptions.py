@@ -158,6 +158,14 @@ _ENTRIES = (
         "powers of the recurrent weight.",
     ),
     Misconception(
+        "explicit-for-total",
+        "The explicit derivative of the previous state is used where its total derivative "
+        "belongs",
+        "In ∂s_t/∂W = ∂⁺s_t/∂W + ∂s_t/∂s_{t-1} ∂s_{t-1}/∂W the last factor is the TOTAL "
+        "derivative of s_{t-1}, explicit and implicit parts together (seed 004). Carrying only "
+        "∂⁺s_{t-1}/∂W stops every path two steps back: W's uses before t−1 are lost.",
+    ),
+    Misconception(
         "recurrent-power-off-by-one",
         "The power of the recurrent weight is off by one",
         "Unrolling a_t = v a_{t-1} + u x_t + b_a multiplies by v once for every step crossed: "

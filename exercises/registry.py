@@ -29,6 +29,7 @@ BUILT_IN = (
     "exercises.two_layer",
     "exercises.truncated",
     "exercises.bidirectional",
+    "exercises.explicit_implicit",
 )
 
 
