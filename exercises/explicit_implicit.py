@@ -60,6 +60,14 @@ def forward_states(variant: Variant, rng: np.random.Generator):
                              _phi(variant)), p["W"]
 
 
+def active_states(variant: Variant, rng: np.random.Generator, shape) -> np.ndarray:
+    """States from φ's range that need not be φ of anything; for relu all active (s > 0),
+    so that no implicit path is cut where every unit of a step happens to be off."""
+    if variant.activation == "relu":
+        return rng.uniform(0.05, 2.0, shape)
+    return random_states(variant, rng, shape)
+
+
 # -- the right answers, in the student's signatures ---------------------------------------
 
 
@@ -173,7 +181,7 @@ def probes_total(instance: Instance) -> list[Probe]:
               purpose="explicit + implicit at every step, from ∂s0/∂W = 0", time_axis=time_axis),
         Probe(name="states not φ of anything",
               kwargs={"s0": rng.normal(0.0, 0.8, (N, d)),
-                      "s": random_states(v, rng, (N, T, d)), "W": W},
+                      "s": active_states(v, rng, (N, T, d)), "W": W},
               purpose="φ' must come from the states as given", time_axis=time_axis),
     ]
 
@@ -190,6 +198,11 @@ def probes_loss_gradient(instance: Instance) -> list[Probe]:
         Probe(name="the seed's L_4: a loss at the last step only",
               kwargs={"dL_ds": last_only, "s0": s0, "s": s, "W": W},
               purpose="∂L_T/∂W reaches every earlier step through the implicit terms alone"),
+        Probe(name="states not φ of anything, a loss at the last step only",
+              kwargs={"dL_ds": only_at_step(rng.normal(size=(N, d)), t=-1, T=T),
+                      "s0": rng.normal(0.0, 0.8, (N, d)), "s": active_states(v, rng, (N, T, d)),
+                      "W": W},
+              purpose="φ' must come from the states as given, along every implicit path"),
     ]
 
 
