@@ -166,6 +166,14 @@ _ENTRIES = (
         "∂⁺s_{t-1}/∂W stops every path two steps back: W's uses before t−1 are lost.",
     ),
     Misconception(
+        "stacking-wrong-order",
+        "The blocks of the stacked form are taken in the wrong order",
+        "W_a = [W_aa; W_ax] puts the state's block first, so the vector it multiplies is "
+        "[a_{t-1}, x_t], the state first as well, and δ_t W_aᵀ splits into ∂L/∂a_{t-1} "
+        "(the first d entries) and ∂L/∂x_t (the last n). Swapping the order in one place only "
+        "multiplies the state by input weights; when n = d no shape error shows it.",
+    ),
+    Misconception(
         "recurrent-power-off-by-one",
         "The power of the recurrent weight is off by one",
         "Unrolling a_t = v a_{t-1} + u x_t + b_a multiplies by v once for every step crossed: "

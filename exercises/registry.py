@@ -30,6 +30,7 @@ BUILT_IN = (
     "exercises.truncated",
     "exercises.bidirectional",
     "exercises.explicit_implicit",
+    "exercises.stacked_weights",
 )
 
 
