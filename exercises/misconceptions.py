@@ -174,6 +174,21 @@ _ENTRIES = (
         "multiplies the state by input weights; when n = d no shape error shows it.",
     ),
     Misconception(
+        "bce-minus-first-term-only",
+        "The minus sign of the binary cross-entropy covers only its first term",
+        "L^{<t>} = −( y log ŷ + (1 − y) log(1 − ŷ) ): the minus applies to both logs, so both "
+        "terms are positive costs and z = −y/ŷ + (1 − y)/(1 − ŷ). Seed 001's second writing, "
+        "−(y log ŷ) + (1 − y) log(1 − ŷ), misplaces the bracket: read literally it rewards "
+        "being wrong when y = 0.",
+    ),
+    Misconception(
+        "output-activation-derivative-left-out",
+        "The output activation's derivative is left out",
+        "With ŷ = σ(o) the chain rule gives ∂L/∂o = ∂L/∂ŷ · σ'(o) = z ŷ(1 − ŷ), which for the "
+        "binary cross-entropy is ŷ − y. Seed 001's worked example takes the output activation "
+        "as the identity, where ∂ŷ/∂o = 1; with the sigmoid the factor ŷ(1 − ŷ) stays.",
+    ),
+    Misconception(
         "recurrent-power-off-by-one",
         "The power of the recurrent weight is off by one",
         "Unrolling a_t = v a_{t-1} + u x_t + b_a multiplies by v once for every step crossed: "

@@ -31,6 +31,7 @@ BUILT_IN = (
     "exercises.bidirectional",
     "exercises.explicit_implicit",
     "exercises.stacked_weights",
+    "exercises.bce_head",
 )
 
 
