@@ -289,8 +289,7 @@ def build() -> Exercise:
         notation={"x_t": "input at step t (n,)", "a_t": "state at step t (d,)",
                   "a0": "the state before the first input (d,)",
                   "W_aa": "state-to-state weights (d, d)", "W_ax": "input-to-state weights (n, d)",
-                  "W_a = [W_aa; W_ax]": "the stacked weights, (d+n, d)",
-                  "b_a": "state bias (d,)",
+                  "W_a": "the stacked weights [W_aa; W_ax] (d+n, d)", "b_a": "state bias (d,)",
                   "g": "the hidden activation"},
         variant_space={
             "activation": ("tanh", "sigmoid", "relu", "identity"),
