@@ -13,6 +13,7 @@ import pytest
 from autograd import grad
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from numpy_oracle import _layer, copies
 
 from exercises import stacked_weights
 from exercises.spec import Variant
@@ -70,6 +71,9 @@ def test_the_stacked_form_is_the_split_form(problem):
     assert np.allclose(stacked_weights.solve_step(variant, a0, x[:, 0], W_a, b_a), a[:, 0],
                        rtol=1e-12, atol=1e-14)
     W_aa, W_ax = split_weights(W_a)
+    split = _layer(x, a0, *copies({"U": W_ax, "W": W_aa, "b": b_a}, x.shape[1]).values(),
+                   variant.activation)[0]                    # numpy_oracle's split form
+    assert np.allclose(a, split, rtol=1e-12, atol=1e-14)
     assert np.array_equal(stack_weights(W_aa, W_ax), W_a)
     assert W_aa.shape == (variant.n_hidden,) * 2 and W_ax.shape == (variant.n_in,
                                                                      variant.n_hidden)
