@@ -175,7 +175,7 @@ def probes_total(instance: Instance) -> list[Probe]:
     v, rng = instance.variant, instance.probe_rng("total_derivative")
     N, T, _, d, _ = v.sizes
     s0, s, W = forward_states(v, rng)
-    time_axis = {"ds_dW": 1}
+    time_axis = {"total": 1}      # computed forward in time, from t = 0
     return [
         Probe(name="forward states, non-zero s0", kwargs={"s0": s0, "s": s, "W": W},
               purpose="explicit + implicit at every step, from ∂s0/∂W = 0", time_axis=time_axis),
@@ -268,14 +268,14 @@ def build() -> Exercise:
                                               "derivative-at-preactivation": DERIVATIVE},
                              applies={"derivative-at-preactivation": saturating})),
         Stage(name="total_derivative", title="The total derivative: explicit + implicit",
-              points=3, inputs=("s0", "s", "W"), outputs=("ds_dW",),
+              points=3, inputs=("s0", "s", "W"), outputs=("total",),
               docstring="∂s_t/∂W for every step t by seed 004's recursion\n"
                         "∂s_t/∂W = ∂⁺s_t/∂W (explicit) + ∂s_t/∂s_{t-1} ∂s_{t-1}/∂W (implicit),\n"
                         "where the implicit term carries the TOTAL derivative of s_{t-1}, and "
                         "s0, the constant\nstarting state, gives ∂s0/∂W = 0.\n"
                         + SHAPES + "\n\n"
                         "s0: (N, d) the state before the first input, s: (N, T, d) the states, "
-                        "W: (d, d).\nReturns ds_dW: (N, T, d, d, d).",
+                        "W: (d, d).\nReturns total: (N, T, d, d, d), total[:, t] = ∂s_t/∂W.",
               solve=solve_total, probes=probes_total,
               bugs=bugs_from(buggy_total, TOTAL_BUGS),
               depends_on=("explicit_derivative", "implicit_derivative")),
@@ -303,7 +303,7 @@ def build() -> Exercise:
         notation={"s_t": "state at step t (d,)", "s0": "the constant starting state (d,)",
                   "W": "state-to-state weights (d, d)",
                   "∂⁺s_t/∂W": "explicit derivative, s_{t-1} held constant (d, d, d)",
-                  "ds_dW": "total derivative ∂s_t/∂W per step (N, T, d, d, d)",
+                  "total": "the total derivative ∂s_t/∂W of every step (N, T, d, d, d)",
                   "dL_ds": "∂L_t/∂s_t, each loss term's gradient at its own state (N, T, d)"},
         variant_space={
             "activation": ("tanh", "sigmoid", "relu", "identity"),
