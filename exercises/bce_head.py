@@ -177,12 +177,12 @@ def probes_bptt(instance: Instance) -> list[Probe]:
 # -- the exercise ------------------------------------------------------------------------
 
 
-LOSS = (r"L = \sum_n \sum_t -\big(y_t \log \hat y_t + (1 - y_t) \log(1 - \hat y_t)\big)")
-Z = r"z_t = \frac{\partial L}{\partial \hat y_t} = -\frac{y_t}{\hat y_t} + " \
-    r"\frac{1 - y_t}{1 - \hat y_t}"
-DELTA = r"\frac{\partial L}{\partial o_t} = z_t\, \sigma'(o_t) = z_t\, \hat y_t(1 - \hat y_t) " \
-        r"= \hat y_t - y_t"
-BPTT = (r"\delta_t = \frac{\partial L}{\partial a_t} = (\hat y_t - y_t)\, w_y + v\,\delta_{t+1},"
+LOSS = (r"L = \sum_n \sum_t -\big(y_t \log \hat{y}_t + (1 - y_t) \log(1 - \hat{y}_t)\big)")
+Z = r"z_t = \frac{\partial L}{\partial \hat{y}_t} = -\frac{y_t}{\hat{y}_t} + " \
+    r"\frac{1 - y_t}{1 - \hat{y}_t}"
+DELTA = r"\frac{\partial L}{\partial o_t} = z_t\, \sigma'(o_t) = z_t\, \hat{y}_t(1 - \hat{y}_t) " \
+        r"= \hat{y}_t - y_t"
+BPTT = (r"\delta_t = \frac{\partial L}{\partial a_t} = (\hat{y}_t - y_t)\, w_y + v\,\delta_{t+1},"
         r"\quad \frac{\partial L}{\partial v} = \sum_t \delta_t a_{t-1}")
 BPTT_BUGS = {"output-activation-derivative-left-out": DELTA, "recurrent-term-dropped": BPTT,
              "off-by-one-previous-state": BPTT,
@@ -259,7 +259,7 @@ def build() -> Exercise:
         },
         stages=stages,
         solution_module="exercises.solutions.bce_head",
-        equations=(r"a_t = v\,a_{t-1} + u\,x_t + b_a", r"\hat y_t = \sigma(w_y a_t + b_y)",
+        equations=(r"a_t = v\,a_{t-1} + u\,x_t + b_a", r"\hat{y}_t = \sigma(w_y a_t + b_y)",
                    LOSS, Z),
     )
 

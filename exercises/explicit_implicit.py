@@ -214,12 +214,17 @@ EXPLICIT = (r"\frac{\partial^+ s_{t,i}}{\partial W_{jk}} = "
 IMPLICIT = (r"\Big(\frac{\partial s_t}{\partial s_{t-1}}\frac{\partial s_{t-1}}{\partial W}"
             r"\Big)_{ijk} = \sum_m \varphi'(a_{t,i})\, W_{mi}\, "
             r"\frac{\partial s_{t-1,m}}{\partial W_{jk}}")
-TOTAL = (r"\frac{\partial s_t}{\partial W} = \underbrace{\frac{\partial^+ s_t}{\partial W}}"
-         r"_{\text{explicit}} + \underbrace{\frac{\partial s_t}{\partial s_{t-1}}"
-         r"\frac{\partial s_{t-1}}{\partial W}}_{\text{implicit}},\quad "
+TOTAL = (r"\frac{\partial s_t}{\partial W} = \frac{\partial^+ s_t}{\partial W}\ "
+         r"\text{(explicit)} + \frac{\partial s_t}{\partial s_{t-1}}"
+         r"\frac{\partial s_{t-1}}{\partial W}\ \text{(implicit)},\quad "
          r"\frac{\partial s_0}{\partial W} = 0")
+TOTAL_EQUATION = (r"\frac{\partial s_t}{\partial W} = "
+                  r"\underbrace{\frac{\partial^+ s_t}{\partial W}}_{\text{explicit}} + "
+                  r"\underbrace{\frac{\partial s_t}{\partial s_{t-1}}"
+                  r"\frac{\partial s_{t-1}}{\partial W}}_{\text{implicit}},\quad "
+                  r"\frac{\partial s_0}{\partial W} = 0")
 LOSS = (r"\frac{\partial L}{\partial W} = \sum_t \frac{\partial L_t}{\partial s_t}"
-        r"\sum_{k \le t} \frac{\partial s_t}{\partial s_k}\frac{\partial^+ s_k}{\partial W}")
+        r"\sum_{k=1}^{t} \frac{\partial s_t}{\partial s_k}\frac{\partial^+ s_k}{\partial W}")
 DERIVATIVE = derivative_through_state("s_t")
 
 TOTAL_BUGS = {
@@ -313,7 +318,7 @@ def build() -> Exercise:
         },
         stages=stages,
         solution_module="exercises.solutions.explicit_implicit",
-        equations=(r"s_t = \varphi(x_t U + s_{t-1} W + b)", TOTAL, LOSS),
+        equations=(r"s_t = \varphi(x_t U + s_{t-1} W + b)", TOTAL_EQUATION, LOSS),
     )
 
 

@@ -239,7 +239,7 @@ SCALAR = r"\frac{\partial y_i}{\partial o_i} = g'(o_i)\quad(\tanh: 1 - y_i^2,\ "
 DELTA = r"\frac{\partial L}{\partial o_i} = \sum_j \frac{\partial L}{\partial y_j}" \
         r"\frac{\partial y_j}{\partial o_i}"
 SCALAR_DELTA = r"\frac{\partial L}{\partial o_i} = \frac{\partial L}{\partial y_i}\, g'(o_i)"
-SOFTMAX_EQ = r"y_{t,i} = \frac{e^{o_{t,i}}}{\sum_{j=1}^{k} e^{o_{t,j}}}\ " \
+SOFTMAX_EQ = r"y_{t,i} = e^{o_{t,i}} \Big/ \sum_{j=1}^{k} e^{o_{t,j}}\ " \
              r"\text{(a sum over the outputs of one step)}"
 HIDDEN = r"\frac{\partial L}{\partial h} = \frac{\partial L}{\partial o}\, W_2^\top"
 WEIGHT = r"\nabla_{W_2} L = \sum_{n,t} h_{nt}^\top \frac{\partial L}{\partial o_{nt}},\quad " \

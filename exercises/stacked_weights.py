@@ -202,13 +202,13 @@ def probes_backward(instance: Instance) -> list[Probe]:
 # -- the exercise ------------------------------------------------------------------------
 
 
-STACK = r"W_a = \begin{bmatrix} W_{aa} \\ W_{ax} \end{bmatrix}"
+STACK = r"W_a = [W_{aa};\ W_{ax}]\ \text{(the state's block on top)}"
 STEP = r"a_t = g\big([a_{t-1}, x_t]\, W_a + b_a\big) = g(a_{t-1} W_{aa} + x_t W_{ax} + b_a)"
 GRADIENT = (r"\frac{\partial L}{\partial W_a} = \sum_t [a_{t-1}, x_t]^\top \delta_t = "
-            r"\begin{bmatrix} \partial L/\partial W_{aa} \\ \partial L/\partial W_{ax}"
-            r"\end{bmatrix},\quad \Big[\frac{\partial L}{\partial a_{t-1}}, "
+            r"\Big[\frac{\partial L}{\partial W_{aa}};\ \frac{\partial L}{\partial W_{ax}}"
+            r"\Big],\quad \Big[\frac{\partial L}{\partial a_{t-1}}, "
             r"\frac{\partial L}{\partial x_t}\Big] = \delta_t W_a^\top")
-DELTA = (r"\frac{\partial L}{\partial a_t} = \frac{\partial L}{\partial a_t}\Big|_{\hat y_t} + "
+DELTA = (r"\frac{\partial L}{\partial a_t} = \frac{\partial L}{\partial a_t}\Big|_{\hat{y}_t} + "
          r"\delta_{t+1} W_{aa}^\top")
 DERIVATIVE = derivative_through_state("a_t")
 BACKWARD_BUGS = {
