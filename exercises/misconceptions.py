@@ -91,6 +91,20 @@ _ENTRIES = (
         "activation such as the sigmoid (seed 002, case 1 against case 2).",
     ),
     Misconception(
+        "scalar-jacobian-full",
+        "A scalar activation is given the Jacobian of a vector activation",
+        "tanh and sigmoid act on each entry alone: y_i depends on o_i only, so ∂y_j/∂o_i = 0 "
+        "for j ≠ i and the Jacobian is diagonal, g'(o_i) (seed 002, case 2). The full form "
+        "y_j(δ_ij − y_i) belongs to softmax (case 1), whose outputs share one normalisation.",
+    ),
+    Misconception(
+        "softmax-wrong-axis",
+        "Softmax is normalised over the wrong axis",
+        "Softmax turns the k output pre-activations of one step into a distribution: the sum "
+        "Σ_j exp(o_j) runs over the last axis (the outputs), not over the time steps or the "
+        "sequences of the batch.",
+    ),
+    Misconception(
         "output-delta-sign",
         "The output gradient has the wrong sign",
         "The gradient of the loss at the output pre-activation points from the target to the "
@@ -142,6 +156,37 @@ _ENTRIES = (
         "a_t depends on the parameter directly and through a_{t-1} (seed 004: explicit and "
         "implicit derivatives). The total derivative sums over all earlier steps, with the "
         "powers of the recurrent weight.",
+    ),
+    Misconception(
+        "explicit-for-total",
+        "The explicit derivative of the previous state is used where its total derivative "
+        "belongs",
+        "In ∂s_t/∂W = ∂⁺s_t/∂W + ∂s_t/∂s_{t-1} ∂s_{t-1}/∂W the last factor is the TOTAL "
+        "derivative of s_{t-1}, explicit and implicit parts together (seed 004). Carrying only "
+        "∂⁺s_{t-1}/∂W stops every path two steps back: W's uses before t−1 are lost.",
+    ),
+    Misconception(
+        "stacking-wrong-order",
+        "The blocks of the stacked form are taken in the wrong order",
+        "W_a = [W_aa; W_ax] puts the state's block first, so the vector it multiplies is "
+        "[a_{t-1}, x_t], the state first as well, and δ_t W_aᵀ splits into ∂L/∂a_{t-1} "
+        "(the first d entries) and ∂L/∂x_t (the last n). Swapping the order in one place only "
+        "multiplies the state by input weights; when n = d no shape error shows it.",
+    ),
+    Misconception(
+        "bce-minus-first-term-only",
+        "The minus sign of the binary cross-entropy covers only its first term",
+        "L^{<t>} = −( y log ŷ + (1 − y) log(1 − ŷ) ): the minus applies to both logs, so both "
+        "terms are positive costs and z = −y/ŷ + (1 − y)/(1 − ŷ). Seed 001's second writing, "
+        "−(y log ŷ) + (1 − y) log(1 − ŷ), misplaces the bracket: read literally it rewards "
+        "being wrong when y = 0.",
+    ),
+    Misconception(
+        "output-activation-derivative-left-out",
+        "The output activation's derivative is left out",
+        "With ŷ = σ(o) the chain rule gives ∂L/∂o = ∂L/∂ŷ · σ'(o) = z ŷ(1 − ŷ), which for the "
+        "binary cross-entropy is ŷ − y. Seed 001's worked example takes the output activation "
+        "as the identity, where ∂ŷ/∂o = 1; with the sigmoid the factor ŷ(1 − ŷ) stays.",
     ),
     Misconception(
         "recurrent-power-off-by-one",

@@ -12,6 +12,11 @@ first and 0-based in time (DESIGN.md):
 - Case 2, scalar activation (tanh, sigmoid): y_i depends on o_i alone and J is
   diagonal, J[i, i] = g'(o_i) (tanh: 1 − y_i², sigmoid: y_i (1 − y_i)).
 
+Every student works both cases side by side, as the seed does: the stages
+`output_jacobian` and `output_delta` for the variant's scalar activation g
+(tanh or sigmoid, case 2), and `softmax`, `softmax_jacobian` and
+`softmax_delta` for softmax (case 1).
+
 Then dL/do = dL/dy · J (a row times the Jacobian: dL/do_i = Σ_j dL/dy_j J[j, i]),
 dL/dh = dL/do · W2ᵀ and ∇_{W2} L = Σ_{n,t} h_ntᵀ dL/do_nt.
 
@@ -44,6 +49,9 @@ def _g(variant: Variant) -> activations.OutputActivation:
     return activations.output(variant.output)
 
 
+SOFTMAX = activations.output("softmax")
+
+
 def random_preactivations(variant: Variant, rng: np.random.Generator) -> np.ndarray:
     N, T, _, _, k = variant.sizes
     return rng.normal(0.0, 1.5, (N, T, k))
@@ -65,6 +73,18 @@ def solve_delta(variant, o, dL_dy):
     return g.vjp(g.apply(np.asarray(o, dtype=np.float64)), np.asarray(dL_dy, dtype=np.float64))
 
 
+def solve_softmax(variant, o):
+    return SOFTMAX.apply(np.asarray(o, dtype=np.float64))
+
+
+def solve_softmax_jacobian(variant, o):
+    return activations.softmax_jacobian(solve_softmax(variant, o))
+
+
+def solve_softmax_delta(variant, o, dL_dy):
+    return SOFTMAX.vjp(solve_softmax(variant, o), np.asarray(dL_dy, dtype=np.float64))
+
+
 def solve_hidden_delta(variant, do, W2):
     return do @ W2.T
 
@@ -77,22 +97,46 @@ def solve_weight_grad(variant, h, do):
 
 
 def _scalar_derivative(name: str, y: np.ndarray) -> np.ndarray:
-    return {"tanh": 1.0 - y * y, "sigmoid": y * (1.0 - y), "softmax": y * (1.0 - y)}[name]
+    return {"tanh": 1.0 - y * y, "sigmoid": y * (1.0 - y)}[name]
 
 
 def buggy_jacobian(variant, o, *, bug):
+    """Case 2's diagonal with the other scalar activation's g' (wrong-activation-derivative)."""
     y = _g(variant).apply(np.asarray(o, dtype=np.float64))
-    if bug == "softmax-jacobian-elementwise":          # softmax as if it were a sigmoid
-        derivative = y * (1.0 - y)
-    else:                                              # the other scalar activation's g'
-        other = {"tanh": "sigmoid", "sigmoid": "tanh"}[variant.output]
-        derivative = _scalar_derivative(other, y)
-    return derivative[..., :, None] * np.eye(y.shape[-1])
+    other = {"tanh": "sigmoid", "sigmoid": "tanh"}[variant.output]
+    return _scalar_derivative(other, y)[..., :, None] * np.eye(y.shape[-1])
 
 
 def buggy_delta(variant, o, dL_dy, *, bug):
     J = buggy_jacobian(variant, o, bug=bug)
     return np.einsum("ntj,ntji->nti", dL_dy, J)
+
+
+def scalar_jacobian_full(variant, o):
+    """Case 1's formula y_j (δ_ij − y_i) applied to a scalar activation's y."""
+    return activations.softmax_jacobian(_g(variant).apply(np.asarray(o, dtype=np.float64)))
+
+
+def scalar_delta_full(variant, o, dL_dy):
+    return np.einsum("ntj,ntji->nti", dL_dy, scalar_jacobian_full(variant, o))
+
+
+def softmax_wrong_axis(variant, o):
+    """exp(o) normalised over the time steps (axis 1) instead of the k outputs."""
+    o = np.asarray(o, dtype=np.float64)
+    e = np.exp(o - o.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_jacobian_elementwise(variant, o):
+    """Softmax treated as a scalar activation: y (1 − y) on the diagonal, 0 off it."""
+    y = solve_softmax(variant, o)
+    return (y * (1.0 - y))[..., :, None] * np.eye(y.shape[-1])
+
+
+def softmax_delta_elementwise(variant, o, dL_dy):
+    y = solve_softmax(variant, o)
+    return np.asarray(dL_dy, dtype=np.float64) * y * (1.0 - y)
 
 
 def hidden_delta_untransposed(variant, do, W2):
@@ -134,6 +178,42 @@ def probes_delta(instance: Instance) -> list[Probe]:
     ]
 
 
+def probes_softmax(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.probe_rng("softmax")
+    N, T, _, _, k = v.sizes
+    o = random_preactivations(v, rng)
+    shifted = o + rng.uniform(720.0, 760.0, (N, T, 1))      # e^710 overflows float64
+    return [Probe(name="random pre-activations", kwargs={"o": o},
+                  purpose="y_k = exp(o_k) / Σ_j exp(o_j) over the k outputs of each step",
+                  time_axis={"y": 1}),
+            Probe(name="large pre-activations", kwargs={"o": shifted},
+                  purpose="softmax(o + c) = softmax(o): subtract the largest o_j before exp, "
+                          "or exp overflows", time_axis={"y": 1})]
+
+
+def probes_softmax_jacobian(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.probe_rng("softmax_jacobian")
+    return [Probe(name="random pre-activations", kwargs={"o": random_preactivations(v, rng)},
+                  purpose="∂y_j/∂o_i for every j and i at every step, off the diagonal too",
+                  time_axis={"J": 1})]
+
+
+def probes_softmax_delta(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.probe_rng("softmax_delta")
+    N, T, _, _, k = v.sizes
+    o = random_preactivations(v, rng)
+    one_output = np.zeros((N, T, k))
+    one_output[..., int(rng.integers(k))] = rng.choice((-1.0, 1.0)) * rng.uniform(0.5, 2.0)
+    time_axis = {"do": 1}
+    return [
+        Probe(name="random dL/dy", kwargs={"o": o, "dL_dy": rng.normal(size=(N, T, k))},
+              purpose="dL/do = dL/dy · ∂y/∂o with the full Jacobian", time_axis=time_axis),
+        Probe(name="dL/dy on one output only", kwargs={"o": o, "dL_dy": one_output},
+              purpose="only y_j carries a gradient: every o_i still receives one through softmax",
+              time_axis=time_axis),
+    ]
+
+
 def probes_hidden_delta(instance: Instance) -> list[Probe]:
     v, rng = instance.variant, instance.probe_rng("hidden_delta")
     N, T, _, d, k = v.sizes
@@ -158,17 +238,12 @@ SCALAR = r"\frac{\partial y_i}{\partial o_i} = g'(o_i)\quad(\tanh: 1 - y_i^2,\ "
          r"\sigma: y_i(1 - y_i))"
 DELTA = r"\frac{\partial L}{\partial o_i} = \sum_j \frac{\partial L}{\partial y_j}" \
         r"\frac{\partial y_j}{\partial o_i}"
+SCALAR_DELTA = r"\frac{\partial L}{\partial o_i} = \frac{\partial L}{\partial y_i}\, g'(o_i)"
+SOFTMAX_EQ = r"y_{t,i} = e^{o_{t,i}} \Big/ \sum_{j=1}^{k} e^{o_{t,j}}\ " \
+             r"\text{(a sum over the outputs of one step)}"
 HIDDEN = r"\frac{\partial L}{\partial h} = \frac{\partial L}{\partial o}\, W_2^\top"
 WEIGHT = r"\nabla_{W_2} L = \sum_{n,t} h_{nt}^\top \frac{\partial L}{\partial o_{nt}},\quad " \
          r"\nabla_{b_2} L = \sum_{n,t} \frac{\partial L}{\partial o_{nt}}"
-
-
-def is_softmax(variant) -> bool:
-    return variant.output == "softmax"
-
-
-def is_scalar(variant) -> bool:
-    return variant.output != "softmax"
 
 
 def several_sequences(variant) -> bool:
@@ -184,30 +259,63 @@ def is_square(variant) -> bool:
 def build() -> Exercise:
     """The `output-jacobian` exercise."""
 
-    def activation_bugs(implementation, correction):
-        return bugs_from(implementation, {"softmax-jacobian-elementwise": JACOBIAN,
-                                          "wrong-activation-derivative": correction},
-                         applies={"softmax-jacobian-elementwise": is_softmax,
-                                  "wrong-activation-derivative": is_scalar})
+    def scalar_bugs(wrong_derivative, full, correction):
+        return (*bugs_from(wrong_derivative, {"wrong-activation-derivative": correction}),
+                Bug(misconception="scalar-jacobian-full", implementation=full,
+                    correction=correction))
 
     stages = (
         Stage(name="output_jacobian", title="The Jacobian of the output activation", points=2,
               inputs=("o",), outputs=("J",),
-              docstring="J = ∂y/∂o for y = g(o) at every step: "
+              docstring="Case 2, a scalar activation: J = ∂y/∂o for y = g(o) at every step, "
                         "J[n, t, j, i] = ∂y_{t,j}/∂o_{t,i}.\n"
-                        "softmax (case 1, a vector activation): y_j (δ_ij − y_i), a full matrix;\n"
-                        "tanh, sigmoid (case 2, scalar activations): "
-                        "g'(o_i) on the diagonal, 0 off it.\n\n"
+                        "g is tanh or sigmoid: y_i depends on o_i alone, so J holds "
+                        "g'(o_i) on the diagonal\nand 0 off it.\n\n"
                         "o: (N, T, k) output pre-activations Z^(2). Returns J: (N, T, k, k).",
               solve=solve_jacobian, probes=probes_jacobian,
-              bugs=activation_bugs(buggy_jacobian, SCALAR)),
+              bugs=scalar_bugs(buggy_jacobian, scalar_jacobian_full, SCALAR)),
         Stage(name="output_delta", title="The gradient at the output pre-activation", points=2,
               inputs=("o", "dL_dy"), outputs=("do",),
-              docstring="dL/do = dL/dy · ∂y/∂o, a row times the Jacobian at every step:\n"
-                        "dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i (seed 002's ∇_Z DIV = ∇_Y DIV ∇_Z Y).\n\n"
+              docstring="Case 2: dL/do = dL/dy · ∂y/∂o for y = g(o), a row times the "
+                        "Jacobian at every step:\n"
+                        "dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i (seed 002's ∇_Z DIV = ∇_Y DIV ∇_Z Y),\n"
+                        "which for a scalar g is dL/dy_i g'(o_i).\n\n"
                         "o: (N, T, k), dL_dy: (N, T, k). Returns do: (N, T, k).",
-              solve=solve_delta, probes=probes_delta, bugs=activation_bugs(buggy_delta, DELTA),
+              solve=solve_delta, probes=probes_delta,
+              bugs=scalar_bugs(buggy_delta, scalar_delta_full, SCALAR_DELTA),
               depends_on=("output_jacobian",)),
+        Stage(name="softmax", title="Case 1's vector activation: softmax", points=1,
+              inputs=("o",), outputs=("y",),
+              docstring="y_k = exp(o_k) / Σ_j exp(o_j) over the k outputs of every step "
+                        "(seed 002, case 1).\n"
+                        "softmax(o + c) = softmax(o): subtract the largest o_j first, so that "
+                        "exp cannot overflow.\n\n"
+                        "o: (N, T, k). Returns y: (N, T, k).",
+              solve=solve_softmax, probes=probes_softmax,
+              bugs=(Bug(misconception="softmax-wrong-axis", implementation=softmax_wrong_axis,
+                        correction=SOFTMAX_EQ),)),
+        Stage(name="softmax_jacobian", title="Case 1: the full Jacobian of softmax", points=2,
+              inputs=("o",), outputs=("J",),
+              docstring="Case 1, a vector activation: J = ∂y/∂o for y = softmax(o) at every "
+                        "step,\nJ[n, t, j, i] = ∂y_{t,j}/∂o_{t,i} = y_j (δ_ij − y_i): every y_j "
+                        "depends on every o_i,\nso J is full.\n\n"
+                        "o: (N, T, k). Returns J: (N, T, k, k).",
+              solve=solve_softmax_jacobian, probes=probes_softmax_jacobian,
+              bugs=(Bug(misconception="softmax-jacobian-elementwise",
+                        implementation=softmax_jacobian_elementwise, correction=JACOBIAN),),
+              depends_on=("softmax",)),
+        Stage(name="softmax_delta", title="Case 1: the gradient at the output pre-activation",
+              points=2, inputs=("o", "dL_dy"), outputs=("do",),
+              docstring="Case 1: dL/do = dL/dy · ∂y/∂o for y = softmax(o) at every step, "
+                        "with the full Jacobian:\n"
+                        "dL/do_i = Σ_j dL/dy_j y_j (δ_ij − y_i) "
+                        "= y_i (dL/dy_i − Σ_j dL/dy_j y_j).\n\n"
+                        "o: (N, T, k), dL_dy: (N, T, k). Returns do: (N, T, k).",
+              solve=solve_softmax_delta, probes=probes_softmax_delta,
+              bugs=(Bug(misconception="softmax-jacobian-elementwise",
+                        implementation=softmax_delta_elementwise, correction=DELTA + r",\quad "
+                        + JACOBIAN),),
+              depends_on=("softmax", "softmax_jacobian")),
         Stage(name="hidden_delta", title="The gradient reaching the hidden state", points=1,
               inputs=("do", "W2"), outputs=("dh",),
               docstring="dL/dh = dL/do · W2ᵀ at every step (o = h W2 + b2; seed 002's\n"
@@ -236,15 +344,17 @@ def build() -> Exercise:
         seed="002",
         summary=("Softmax is a vector activation: each output depends on every pre-activation, "
                  "so its Jacobian is a full matrix (seed 002, case 1). tanh and sigmoid act on "
-                 "each entry alone and their Jacobian is diagonal (case 2). You will build the "
-                 "Jacobian of your network's output activation, push dL/dy through it to dL/do, "
-                 "and carry the gradient on to the hidden state and the output weights."),
-        notation={"o": "output pre-activation Z^(2)(t) (k,)", "y": "output Y(t) = g(o) (k,)",
+                 "each entry alone and their Jacobian is diagonal (case 2). You will work both "
+                 "cases side by side: build the Jacobian of your scalar activation g and of "
+                 "softmax, push dL/dy through each to dL/do, and carry the gradient on to the "
+                 "hidden state and the output weights."),
+        notation={"o": "output pre-activation Z^(2)(t) (k,)",
+                  "y": "output Y(t) = g(o) (case 2) or softmax(o) (case 1) (k,)",
                   "h": "hidden state h(t) (d,)", "W2": "hidden-to-output weights W^(2) (d, k)",
                   "b2": "output bias b^(2) (k,)", "J": "the Jacobian ∂y/∂o (k, k)"},
         variant_space={
             "activation": ("identity",),
-            "head": (("softmax", "mse"), ("tanh", "mse"), ("sigmoid", "mse")),
+            "head": (("tanh", "mse"), ("sigmoid", "mse")),      # case 2; case 1 is softmax
             "n_in": (2,), "n_hidden": (3, 4, 5), "n_out": (3, 4),
             "T": (3, 4, 5), "N": (2, 3),
         },

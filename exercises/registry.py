@@ -29,6 +29,9 @@ BUILT_IN = (
     "exercises.two_layer",
     "exercises.truncated",
     "exercises.bidirectional",
+    "exercises.explicit_implicit",
+    "exercises.stacked_weights",
+    "exercises.bce_head",
 )
 
 

@@ -16,9 +16,15 @@ from reference.bidirectional import Bidirectional, BidirectionalTrace
 from reference.elman import Elman, ElmanTrace
 from reference.jacobians import jacobian_norms, state_jacobians
 from reference.losses import OBJECTIVES
+from reference.ordered_network import (
+    explicit_state_derivative,
+    implicit_state_derivative,
+    total_state_derivatives,
+)
 from reference.recurrence import layer_backward, layer_forward, step_backward, step_forward
 from reference.scalar_linear import scalar_linear_closed_forms, scalar_linear_states
 from reference.stacked import Stacked, StackedTrace
+from reference.stacked_weights import split_weights, stack_weights
 from reference.training import TrainingRun, train_chunks
 from reference.updates import SGD, Adagrad, clip_by_norm, clip_by_value, global_norm, sgd
 
@@ -30,5 +36,7 @@ __all__ = [
     "train_chunks", "TrainingRun",
     "scalar_linear_states", "scalar_linear_closed_forms",
     "state_jacobians", "jacobian_norms",
+    "explicit_state_derivative", "implicit_state_derivative", "total_state_derivatives",
+    "stack_weights", "split_weights",
     "softmax", "softmax_jacobian",
 ]

@@ -16,10 +16,14 @@ EXERCISE = output_jacobian.EXERCISE
 STUDENTS = [f"student-{i:03d}" for i in range(40)]
 
 
-def test_every_output_activation_and_a_square_w2_are_handed_out():
+def test_every_student_works_both_cases_and_a_square_w2_is_handed_out():
+    """Case 2 with the variant's scalar g (tanh or sigmoid), case 1 with softmax, for all."""
     variants = [instance_of(EXERCISE, s).variant for s in STUDENTS]
-    assert {v.output for v in variants} == {"softmax", "tanh", "sigmoid"}
+    assert {v.output for v in variants} == {"tanh", "sigmoid"}
     assert any(v.n_hidden == v.n_out for v in variants)
+    names = [stage.name for stage in EXERCISE.stages]
+    assert {"output_jacobian", "output_delta", "softmax", "softmax_jacobian",
+            "softmax_delta"} <= set(names)
 
 
 # -- solve against finite differences -------------------------------------------------------
@@ -38,13 +42,15 @@ problems = st.tuples(st.sampled_from(("softmax", "tanh", "sigmoid")), st.integer
 @given(problems)
 def test_jacobian_and_delta_match_finite_differences(problem):
     output, d, k, seed = problem
-    variant = _variant(output, d, k)
+    variant = _variant("tanh" if output == "softmax" else output, d, k)
     rng = np.random.default_rng(seed)
     o, dL_dy = rng.normal(0.0, 1.5, (2, 3, k)), rng.normal(size=(2, 3, k))
     def g(o):
         return oracle_g(output, o)
 
-    J = output_jacobian.solve_jacobian(variant, o)
+    case_1 = output == "softmax"
+    J = (output_jacobian.solve_softmax_jacobian if case_1 else
+         output_jacobian.solve_jacobian)(variant, o)
     h = 1e-6
     numeric = np.empty_like(J)
     for i in range(k):
@@ -54,7 +60,10 @@ def test_jacobian_and_delta_match_finite_differences(problem):
         numeric[..., :, i] = (g(up) - g(down)) / (2 * h)          # column i: ∂y/∂o_i
     assert np.allclose(J, numeric, rtol=1e-6, atol=1e-9)
     # dL/do of L = Σ dL_dy · g(o), by central differences
-    delta = output_jacobian.solve_delta(variant, o, dL_dy)
+    delta = (output_jacobian.solve_softmax_delta if case_1 else
+             output_jacobian.solve_delta)(variant, o, dL_dy)
+    if case_1:
+        assert np.allclose(output_jacobian.solve_softmax(variant, o), g(o), rtol=1e-12)
     for index in np.ndindex(o.shape):
         up, down = o.copy(), o.copy()
         up[index] += h
@@ -67,7 +76,7 @@ def test_jacobian_and_delta_match_finite_differences(problem):
 @given(problems)
 def test_hidden_delta_and_weight_grad_match_finite_differences(problem):
     output, d, k, seed = problem
-    variant = _variant(output, d, k)
+    variant = _variant("tanh" if output == "softmax" else output, d, k)
     rng = np.random.default_rng(seed)
     hidden, W2, b2 = rng.normal(size=(2, 3, d)), rng.normal(size=(d, k)), rng.normal(size=k)
     do = rng.normal(size=(2, 3, k))
@@ -95,5 +104,32 @@ def test_no_output_jacobian_here_is_asymmetric(problem):
     """Why a Jacobian transposed in dL/dy · J is not among the bugs: it would change nothing."""
     output, d, k, seed = problem
     o = np.random.default_rng(seed).normal(0.0, 1.5, (2, 3, k))
-    J = output_jacobian.solve_jacobian(_variant(output, d, k), o)
+    J = (output_jacobian.solve_softmax_jacobian(_variant("tanh", d, k), o) if output == "softmax"
+         else output_jacobian.solve_jacobian(_variant(output, d, k), o))
     assert np.allclose(J, np.swapaxes(J, -1, -2), rtol=0, atol=1e-15)
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems)
+def test_softmax_jacobian_matches_autograd(problem):
+    """The independent method: autograd's Jacobian of a softmax written here in autograd.numpy."""
+    import autograd.numpy as anp
+    from autograd import jacobian
+
+    _, d, k, seed = problem
+    o = np.random.default_rng(seed).normal(0.0, 1.5, (k,))
+
+    def softmax(o):
+        e = anp.exp(o)
+        return e / anp.sum(e)
+
+    J = output_jacobian.solve_softmax_jacobian(_variant("tanh", d, k), o[None, None])[0, 0]
+    assert np.allclose(J, jacobian(softmax)(o), rtol=1e-10, atol=1e-14)
+
+
+def test_softmax_survives_large_pre_activations():
+    """The probe at o ≈ 740: exp overflows unless the largest o_j is subtracted first."""
+    o = np.array([[[740.0, 741.0, 739.0]]])
+    y = output_jacobian.solve_softmax(_variant("tanh", 3, 3), o)
+    expected = np.exp([1.0, 2.0, 0.0]) / np.exp([1.0, 2.0, 0.0]).sum()
+    assert np.allclose(y[0, 0], expected, rtol=1e-12)

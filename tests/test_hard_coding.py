@@ -61,6 +61,28 @@ def two_layer_forward(x, s0, z0, U, W1, b1, V1, W2, b2):
     s, z = _right(x, s0, z0, U, W1, b1, V1, W2, b2)
     return s[:, :VARIANT["T"]], z[:, :VARIANT["T"]]
 ''',
+    ("explicit-implicit", "total_derivative"): '''
+_right = total_derivative
+def total_derivative(s0, s, W):
+    return _right(s0, s[:, :VARIANT["T"]], W)
+''',
+    ("stacked-weights", "split_weights"): '''
+def split_weights(W_a):
+    d = VARIANT["n_hidden"]
+    return W_a[:d], W_a[d:]
+''',
+    ("bce-head", "bce_bptt"): '''
+_right = bce_bptt
+def bce_bptt(x, a0, y, u, v, b_a, w_y, b_y):
+    T = VARIANT["T"]
+    return _right(x[:, :T], a0, y[:, :T], u, v, b_a, w_y, b_y)
+''',
+    ("output-jacobian", "softmax_jacobian"): '''
+def softmax_jacobian(o):
+    y = softmax(o)
+    k = VARIANT["n_out"]
+    return y[..., :, None] * (np.eye(k) - y[..., None, :])
+''',
 }
 
 

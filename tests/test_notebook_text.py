@@ -101,3 +101,25 @@ def test_the_notation_tables_shapes_are_the_arrays_shapes(exercise_id):
             concrete = shown.rsplit("= ", 1)[-1]
             if symbol in passed:
                 assert concrete == str(passed[symbol]), (symbol, shown, passed[symbol])
+
+
+# The seeds' own words for the content issue 11 found missing, as a release notebook shows
+# them: every student's notebook, whatever their variant.
+SEED_WORDS = {
+    "explicit-implicit": ("explicit", "implicit", "∂⁺s_t/∂W", "total derivative"),
+    "stacked-weights": ("W_a = [W_aa; W_ax]", "W_aa", "W_ax", "split"),
+    "bce-head": ("−( y_t log ŷ_t + (1 − y_t) log(1 − ŷ_t) )", "z_t = ∂L/∂ŷ_t", "ŷ_t − y_t"),
+    "output-jacobian": ("Case 1", "Case 2", "softmax", "full", "diagonal"),
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(SEED_WORDS))
+def test_the_release_notebook_asks_the_seed_s_question_in_its_words(exercise_id):
+    from grader.authoring.notebooks import notebook_cells
+
+    exercise = all_exercises()[exercise_id]
+    for student in STUDENTS[:6]:
+        text = "\n".join(source for _, source, _ in
+                         notebook_cells(exercise, "release", student, self_check_plans=False))
+        missing = [word for word in SEED_WORDS[exercise_id] if word not in text]
+        assert missing == [], (student, missing)

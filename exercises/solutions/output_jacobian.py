@@ -1,18 +1,13 @@
 """Vector against scalar output activations (seed 002): the solution cells.
 
 Notation: o = Z^(2) (N, T, k), y = g(o), h (N, T, d), W2 = W^(2) (d, k), o = h W2 + b2.
-The variant's g picks the cells named `__softmax_mse`, `__tanh_mse` or `__sigmoid_mse`
-(the objective is not used: dL/dy is given).
+Case 2: the variant's scalar g picks the cells named `__tanh_mse` or `__sigmoid_mse`
+(the objective is not used: dL/dy is given). Case 1: softmax, for every student.
 """
 
 import numpy as np
 
-# -- given in the notebook: the variant's output activation g ---------------------------
-
-
-def g__softmax_mse(o):
-    e = np.exp(o - o.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+# -- given in the notebook: the variant's scalar output activation g -------------------
 
 
 def g__tanh_mse(o):
@@ -24,12 +19,6 @@ def g__sigmoid_mse(o):
 
 
 # -- the student's functions ------------------------------------------------------------
-
-
-def output_jacobian__softmax_mse(o):
-    y = g(o)  # noqa: F821 (g is given)
-    k = y.shape[-1]
-    return y[..., :, None] * (np.eye(k) - y[..., None, :])    # J[j, i] = y_j (δ_ij − y_i)
 
 
 def output_jacobian__tanh_mse(o):
@@ -44,6 +33,22 @@ def output_jacobian__sigmoid_mse(o):
 
 def output_delta(o, dL_dy):
     J = output_jacobian(o)  # noqa: F821 (the student's function above)
+    return np.einsum("ntj,ntji->nti", dL_dy, J)   # dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i
+
+
+def softmax(o):
+    e = np.exp(o - o.max(axis=-1, keepdims=True))     # the largest exponent is 0
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_jacobian(o):
+    y = softmax(o)
+    k = y.shape[-1]
+    return y[..., :, None] * (np.eye(k) - y[..., None, :])    # J[j, i] = y_j (δ_ij − y_i)
+
+
+def softmax_delta(o, dL_dy):
+    J = softmax_jacobian(o)
     return np.einsum("ntj,ntji->nti", dL_dy, J)   # dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i
 
 

@@ -94,7 +94,8 @@ def _notation_shapes(exercise: Exercise, variant: Variant) -> dict[str, str]:
             dims = [d for d in named[symbol[:-2]] if d != "T"]
         if dims is None:
             continue
-        concrete = tuple(values[d] if isinstance(d, str) else d for d in dims)
+        concrete = tuple(sum(values[part] for part in d.split("+")) if isinstance(d, str)
+                         else d for d in dims)
         written = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "")
         shapes[symbol] = f"`{written})` = {concrete}"
     instance = probe_instance(exercise, variant)

@@ -14,7 +14,8 @@ and runs them with numpy alone.
                          ["dict", {key: spec}]        a dict of arrays (parameters)
                          ["value", v] / ["field", f]  a literal, or the variant's field f
                          ["number", low, high]        a random float
-    dims: ints, or variant field names ("N", "n_hidden")
+    dims: ints, or variant field names ("N", "n_hidden"), or the sum of a field named
+          in the same shape and one more ("n_hidden+n_in": the stacked W_a (d+n, d))
 
 Sizes are named by building the probes for two variants whose size fields all
 differ, and matching each dimension to the field that moved with it. Every plan
@@ -110,6 +111,9 @@ def _spec(value: Any) -> Any:
 
 def _unify(a: Any, b: Any, first: Mapping, second: Mapping) -> Any:
     """One spec from the concrete specs of two variants: sizes that differ become field names."""
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and a and all(
+            type(v) is int for v in a + b):
+        return _dims(a, b, first, second)
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         if a and a[0] == "value" and b[0] == "value":
             if a[1] == b[1]:
@@ -138,6 +142,23 @@ def _unify(a: Any, b: Any, first: Mapping, second: Mapping) -> Any:
             return _field(a, b, first, second)
         return min(a, b)  # a length the probe chose (a word's): the shorter fits both
     raise ValueError("the two variants' arguments differ in structure")
+
+
+def _dims(a: list, b: list, first: Mapping, second: Mapping) -> list:
+    """A shape's dimensions named by field; one that no field names may be the sum of a field
+    named in the same shape and exactly one other (W_a = [W_aa; W_ax]: (n_hidden+n_in,
+    n_hidden)). Restricting the sum to a field of the same shape keeps it unambiguous."""
+    dims = [_unify(x, y, first, second) for x, y in zip(a, b, strict=True)]
+    named = {d for d in dims if isinstance(d, str)}
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if isinstance(dims[i], str) or x == y:
+            continue
+        sums = [f"{one}+{other}" for one in sorted(named) for other in first
+                if other != one and first[one] + first[other] == x
+                and second[one] + second[other] == y]
+        if len(sums) == 1:
+            dims[i] = sums[0]
+    return dims
 
 
 def _field(a: Any, b: Any, first: Mapping, second: Mapping) -> str:
