@@ -39,6 +39,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from grader.reports.numbers import points_text
 from grader.reports.results import CheckResult, SubmissionResult
 
 AUDIENCES = ("student", "instructor")
@@ -71,9 +72,7 @@ def redacted(check: CheckResult, label: str) -> CheckResult:
     return replace(check, name=label, message=WITHHELD, details={}, tags=())
 
 
-def _points(x: float) -> str:
-    text = f"{x:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
+_points = points_text      # the one rounding every rendering shares (grader.reports.numbers)
 
 
 def _withheld_text(withheld: list[CheckResult]) -> str:
