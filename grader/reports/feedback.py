@@ -36,8 +36,9 @@ from grader.reports.results import CheckResult, SubmissionResult
 
 CAPTIONS = {
     "error_map": "Where your answer departs from the reference, output by output and step by "
-                 "step (the first probe that went wrong). Pale cells are right; the darker a "
-                 "cell, the larger the relative error.",
+                 "step (the first probe that went wrong). Pale green cells are right, the darker "
+                 "a cell the larger its relative error; grey cells are steps an output does "
+                 "not have (a parameter gradient is one sum over every step: \"all t\").",
     "step_series": "Your values step by step (dashed) over the reference's (solid).",
     "loss_curve": "Training loss per step: yours (dashed) over the reference's (solid).",
 }

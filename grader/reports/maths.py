@@ -36,7 +36,7 @@ def for_mathtext(latex: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def equation_svg(latex: str, fontsize: float = 13.0) -> str | None:
+def equation_svg(latex: str, fontsize: float = 17.0) -> str | None:
     """The equation as an <svg> element (text), or None when mathtext cannot draw it.
 
     Cached: a class shares a handful of corrections, drawn once each.

@@ -89,9 +89,8 @@ def error_map_svg(details: Mapping[str, Any]) -> str | None:
         if timeless and "per_step" in row:
             missing[i, -1] = True
     masked = np.ma.masked_where(right | missing, shown)
-    cmap = colormaps["magma_r"].copy()
-    cmap.set_bad("#e8f5e9")
-    figure = _figure(min(1.6 + 0.32 * columns, 9.0), 0.9 + 0.38 * len(rows))
+    cmap = colormaps["magma_r"].with_extremes(bad="#e8f5e9")    # masked: right
+    figure = _figure(min(max(4.8, 1.8 + 0.32 * columns), 9.0), 1.3 + 0.38 * len(rows))
     axes = figure.add_subplot()
     image = axes.imshow(masked, cmap=cmap, norm=LogNorm(FLOOR, 1.0), aspect="auto",
                         interpolation="nearest")
@@ -102,8 +101,7 @@ def error_map_svg(details: Mapping[str, Any]) -> str | None:
     every = max(1, columns // 20)
     axes.set_xticks(range(0, columns, every), labels[::every])
     axes.set_xlabel("time step t")
-    axes.set_title(f"relative error against the reference ({found.get('probe', '')})",
-                   fontsize=9)
+    axes.set_title(f"probe: {found.get('probe', '')}", fontsize=8, loc="left")
     bar = figure.colorbar(image, ax=axes, shrink=0.9)
     bar.set_label("relative error (pale: right)", fontsize=8)
     return _svg(figure)
@@ -112,7 +110,8 @@ def error_map_svg(details: Mapping[str, Any]) -> str | None:
 def _blank(column: int, row: int):
     from matplotlib.patches import Rectangle
 
-    return Rectangle((column - 0.5, row - 0.5), 1, 1, facecolor="white", edgecolor="none")
+    return Rectangle((column - 0.5, row - 0.5), 1, 1, facecolor="#d9d9d9", edgecolor="white",
+                     hatch="//")
 
 
 def _curves(axes, student: Sequence, reference: Sequence, label: str) -> bool:
