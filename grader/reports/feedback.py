@@ -73,13 +73,16 @@ class FeedbackView:
     notes: str
 
 
-def _equation(details: Mapping[str, Any], drawn: bool) -> str | None:
+def _equation(details: Mapping[str, Any], drawn: bool, number: int) -> str | None:
+    """The correction drawn, its ids (shared by every drawing of that equation, which is
+    cached) made the check's own."""
     correction = details.get("correction")
     if not drawn or not isinstance(correction, str):
         return None
     from grader.reports.maths import equation_svg
 
-    return equation_svg(correction)
+    svg = equation_svg(correction)
+    return None if svg is None else re.sub(r'(id="|href="#|url\(#)eq', rf"\1c{number}eq", svg)
 
 
 def check_view(number: int, check: CheckResult, drawn: bool = True) -> CheckView:
@@ -95,7 +98,7 @@ def check_view(number: int, check: CheckResult, drawn: bool = True) -> CheckView
                      score=score_text(check.earned, check.points), fraction=check.score,
                      message=check.message,
                      misconception=misconception if isinstance(misconception, str) else None,
-                     equation_svg=_equation(check.details, drawn), pictures=pictures)
+                     equation_svg=_equation(check.details, drawn, number), pictures=pictures)
 
 
 def feedback_view(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN,

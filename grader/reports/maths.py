@@ -13,6 +13,7 @@ matplotlib is imported here lazily, on the first equation drawn.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from functools import lru_cache
@@ -51,7 +52,7 @@ def equation_svg(latex: str, fontsize: float = 17.0) -> str | None:
         MathTextParser("path").parse(text, prop=FontProperties(size=fontsize))
     except ValueError:
         return None
-    with rc_context({"svg.fonttype": "path", "svg.hashsalt": f"eq{hash(latex) & 0xffffff:x}"}):
+    with rc_context({"svg.fonttype": "path", "svg.hashsalt": "bptt"}):
         figure = Figure(figsize=(0.01, 0.01))
         figure.text(0, 0, text, fontsize=fontsize)
         buffer = io.StringIO()
@@ -60,14 +61,17 @@ def equation_svg(latex: str, fontsize: float = 17.0) -> str | None:
                            transparent=True)
         except ValueError:
             return None
-    return svg_element(buffer.getvalue())
+    return svg_element(buffer.getvalue(), "eq" + hashlib.sha256(latex.encode()).hexdigest()[:8])
 
 
-def svg_element(document: str) -> str:
-    """An SVG document as an element to put inside HTML: no XML declaration, no DOCTYPE,
-    no comments, no metadata block."""
-    start = document.find("<svg")
-    element = document[start:]
+def svg_element(document: str, prefix: str) -> str:
+    """An SVG document as an element to put inside HTML: no XML declaration, DOCTYPE,
+    comments or metadata, and every id prefixed (references too), so that the glyphs
+    matplotlib names after the font ("DejaVuSans-13") are unique in a page of many."""
+    element = document[document.find("<svg"):]
     element = re.sub(r"<!--.*?-->", "", element, flags=re.S)
     element = re.sub(r"<metadata>.*?</metadata>", "", element, flags=re.S)
+    element = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', element)
+    element = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', element)
+    element = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", element)
     return element.strip()
