@@ -139,7 +139,8 @@ def class_view(results: Sequence[SubmissionResult], drawn: bool = True) -> Class
     """The class report's numbers (and pictures, when drawn)."""
     by_exercise: dict[str, list[SubmissionResult]] = {}
     for result in results:
-        by_exercise.setdefault(result.exercise or "?", []).append(result)
+        if result.exercise:         # a file not even known as an exercise is only a problem
+            by_exercise.setdefault(result.exercise, []).append(result)
     exercises = []
     for exercise, group in sorted(by_exercise.items()):
         names = [n for n in stage_order(group) if n != SUBMISSION_CHECK]
