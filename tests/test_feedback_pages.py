@@ -576,3 +576,19 @@ def test_bptt_grade_nbgrader_writes_nbgrader_s_feedback_folder(tmp_path):
         for check in result.checks:
             assert check.message in text, (student, check.name)
         assert "Traceback" not in text
+
+
+def test_matplotlib_is_imported_only_to_draw():
+    """Neither the CLI, nor grading, nor building a page without pictures imports it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, grader.cli, grader.cli.grade, grader.grading.batch, "
+            "grader.reports.feedback, grader.reports.class_page, grader.checking.verdicts\n"
+            "from grader.reports.feedback import render_feedback_markdown\n"
+            "from grader.reports.results import SubmissionResult\n"
+            "render_feedback_markdown(SubmissionResult('s', 'e'))\n"
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from textwrap import shorten
 
 import click
 import numpy as np
@@ -163,18 +164,19 @@ def reference_check() -> float:
 
 def diagnosis(result) -> str:
     """One line: the misconceptions named, else the first problem reported, else the first
-    note on the submission; "all right" for full marks (its notes are on its page)."""
+    note on the submission, shortened at a word; "all right" for full marks (its notes are
+    on its page)."""
     named = [c.details.get("misconception") for c in result.checks]
     if any(named):
         return ", ".join(dict.fromkeys(name for name in named if name))
     for check in result.checks:
         problems = [line for line in check.message.splitlines() if line.startswith("• ")]
         if check.score < 1.0 and problems:
-            return problems[0].split("): ", 1)[-1]
+            return shorten(problems[0].split("): ", 1)[-1], 160, placeholder=" …")
     if result.score == result.max_score:
         return "all right"
     notes = [line for line in result.output.splitlines() if line.strip()]
-    return notes[0] if notes else ""
+    return shorten(notes[0], 160, placeholder=" …") if notes else ""
 
 
 def run(out: Path, workers: int | None = None) -> None:
@@ -215,7 +217,7 @@ def run(out: Path, workers: int | None = None) -> None:
     longest = max((len(word) for text in diagnoses.values() for word in text.split()),
                   default=10)
     table.add_column("student", no_wrap=True)
-    table.add_column("what they did", overflow="fold")
+    table.add_column("what they did", max_width=16)
     table.add_column("score", no_wrap=True)
     table.add_column("the grader's diagnosis", min_width=min(longest, 40), overflow="fold")
     for result in sorted(summary.results, key=lambda r: r.student):
