@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.reports.numbers import percent_text, points_text, score_text
-from grader.reports.render import STUDENT_SHOWN, _withheld_text, split_by_audience
+from grader.reports.render import STUDENT_SHOWN, split_by_audience, withheld_text
 from grader.reports.results import CheckResult, SubmissionResult
 
 CAPTIONS = {
@@ -116,7 +116,7 @@ def feedback_view(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN
         student=result.student, exercise=result.exercise, total=total,
         percent=percent_text(earned / possible) if possible > 0 else "",
         checks=[check_view(i, c, drawn) for i, c in enumerate(seen, 1)],
-        withheld=_withheld_text(withheld) if withheld else "", notes=result.output.strip())
+        withheld=withheld_text(withheld) if withheld else "", notes=result.output.strip())
 
 
 @cache
