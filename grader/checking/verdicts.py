@@ -44,6 +44,7 @@ from grader.checking.checks import (
     steps_right,
 )
 from grader.checking.equations import as_text
+from grader.checking.error_map import error_map, step_series
 from grader.reports.results import CheckResult, SubmissionResult
 
 # The maths' symbols as the notebooks' code names them, said under a correction using them.
@@ -211,6 +212,7 @@ class StageVerdict:
     misconception: str | None = None
     errored: bool = False
     probe_scores: list[float] = field(default_factory=list)
+    pictures: dict[str, Any] = field(default_factory=dict)
 
 
 def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
@@ -247,7 +249,25 @@ def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
     verdict.score = float(np.mean(verdict.probe_scores)) if verdict.probe_scores else 0.0
     if verdict.score < 1.0:
         verdict.misconception = diagnose(instance, stage, probes, outcomes)
+    verdict.pictures = _pictures(probes, outcomes, expected_per_probe, verdict.probe_scores)
     return verdict
+
+
+def _pictures(probes: list[Probe], outcomes: list[Outcome], expected: list[Mapping[str, Any]],
+              scores: list[float]) -> dict[str, Any]:
+    """What the feedback page draws (`grader.checking.error_map`): the error map of the
+    first wrong probe, and the per-step curve of the first probe that has one."""
+    pictures: dict[str, Any] = {}
+    for probe, outcome, wanted, score in zip(probes, outcomes, expected, scores, strict=True):
+        if "error_map" not in pictures and score < 1.0:
+            found = error_map(probe, outcome.outputs, wanted)
+            if found is not None:
+                pictures["error_map"] = found
+        if "step_series" not in pictures:
+            found = step_series(probe, outcome.outputs, wanted)
+            if found is not None:
+                pictures["step_series"] = found
+    return pictures
 
 
 def diagnose(instance: Instance, stage: Stage, probes: list[Probe],
@@ -272,6 +292,12 @@ def diagnose(instance: Instance, stage: Stage, probes: list[Probe],
             if matched:
                 return bug.misconception
     return None
+
+
+def _correction(verdict: StageVerdict) -> str:
+    """The right equation (LaTeX) for the misconception named, in the student's variant."""
+    bug = next(b for b in verdict.stage.bugs if b.misconception == verdict.misconception)
+    return bug.correction_for(verdict.variant)
 
 
 def _message(verdict: StageVerdict, failed_dependencies: list[str]) -> str:
@@ -323,6 +349,10 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
                   else "error" if verdict.errored and verdict.score == 0.0 else "failed")
         details = {"probe_scores": verdict.probe_scores,
                    "misconception": verdict.misconception}
+        if stage.visibility == "visible":    # per-step data only where the student sees it
+            details.update(verdict.pictures)
+            if verdict.misconception is not None:
+                details["correction"] = _correction(verdict)
         checks.append(CheckResult(name, stage.points, verdict.score, status, stage.visibility,
                                   _message(verdict, failed), details,
                                   tags=(stage.name,)))

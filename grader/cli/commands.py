@@ -114,6 +114,36 @@ from grader.cli.grade import grade  # noqa: E402
 main.add_command(grade)
 _add_demo()
 
+
+# -- the class report (see grader/reports/class_page.py) ----------------------------------
+
+
+@main.command("report")
+@click.argument("results_dir", type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for report.html and report.csv.")
+@click.option("--title", default="Class report", show_default=True, help="The page's title.")
+def report(results_dir: str, out_dir: str, title: str) -> None:
+    """The class report of RESULTS_DIR (the results.json files `bptt grade` wrote):
+    report.html (score histograms, pass rate per stage, misconceptions, submissions not
+    graded in full, grading times) and report.csv."""
+    from pathlib import Path
+
+    from grader.cli.grade import InvocationError
+    from grader.reports.class_page import results_in, write_report
+
+    folder = Path(results_dir)
+    if not folder.is_dir():
+        raise InvocationError(f"no such folder: {folder}")
+    results, skipped = results_in(folder)
+    for note in skipped:
+        click.echo(f"skipped {note}", err=True)
+    if not results:
+        raise InvocationError(f"no results.json files in {folder}: run `bptt grade` first")
+    paths = write_report(results, Path(out_dir), title)
+    click.echo(f"{paths['html']}\n{paths['csv']}")
+
+
 # -- CI (see grader/cli/ci.py) --------------------------------------------------------------
 
 from grader.cli.ci import ci  # noqa: E402

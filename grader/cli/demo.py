@@ -8,8 +8,10 @@ It writes, in one folder:
                             in several styles, catalogue bugs, an exception, an infinite
                             loop, a memory bomb, a hostile submission, IPython magics
     results/                Gradescope results.json per student, class.csv, junit.xml,
-                            summary.txt and the gradebook
-    feedback/               what each student reads
+                            summary.txt, the gradebook, and the class report
+                            (report.html, report.csv)
+    feedback/               what each student reads: <student>.html (the feedback page,
+                            with its pictures), <student>.md and <student>.txt
 
 and prints the class as a table. Every submission is graded in the sandbox,
 exactly as `bptt grade` grades.
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from textwrap import shorten
 
 import click
 import numpy as np
@@ -35,7 +38,10 @@ from grader.authoring.course import CourseConfig
 from grader.authoring.solution_cells import stage_solutions
 from grader.cli.simulated import edited, filled_in, in_style, release_json, with_bug
 from grader.grading.batch import discover, grade_batch
+from grader.reports.class_page import write_report
 from grader.reports.class_report import write_class_reports
+from grader.reports.feedback import write_feedback
+from grader.reports.numbers import points_text
 from grader.reports.render import render_text
 
 EXERCISE = "elman"
@@ -157,15 +163,20 @@ def reference_check() -> float:
 
 
 def diagnosis(result) -> str:
-    """One line: the misconceptions named, else the first problem reported, else nothing."""
+    """One line: the misconceptions named, else the first problem reported, else the first
+    note on the submission, shortened at a word; "all right" for full marks (its notes are
+    on its page)."""
     named = [c.details.get("misconception") for c in result.checks]
     if any(named):
         return ", ".join(dict.fromkeys(name for name in named if name))
     for check in result.checks:
         problems = [line for line in check.message.splitlines() if line.startswith("• ")]
         if check.score < 1.0 and problems:
-            return problems[0].split("): ", 1)[-1][:80]
-    return result.output.splitlines()[0][:80] if result.output else ""
+            return shorten(problems[0].split("): ", 1)[-1], 160, placeholder=" …")
+    if result.score == result.max_score:
+        return "all right"
+    notes = [line for line in result.output.splitlines() if line.strip()]
+    return shorten(notes[0], 160, placeholder=" …") if notes else ""
 
 
 def run(out: Path, workers: int | None = None) -> None:
@@ -200,14 +211,25 @@ def run(out: Path, workers: int | None = None) -> None:
     feedback = out / "feedback"
     feedback.mkdir(exist_ok=True)
     table = Table(title=f"{exercise.title}: {len(summary.results)} students")
-    for column in ("student", "what they did", "score", "the grader's diagnosis"):
-        table.add_column(column)
+    # Cells wrap at spaces, never inside a word: the diagnosis column is as wide as the
+    # longest misconception named, so no name is cut.
+    diagnoses = {result.student: diagnosis(result) for result in summary.results}
+    longest = max((len(word) for text in diagnoses.values() for word in text.split()),
+                  default=10)
+    table.add_column("student", no_wrap=True)
+    table.add_column("what they did", max_width=16)
+    table.add_column("score", no_wrap=True)
+    table.add_column("the grader's diagnosis", min_width=min(longest, 40), overflow="fold")
     for result in sorted(summary.results, key=lambda r: r.student):
         (feedback / f"{result.student}.txt").write_text(render_text(result))
         table.add_row(result.student, labels.get(result.student, "?"),
-                      f"{result.score:g}/{result.max_score:g}", diagnosis(result))
+                      f"{points_text(result.score)}/{points_text(result.max_score)}",
+                      diagnoses[result.student])
+    write_feedback([(result, result.student) for result in summary.results], feedback)
+    report = write_report(summary.results, out / "results", f"{exercise.title}: the class")
     console.print(table)
     console.print(summary.isolation or "(every submission was graded before: nothing to run)")
+    console.print(f"class report: {report['html']}")
     console.print(f"results in {out / 'results'}/, feedback in {feedback}/; "
                   f"{time.perf_counter() - started:.1f} s in all")
 

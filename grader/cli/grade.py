@@ -104,8 +104,13 @@ def executor_for(kind: str, scheduler: str | None, workers: int | None, ship: st
 @click.option("--ship", type=click.Choice(["bytes", "path"]), default="bytes",
               show_default=True, help="With dask: send each file's bytes with its task, or "
                                       "let workers read the path (a shared file system).")
+@click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False),
+              help="Folder for each submission's feedback page, <file stem>.html and .md "
+                   "(default: RESULTS/feedback).")
+@click.option("--no-feedback", is_flag=True, help="Write no feedback pages.")
 def grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
-          nbgrader_course, demo_secret, executor, scheduler, ship) -> None:
+          nbgrader_course, demo_secret, executor, scheduler, ship, feedback_dir,
+          no_feedback) -> None:
     """Grade notebooks or .py files: files, folders or an nbgrader submitted/ tree."""
     from rich.console import Console
     from rich.markup import escape
@@ -147,6 +152,8 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
                                                                            total=total),
                               executor=where)
     write_class_reports(summary.results, results_dir, summary.isolation)
+    pages = write_pages(summary.results, targets, results_dir, feedback_dir, no_feedback,
+                        nbgrader_course)
     if nbgrader_course:
         from grader.grading.nbgrader_gradebook import write_auto_scores
 
@@ -170,6 +177,8 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
         console.print(f"[{style}]{summary.isolation}[/]")
     console.print(f"graded {summary.graded}, unchanged since the last run {summary.skipped}; "
                   f"results in {results_dir}/")
+    for line in pages:
+        console.print(escape(line))
     if len(summary.results) == 1:
         result = summary.results[0]
         click.echo(points_line(result))
@@ -180,3 +189,30 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
                     handle.write(f"result={github_classroom_output(result)}\n")
     else:
         click.echo((results_dir / "summary.txt").read_text(), nl=False)
+
+
+def write_pages(results, targets, results_dir: Path, feedback_dir: str | None,
+                no_feedback: bool, nbgrader_course: str | None) -> list[str]:
+    """Each submission's feedback page (HTML + Markdown, named as its results file), the
+    class report beside the results, and, for an nbgrader course, nbgrader's own
+    feedback/<student>/<assignment>/<notebook>.html; lines saying where they are."""
+    from grader.grading.batch import results_names
+    from grader.reports.class_page import write_report
+    from grader.reports.feedback import write_feedback
+
+    lines = []
+    if not no_feedback:
+        names = {str(path): Path(name).stem for path, name in results_names(targets).items()}
+        folder = Path(feedback_dir) if feedback_dir else results_dir / "feedback"
+        write_feedback([(result, names.get(str(result.metadata.get("path", "")),
+                                            result.student or "submission"))
+                        for result in results], folder)
+        lines.append(f"feedback pages in {folder}/")
+        if nbgrader_course:
+            from grader.grading.nbgrader_feedback import write_nbgrader_feedback
+
+            written = write_nbgrader_feedback(nbgrader_course, results)
+            lines.append(f"nbgrader feedback: {len(written)} pages in {nbgrader_course}/feedback/")
+    report = write_report(results, results_dir)
+    lines.append(f"class report: {report['html']} (and {report['csv'].name})")
+    return lines

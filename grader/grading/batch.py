@@ -264,6 +264,7 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
     result = grade_outcomes(instance, outcomes, metadata={
         "path": str(target.path), "digest": submission.digest,
         "isolation": worker.isolation.kind, "run_seconds": report.seconds,
+        "run_status": report.status,
         **({"grader_failure": True} if report.status == "worker-error" else {})}, plan=plan)
     notes = locked_cell_notes(submission, definition, config.salt)
     notes += _notes(submission, instance, config.limits, report)

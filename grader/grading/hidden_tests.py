@@ -37,6 +37,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from grader.reports.numbers import points_text
+
 DEMO_NOTE = ("(graded with the demo secret: no bptt-course.toml was found in the course "
              "folder or its parents, nor $BPTT_COURSE)")
 
@@ -65,8 +67,11 @@ def grade_stage(exercise_id: str, stage_name: str, namespace: Mapping[str, Any])
     """Grade one stage of the student's functions in `namespace`; print the feedback.
 
     Returns the points earned (a float, for nbgrader's partial credit); raises
-    AssertionError with the feedback when the stage earns nothing.
+    AssertionError with the feedback when the stage earns nothing, from a frame with no
+    source (`fail_with`), so that nbgrader's feedback shows the message and not the
+    grader's code.
     """
+    __tracebackhide__ = True      # IPython leaves this frame out of the traceback shown
     import numpy as np
 
     from exercises.instance import make_instance
@@ -93,11 +98,28 @@ def grade_stage(exercise_id: str, stage_name: str, namespace: Mapping[str, Any])
     earned = float(check.score * stage.points)
     earned = round(earned, 6) or earned  # 0.15, not 0.15000000000000002, in the gradebook
     if check.score <= 0.0:
-        raise AssertionError(check.message + (f"\n{DEMO_NOTE}" if config.is_demo else ""))
-    print(f"{stage_name}: {earned:g} of {stage.points:g} points\n{check.message}")
+        fail_with(AssertionError(check.message + (f"\n{DEMO_NOTE}" if config.is_demo else "")))
+    print(f"{stage_name}: {points_text(earned)} of {points_text(stage.points)} points\n"
+          f"{check.message}")
     if config.is_demo:
         print(DEMO_NOTE)
     return earned
+
+
+FEEDBACK_SOURCE = "raise error  # no points for this stage: what is wrong is said below\n"
+_RAISE = compile(FEEDBACK_SOURCE, "<bptt feedback>", "exec")
+
+
+def fail_with(error: BaseException) -> None:
+    """Raise error from a frame that has no source file: a notebook's traceback then ends
+    in "<bptt feedback>" and the message, never in lines of the grader."""
+    __tracebackhide__ = True
+    import linecache
+
+    # the one line a traceback shows of that frame, instead of "Could not get source"
+    linecache.cache["<bptt feedback>"] = (len(FEEDBACK_SOURCE), None, [FEEDBACK_SOURCE],
+                                          "<bptt feedback>")
+    exec(_RAISE, {"error": error})
 
 
 def claimed_variant_mismatch(notebook_json: str | bytes | Mapping[str, Any], exercise,

@@ -8,7 +8,17 @@
     class_report.py  class_csv, summary_text, misconception_counts,
                      write_class_reports: a class's files, rendered from the
                      same results
+    numbers.py       points_text, score_text, percent_text: the one rounding
+                     every rendering shows
+    feedback.py      render_feedback_html, render_feedback_markdown,
+                     write_feedback: a submission's feedback page
+    plots.py         error_map_svg, step_series_svg, loss_curve_svg, score
+                     histograms: matplotlib pictures as inline SVG
+    maths.py         equation_svg: LaTeX drawn offline by mathtext
+    class_page.py    class_view, render_report_html, report_csv, write_report,
+                     results_in: the class report
 
-Imports: numpy and the standard library only; nothing else of `grader`.
+Imports: numpy, jinja2, the standard library, exercises.misconceptions (titles) and,
+lazily, matplotlib; nothing else of `grader`.
 Nothing here grades.
 """

@@ -11,20 +11,24 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from grader.reports.numbers import points_text
 from grader.reports.render import render_junit
 from grader.reports.results import SubmissionResult
 
 
 def class_csv(results: Sequence[SubmissionResult]) -> str:
-    """One row per submission: student, exercise, score, max score, every check's points."""
-    checks = sorted({check.name for result in results for check in result.checks})
+    """One row per submission: student, exercise, score, max score, every check's points
+    (columns in the exercise's order), all rounded by `points_text`."""
+    from grader.reports.class_page import stage_order
+
+    checks = stage_order(results)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["student", "exercise", "score", "max_score", *checks, "path"])
     for result in sorted(results, key=lambda r: (r.student, r.exercise)):
-        earned = {check.name: f"{check.earned:g}" for check in result.checks}
-        writer.writerow([result.student, result.exercise, f"{result.score:g}",
-                         f"{result.max_score:g}", *(earned.get(name, "") for name in checks),
+        earned = {check.name: points_text(check.earned) for check in result.checks}
+        writer.writerow([result.student, result.exercise, points_text(result.score),
+                         points_text(result.max_score), *(earned.get(name, "") for name in checks),
                          result.metadata.get("path", "")])
     return out.getvalue()
 
@@ -70,7 +74,7 @@ def summary_text(results: Sequence[SubmissionResult], isolation: str = "") -> st
     for result in sorted(results, key=lambda r: (r.student, r.exercise)):
         wrong = [check.name for check in result.checks if check.score < 1.0]
         rows.append((printable(result.student) or "?", printable(result.exercise) or "?",
-                     f"{result.score:g}/{result.max_score:g}",
+                     f"{points_text(result.score)}/{points_text(result.max_score)}",
                      printable(str(result.metadata.get("path", ""))),
                      ("wrong: " + ", ".join(wrong)) if wrong else "all right"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -78,7 +82,7 @@ def summary_text(results: Sequence[SubmissionResult], isolation: str = "") -> st
              + "  " + row[4] for row in rows]
     if results:
         mean = sum(r.score for r in results) / len(results)
-        lines += ["", f"{len(results)} submissions, mean score {mean:.2f}"]
+        lines += ["", f"{len(results)} submissions, mean score {points_text(mean)}"]
     warnings = identity_warnings(results)
     if warnings:
         lines += ["", "Warnings:"] + [f"  {warning}" for warning in warnings]

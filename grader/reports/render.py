@@ -39,6 +39,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from grader.reports.numbers import points_text
 from grader.reports.results import CheckResult, SubmissionResult
 
 AUDIENCES = ("student", "instructor")
@@ -71,12 +72,10 @@ def redacted(check: CheckResult, label: str) -> CheckResult:
     return replace(check, name=label, message=WITHHELD, details={}, tags=())
 
 
-def _points(x: float) -> str:
-    text = f"{x:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
+_points = points_text      # the one rounding every rendering shares (grader.reports.numbers)
 
 
-def _withheld_text(withheld: list[CheckResult]) -> str:
+def withheld_text(withheld: list[CheckResult]) -> str:
     total = sum(c.points for c in withheld)
     n = len(withheld)
     return (f"{n} more check{'s are' if n > 1 else ' is'} hidden ({_points(total)} points); "
@@ -106,7 +105,7 @@ def render_text(result: SubmissionResult, audience: str = "student",
     if result.output:
         lines += [result.output, ""]
     if withheld:
-        lines.append(_withheld_text(withheld))
+        lines.append(withheld_text(withheld))
         earned = sum(c.earned for c in seen)
         possible = sum(c.points for c in seen)
         lines.append(f"Total of the checks shown: {_points(earned)} / {_points(possible)}")
@@ -178,7 +177,7 @@ def junit_element(results: SubmissionResult | Iterable[SubmissionResult],
                                         message=xml_text(_first_line(c.message) or c.status))
                 outcome.text = xml_text(c.message)
         if withheld:
-            ET.SubElement(suite, "system-out").text = _withheld_text(withheld)
+            ET.SubElement(suite, "system-out").text = withheld_text(withheld)
     for key, value in totals.items():
         root.set(key, str(value))
     return root

@@ -1,0 +1,170 @@
+"""The feedback page of one submission: a self-contained HTML file and its Markdown twin.
+
+    SubmissionResult ──► feedback_view (what this reader may see) ──► page.html.j2 / page.md.j2
+
+The page shows the score, a table of the checks in the exercise's order, and
+for every check its message; for a wrong answer whose mistake the grader
+named, the corrected equation drawn offline (`grader.reports.maths`), and the
+pictures its details carry (`grader.reports.plots`): where in time and in
+which output the answer departs from the reference, a per-step curve, a
+training loss curve.
+
+Who reads it. The page is a student's: checks whose visibility is not in
+`shown` appear only as a count and their points (as in `render_text`), never
+their name, message, details, inputs or expected values. Details are drawn
+only for the checks shown.
+
+Offline. Everything is in the file: the CSS inline, pictures and equations as
+inline SVG with glyphs as paths, no script, no font, no link to anything.
+Free text (messages, printed output) is escaped by jinja2 in HTML, and in
+Markdown sits in fenced blocks longer than any run of backticks it holds, so
+nothing a student's code printed can become markup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from grader.reports.numbers import percent_text, points_text, score_text
+from grader.reports.render import STUDENT_SHOWN, split_by_audience, withheld_text
+from grader.reports.results import CheckResult, SubmissionResult
+
+CAPTIONS = {
+    "error_map": "Where your answer departs from the reference, output by output and step by "
+                 "step (the first probe that went wrong). Pale green cells are right, the darker "
+                 "a cell the larger its relative error; grey cells are steps an output does "
+                 "not have (a parameter gradient is one sum over every step: \"all t\").",
+    "step_series": "Your values step by step (dashed) over the reference's (solid).",
+    "loss_curve": "Training loss per step: yours (dashed) over the reference's (solid).",
+}
+
+
+@dataclass
+class CheckView:
+    """One check as the page shows it."""
+
+    number: int
+    name: str
+    status: str
+    score: str
+    fraction: float
+    message: str
+    misconception: str | None = None
+    equation_svg: str | None = None
+    pictures: list[tuple[str, str, str]] = field(default_factory=list)   # kind, svg, caption
+
+
+@dataclass
+class FeedbackView:
+    """Everything a feedback page shows, already rounded, filtered and drawn."""
+
+    title: str
+    student: str
+    exercise: str
+    total: str
+    percent: str
+    checks: list[CheckView]
+    withheld: str
+    notes: str
+
+
+def _equation(details: Mapping[str, Any], drawn: bool, number: int) -> str | None:
+    """The correction drawn, its ids (shared by every drawing of that equation, which is
+    cached) made the check's own."""
+    correction = details.get("correction")
+    if not drawn or not isinstance(correction, str):
+        return None
+    from grader.reports.maths import equation_svg
+
+    svg = equation_svg(correction)
+    return None if svg is None else re.sub(r'(id="|href="#|url\(#)eq', rf"\1c{number}eq", svg)
+
+
+def check_view(number: int, check: CheckResult, drawn: bool = True) -> CheckView:
+    """A check shown to its reader (it must be one they may see); drawn=False skips the
+    pictures and equations (the Markdown twin)."""
+    pictures = []
+    if drawn and check.details:
+        from grader.reports.plots import pictures as draw
+
+        pictures = [(kind, svg, CAPTIONS[kind]) for kind, svg in draw(check.details)]
+    misconception = check.details.get("misconception")
+    return CheckView(number=number, name=check.name, status=check.status,
+                     score=score_text(check.earned, check.points), fraction=check.score,
+                     message=check.message,
+                     misconception=misconception if isinstance(misconception, str) else None,
+                     equation_svg=_equation(check.details, drawn, number), pictures=pictures)
+
+
+def feedback_view(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN,
+                  drawn: bool = True) -> FeedbackView:
+    """What the student may see of `result`, ready for a template."""
+    seen, withheld = split_by_audience(result, "student", shown)
+    if withheld:
+        earned, possible = sum(c.earned for c in seen), sum(c.points for c in seen)
+        total = f"{score_text(earned, possible)} (checks shown)"
+    else:
+        earned, possible = result.score, result.max_score
+        total = score_text(earned, possible)
+    return FeedbackView(
+        title=f"Feedback: {result.exercise or '?'}, {result.student or '?'}",
+        student=result.student, exercise=result.exercise, total=total,
+        percent=percent_text(earned / possible) if possible > 0 else "",
+        checks=[check_view(i, c, drawn) for i, c in enumerate(seen, 1)],
+        withheld=withheld_text(withheld) if withheld else "", notes=result.output.strip())
+
+
+@cache
+def _environment():
+    import jinja2
+
+    import templates
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(templates.__file__).parent / "feedback"),
+        autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    environment.filters.update(fenced=fenced, points=points_text, percent=percent_text)
+    return environment
+
+
+def render_template(name: str, **context: Any) -> str:
+    """A template of templates/feedback/ rendered with the reports' filters."""
+    return _environment().get_template(name).render(**context)
+
+
+def fenced(text: str) -> str:
+    """text in a Markdown fenced block whose fence no run of backticks in it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def render_feedback_html(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN) -> str:
+    """The self-contained HTML feedback page."""
+    return render_template("page.html.j2", page=feedback_view(result, shown, drawn=True))
+
+
+def render_feedback_markdown(result: SubmissionResult,
+                             shown: Sequence[str] = STUDENT_SHOWN) -> str:
+    """The Markdown twin: the same table and messages, no pictures."""
+    return render_template("page.md.j2", page=feedback_view(result, shown, drawn=False))
+
+
+def write_feedback(results: Iterable[tuple[SubmissionResult, str]], directory: Path,
+                   shown: Sequence[str] = STUDENT_SHOWN) -> list[Path]:
+    """<directory>/<stem>.html and <stem>.md for each (result, file stem); the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for result, stem in results:
+        for suffix, render in ((".html", render_feedback_html),
+                               (".md", render_feedback_markdown)):
+            path = directory / f"{stem}{suffix}"
+            path.write_text(render(result, shown), encoding="utf-8")
+            written.append(path)
+    return written
