@@ -71,3 +71,30 @@ def test_packed_arrays_come_back_equal_and_identical_ones_are_stored_once(arrays
     distinct = {(a.dtype.str, a.shape, a.tobytes()): a.size for a in arrays}
     stored = sum(part.size for parts in packed.buffers.values() for part in parts)
     assert stored == sum(distinct.values())
+
+
+@settings(max_examples=30, deadline=None)
+@given(specs=st.lists(st.tuples(st.sampled_from(["f8", "f4", "i8", "i4", "b1", "u1"]),
+                                st.lists(st.integers(0, 4), max_size=3)), max_size=8),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_job_in_carries_every_argument_back_to_the_job_bit_for_bit(specs, seed, tmp_path_factory):
+    """write_job (the parent) and read_job (the job) agree on job.in: one file, every array
+    back with its dtype, shape and bytes, and plain values as they were."""
+    from grader.sandbox.protocol import Call, write_job
+    from grader.sandbox.zygote import decode, read_job
+
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(rng.standard_normal(shape) * 100).astype(dtype) for dtype, shape in specs]
+    kwargs = {f"a{i}": array for i, array in enumerate(arrays)}
+    kwargs["plain"] = {"T": 3, "h": [1.5, None, "x"]}
+    folder = tmp_path_factory.mktemp("job")
+    write_job(folder, "given = 1", ["cell"], [Call("f", 0, kwargs)])
+    assert [p.name for p in folder.iterdir()] == ["job.in"]
+    plan, buffers = read_job(folder / "job.in")
+    assert (plan["given"], plan["cells"]) == ("given = 1", ["cell"])
+    back = {name: decode(value, buffers) for name, value in plan["calls"][0]["kwargs"].items()}
+    assert back["plain"] == {"T": 3, "h": [1.5, None, "x"]}
+    for i, array in enumerate(arrays):
+        got = back[f"a{i}"]
+        assert got.dtype == array.dtype and got.shape == array.shape
+        assert got.tobytes() == array.tobytes() and got.flags.writeable

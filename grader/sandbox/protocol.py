@@ -1,7 +1,6 @@
 """The wire format between the trusted parent and a sandbox job: what goes in, what comes back.
 
-In: a job folder written by the parent, `plan.json` and `arguments.npz` (see
-`write_job`). Out: `out.bundle` (`JobFiles`), which holds `outputs.jsonl`, one JSON
+In: a job folder written by the parent, one file `job.in` (see `write_job`). Out: `out.bundle` (`JobFiles`), which holds `outputs.jsonl`, one JSON
 record per call, and the `.npy` answers, read here as data only: JSON with every name
 and type checked, `.npy` files loaded with `allow_pickle=False` after their header has been checked
 against their size, never more than MAX_ITEMS values per result or
@@ -83,11 +82,15 @@ class JobReport:
     budget_note: str | None = None           # Budget.note(): the parent stopped decoding
 
 
+ALIGN = 16          # each buffer of job.in starts on a multiple of this many bytes
+
+
 class PackedArrays:
-    """The arrays of a job, packed into one flat buffer per dtype for arguments.npz.
+    """The arrays of a job, packed into one flat buffer per dtype, the body of job.in.
 
     A job's callee tables hold hundreds of small arrays (every step's arguments and
-    answers); one .npz member each cost more than grading. Packed, an array is
+    answers); one .npz member each cost more than grading, and opening an .npz made
+    each job import zipfile afresh (16 ms). Packed, an array is
     {"packed": [buffer, offset, shape]}, and an array equal to one already packed (the
     same weights passed at every step) is stored once.
     """
@@ -98,7 +101,7 @@ class PackedArrays:
         self.seen: dict[tuple, dict] = {}
 
     def add(self, array: np.ndarray) -> dict:
-        array = np.ascontiguousarray(array)
+        array = np.ascontiguousarray(array).reshape(array.shape)   # a 0-d array stays 0-d
         key = (array.dtype.str, array.shape, hashlib.sha1(array.tobytes()).digest())
         if key not in self.seen:
             name = array.dtype.str.lstrip("<>=|")      # f8, i8, b1: one buffer per dtype
@@ -108,8 +111,17 @@ class PackedArrays:
             self.seen[key] = {"packed": [name, offset, list(array.shape)]}
         return self.seen[key]
 
-    def save(self, path: Path) -> None:
-        np.savez(path, **{name: np.concatenate(parts) for name, parts in self.buffers.items()})
+    def layout(self) -> tuple[list[list], list[bytes]]:
+        """([[dtype name, byte offset, count], …], the bytes): each buffer in native
+        byte order, starting at a multiple of ALIGN bytes of the body."""
+        entries, parts, offset = [], [], 0
+        for name, arrays in self.buffers.items():
+            data = np.concatenate(arrays).astype(np.dtype(name), copy=False).tobytes()
+            padding = -len(data) % ALIGN
+            entries.append([name, offset, self.sizes[name]])
+            parts += [data, b"\0" * padding]
+            offset += len(data) + padding
+        return entries, parts
 
 
 def _encode(value, arrays: PackedArrays) -> dict:
@@ -131,8 +143,9 @@ def _encode(value, arrays: PackedArrays) -> dict:
 
 
 def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> None:
-    """The job folder the zygote reads: plan.json, and every argument array packed in
-    arguments.npz (numeric arrays only, read back without pickle)."""
+    """The job folder the zygote reads: one file, job.in, a first line of JSON (the
+    plan, and where each dtype's buffer lies in the body), then every argument array
+    packed (numeric arrays only, read back with numpy.frombuffer, never unpickled)."""
     arrays = PackedArrays()
     plan = {"given": given, "cells": cells, "calls": [
         {"stage": call.stage, "probe": call.probe, "repeat": call.repeat,
@@ -143,8 +156,10 @@ def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> 
                                       for kwargs, answer in spec["calls"]]}
                      for name, spec in call.callees.items()}}
         for call in calls]}
-    (folder / "plan.json").write_text(json.dumps(plan))
-    arrays.save(folder / "arguments.npz")
+    plan["buffers"], body = arrays.layout()
+    with open(folder / "job.in", "wb") as handle:
+        handle.write(json.dumps(plan).encode() + b"\n")
+        handle.writelines(body)
 
 
 _OUTPUT_NAME = re.compile(r"^[cr]\d+(_\d+)?\.npy$")
