@@ -1,9 +1,10 @@
 """The wire format between the trusted parent and a sandbox job: what goes in, what comes back.
 
-In: a job folder written by the parent, one file `job.in` (see `write_job`). Out: `out.bundle` (`JobFiles`), which holds `outputs.jsonl`, one JSON
-record per call, and the `.npy` answers, read here as data only: JSON with every name
-and type checked, `.npy` files loaded with `allow_pickle=False` after their header has been checked
-against their size, never more than MAX_ITEMS values per result or
+In: a job folder written by the parent, one file `job.in` (see `write_job`). Out:
+`out.bundle` (`JobFiles`), which holds `outputs.jsonl`, one JSON record per call, and
+the `.npy` answers, read here as data only: JSON with every name and type checked,
+`.npy` headers read once and checked against their size before any array is made,
+objects refused, never more than MAX_ITEMS values per result or
 MAX_RESULT_BYTES per file, and never more than a `Budget` of bytes, arrays and
 records per submission. Every file is opened as a job could have left it: no
 link followed, never blocking, regular with one link, size-capped
@@ -217,34 +218,43 @@ def _decode_value(encoded: Any, files: JobFiles, budget: Budget | None = None) -
         return ForeignValue("unreadable array")
     budget.take("bytes", len(data))
     try:
-        if not _npy_size_matches(io.BytesIO(data), len(data)):
-            return ForeignValue("unreadable array")
-        array = np.load(io.BytesIO(data), allow_pickle=False)
+        array = _load_npy(data)
     except (OSError, ValueError, EOFError, MemoryError):
+        return ForeignValue("unreadable array")
+    if array is None:
         return ForeignValue("unreadable array")
     return array if type(array) is np.ndarray else ForeignValue("malformed result")
 
 
-def _npy_size_matches(handle, size: int) -> bool:
-    """Whether a .npy file holds exactly the data its header promises, and no more than
-    MAX_RESULT_BYTES of it.
+def _load_npy(data: bytes) -> np.ndarray | None:
+    """The array of a .npy file's bytes, or None when it does not hold exactly the data
+    its header promises, or more than MAX_RESULT_BYTES of it, or objects.
 
-    np.load allocates what the header says before reading: a forged header of shape
-    (10**5, 10**5) with 100 bytes behind it asked this process for 75 GiB (MemoryError,
-    "the grader failed"), and a smaller lie would have been granted.
+    The header is read once, and checked before anything is allocated: np.load
+    allocates what the header says before reading, and a forged header of shape
+    (10**5, 10**5) with 100 bytes behind it asked this process for 75 GiB
+    (MemoryError, "the grader failed"). The data is then taken as it is, as np.load
+    would take it (a Fortran-ordered array stays so), into an array of its own.
     """
     fmt = np.lib.format
+    handle = io.BytesIO(data)
     version = fmt.read_magic(handle)
     if version == (1, 0):
-        shape, _, dtype = fmt.read_array_header_1_0(handle)
+        shape, fortran_order, dtype = fmt.read_array_header_1_0(handle)
     elif version == (2, 0):
-        shape, _, dtype = fmt.read_array_header_2_0(handle)
+        shape, fortran_order, dtype = fmt.read_array_header_2_0(handle)
     else:
-        return False
+        return None
     if dtype.hasobject:
-        return False
-    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    return needed <= MAX_RESULT_BYTES and needed == size - handle.tell()
+        return None
+    count = int(np.prod(shape, dtype=object))
+    if count * dtype.itemsize > MAX_RESULT_BYTES or \
+            count * dtype.itemsize != len(data) - handle.tell():
+        return None
+    flat = np.frombuffer(data, dtype, count, handle.tell())
+    if fortran_order:
+        return flat.reshape(shape[::-1]).transpose().copy(order="K")
+    return flat.reshape(shape).copy()
 
 
 MAX_ITEMS = 64        # as in the worker: more values than any stage returns
