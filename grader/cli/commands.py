@@ -1,17 +1,33 @@
 """The `bptt` group, and the commands that write exercises and notebooks."""
 
+import importlib
+
 import click
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose heavier commands are imported only when they are run (or listed in
+    --help): `bptt grade` of one notebook does not pay for `bptt demo`'s imports."""
+
+    lazy: dict[str, str] = {}          # command name → "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
 def main() -> None:
     """Exercises and autograding for backpropagation through time."""
 
 
 def _add_demo() -> None:
-    from grader.cli.demo import demo
-
-    main.add_command(demo)
+    main.lazy = {**main.lazy, "demo": "grader.cli.demo:demo"}
 
 
 # -- exercises, notebooks and nbgrader (see grader/authoring/notebooks.py) ---------------

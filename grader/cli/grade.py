@@ -8,6 +8,7 @@ unreadable course or roster file, an nbgrader course graded with the demo secret
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import click
@@ -44,6 +45,44 @@ def course_config(course: str | None, nbgrader_course: str | None, demo_secret: 
     return config
 
 
+class SandboxStart(threading.Thread):
+    """A sandbox worker started beside the imports of the rest of the command: bubblewrap
+    and the zygote's own numpy import take as long as the grader's imports, and one
+    submission needs both. The thread lives until `close`, since the zygote dies with
+    the thread that started it (bubblewrap's --die-with-parent). `worker` is None when
+    it failed to start: the grading then starts one itself, and says why it cannot."""
+
+    def __init__(self, course_options: tuple, isolate: bool):
+        super().__init__(name="sandbox-start", daemon=True)
+        self.course_options, self.isolate = course_options, isolate
+        self.config = self.worker = None
+        self.started, self.done = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        try:
+            from grader.sandbox.worker import Worker
+
+            self.config = course_config(*self.course_options)
+            self.worker = Worker(self.config.limits, 0, isolate=self.isolate)
+        except Exception:  # noqa: BLE001 — the command reports it, as without this thread
+            self.worker = None
+        finally:
+            self.started.set()
+        self.done.wait()
+        if self.worker is not None:
+            self.worker.close()
+
+    def take(self, config):
+        """The started worker, if it started with these limits (its closing is `close`)."""
+        self.started.wait()
+        return self.worker if self.config is not None and \
+            self.config.limits == config.limits else None
+
+    def close(self) -> None:
+        self.done.set()
+        self.join()
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--results", "results_dir", default="bptt-results", show_default=True,
@@ -71,6 +110,21 @@ def course_config(course: str | None, nbgrader_course: str | None, demo_secret: 
 def grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
           nbgrader_course, demo_secret) -> None:
     """Grade notebooks or .py files: files, folders or an nbgrader submitted/ tree."""
+    sandbox = None
+    if len(paths) == 1 and os.path.isfile(paths[0]):      # one submission: no pool, and its
+        sandbox = SandboxStart((course, nbgrader_course, demo_secret, False),
+                               not no_isolation)          # sandbox starts beside the imports
+        sandbox.start()
+    try:
+        _grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
+               nbgrader_course, demo_secret, sandbox)
+    finally:
+        if sandbox is not None:
+            sandbox.close()
+
+
+def _grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
+           nbgrader_course, demo_secret, sandbox) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress
@@ -105,7 +159,8 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
         summary = grade_batch(targets, config, results_dir, student=student, exercise=exercise,
                               workers=workers, isolate=not no_isolation,
                               progress=lambda done, total: progress.update(task, completed=done,
-                                                                           total=total))
+                                                                           total=total),
+                              worker=sandbox.take(config) if sandbox is not None else None)
     write_class_reports(summary.results, results_dir, summary.isolation)
     if nbgrader_course:
         from grader.grading.nbgrader_gradebook import write_auto_scores
