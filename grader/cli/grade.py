@@ -45,42 +45,55 @@ def course_config(course: str | None, nbgrader_course: str | None, demo_secret: 
     return config
 
 
-class SandboxStart(threading.Thread):
-    """A sandbox worker started beside the imports of the rest of the command: bubblewrap
-    and the zygote's own numpy import take as long as the grader's imports, and one
-    submission needs both. The thread lives until `close`, since the zygote dies with
-    the thread that started it (bubblewrap's --die-with-parent). `worker` is None when
-    it failed to start: the grading then starts one itself, and says why it cannot."""
+class StartingWorker:
+    """A sandbox `Worker` started in a thread beside the rest of the command: bubblewrap
+    and the zygote's own numpy import take as long as the grader's imports and its
+    planning of the submission's calls, and one submission needs both. It stands for
+    the worker (`run`, `isolation`), so only the job waits for it; when the worker could
+    not start, the job says why (`SandboxUnavailable`), as a batch does. The thread
+    lives until `close`: the zygote dies with the thread that started it (bubblewrap's
+    --die-with-parent)."""
 
     def __init__(self, course_options: tuple, isolate: bool):
-        super().__init__(name="sandbox-start", daemon=True)
         self.course_options, self.isolate = course_options, isolate
-        self.config = self.worker = None
+        self.worker = self.error = None
         self.started, self.done = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._start_and_hold, name="sandbox-start",
+                                       daemon=True)
+        self.thread.start()
 
-    def run(self) -> None:
+    def _start_and_hold(self) -> None:
         try:
             from grader.sandbox.worker import Worker
 
-            self.config = course_config(*self.course_options)
-            self.worker = Worker(self.config.limits, 0, isolate=self.isolate)
-        except Exception:  # noqa: BLE001 — the command reports it, as without this thread
-            self.worker = None
+            limits = course_config(*self.course_options).limits
+            self.worker = Worker(limits, 0, isolate=self.isolate)
+        except Exception as error:  # noqa: BLE001 — said by the first job (`_started`)
+            self.error = repr(error)
         finally:
             self.started.set()
         self.done.wait()
         if self.worker is not None:
             self.worker.close()
 
-    def take(self, config):
-        """The started worker, if it started with these limits (its closing is `close`)."""
+    def _started(self):
+        from grader.grading.batch import SandboxUnavailable
+
         self.started.wait()
-        return self.worker if self.config is not None and \
-            self.config.limits == config.limits else None
+        if self.worker is None:
+            raise SandboxUnavailable(f"the sandbox worker could not start ({self.error})")
+        return self.worker
+
+    def run(self, *args, **kwargs):
+        return self._started().run(*args, **kwargs)
+
+    @property
+    def isolation(self):
+        return self._started().isolation
 
     def close(self) -> None:
         self.done.set()
-        self.join()
+        self.thread.join()
 
 
 @click.command()
@@ -112,9 +125,8 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
     """Grade notebooks or .py files: files, folders or an nbgrader submitted/ tree."""
     sandbox = None
     if len(paths) == 1 and os.path.isfile(paths[0]):      # one submission: no pool, and its
-        sandbox = SandboxStart((course, nbgrader_course, demo_secret, False),
-                               not no_isolation)          # sandbox starts beside the imports
-        sandbox.start()
+        sandbox = StartingWorker((course, nbgrader_course, demo_secret, False),
+                                 not no_isolation)        # sandbox starts beside the imports
     try:
         _grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
                nbgrader_course, demo_secret, sandbox)
@@ -160,7 +172,7 @@ def _grade(paths, results_dir, exercise, student, roster, course, workers, no_is
                               workers=workers, isolate=not no_isolation,
                               progress=lambda done, total: progress.update(task, completed=done,
                                                                            total=total),
-                              worker=sandbox.take(config) if sandbox is not None else None)
+                              worker=sandbox)
     write_class_reports(summary.results, results_dir, summary.isolation)
     if nbgrader_course:
         from grader.grading.nbgrader_gradebook import write_auto_scores

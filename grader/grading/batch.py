@@ -313,6 +313,8 @@ def _grade_one(worker: Worker, config: CourseConfig, target: Target, student: st
     """(target, its results as Gradescope JSON, the isolation that held): one submission."""
     try:
         result = grade_target(target, config, worker, student, exercise)
+    except SandboxUnavailable:
+        raise                       # no sandbox at all: the batch cannot run
     except Exception as error:  # the grader's own fault: still a result, never a lost batch
         result = unreadable(target, f"The grader failed on this submission ({error!r}); "
                                     "tell your instructor.")
@@ -383,8 +385,9 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
     """Grade every target not graded before, recording each grade as it is done.
 
     One submission to grade is graded in this process, in `worker` when one is given
-    (started already, and closed by the caller); more go to a pool of `workers`
-    processes, each with a sandbox of its own (`worker` is then not used)."""
+    (a `Worker`, or anything with its `run` and `isolation`, such as one still starting;
+    closed by the caller); more go to a pool of `workers` processes, each with a sandbox
+    of its own (`worker` is then not used)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Gradebook(results_dir / "gradebook.sqlite")
     context = context_fingerprint(config)
