@@ -114,3 +114,39 @@ def test_a_course_file_sets_the_budget(tmp_path):
     assert set(limits.job()) == {"wall_seconds", "cpu_seconds", "memory_mb", "file_mb",
                                  "processes", "output_kb"}
     assert limits.job(3.0)["wall_seconds"] == 3.0 and limits.job(99)["wall_seconds"] == 20
+
+
+@pytest.mark.parametrize("lost, cached", [(0.2, True), (1.45, False)])
+def test_a_sandbox_failure_is_never_cached_when_the_budget_cannot_rerun_it(lost, cached,
+                                                                           tmp_path):
+    """The first job fails in the sandbox after `lost` seconds (a zygote that did not answer).
+    With time left for a full job, the rerun's grade is the grade; without, the result is
+    the sandbox's failure, which a batch never caches (a rerun grades it)."""
+    student = "honest-ben"
+    variant = choose_variant(EXERCISE.variant_space, EXERCISE.id, student, PUBLIC_SALT)
+    path = tmp_path / f"{student}.ipynb"
+    path.write_text(json.dumps({
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"bptt": {"exercise": EXERCISE.id, "student": student}},
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                   "source": source}
+                  for source in stage_solutions(EXERCISE, variant).values()]}))
+    limits = Limits(wall_seconds=1, cpu_seconds=1, memory_mb=512, submission_seconds=1.5)
+    config = CourseConfig(secret=SECRET, limits=limits)
+    with Worker(limits) as worker:
+        run_once, failures = worker._run_once, []
+
+        def failing_once(*args, **kwargs):
+            outcomes, stalled, report = run_once(*args, **kwargs)
+            if not failures:
+                failures.append(time.sleep(lost))
+                report.status = "worker-error"
+            return outcomes, stalled, report
+
+        worker._run_once = failing_once
+        result = grade_target(Target(path, student=student, exercise=EXERCISE.id), config,
+                              worker)
+    assert failures
+    assert ("grader_failure" not in result.metadata) == cached
+    if cached:
+        assert result.score == EXERCISE.points

@@ -75,6 +75,7 @@ class JobReport:
     """What one job did, besides its outcomes."""
 
     status: str                              # ok, timeout, crashed, worker-error
+    wall_seconds: float = float("inf")       # the wall limit the job ran under
     seconds: float = 0.0
     stdout: str = ""
     cell_errors: list[str] = field(default_factory=list)

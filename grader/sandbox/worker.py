@@ -391,12 +391,22 @@ class Worker:
         deadline = time.monotonic() + self.limits.submission_seconds
         for attempt in range(1 + self.limits.retries):
             part = calls[start:]
-            outcomes, stalled, part_report = self._run_within(given, cells, part, stage_outputs,
-                                                              budget, deadline)
-            if part_report.status == "worker-error" and retry:
+            ran = self._run_within(given, cells, part, stage_outputs, budget, deadline)
+            if ran is None:                       # a resume with no time left: not run
+                why = (f"not run: the submission's time budget of "
+                       f"{self.limits.submission_seconds:g} s was spent "
+                       "(limits.submission_seconds)")
+                per_call += [Outcome(error=why) for _ in part]
+                break
+            if ran[2].status == "worker-error" and retry:
                 self._restart()
-                outcomes, stalled, part_report = self._run_within(given, cells, part,
-                                                                  stage_outputs, budget, deadline)
+                again = self._run_within(given, cells, part, stage_outputs, budget, deadline)
+                # The sandbox's failure stays the sandbox's (never cached as a grade) when
+                # what it left of the budget was too short to run the job again in full.
+                if again is not None and not (again[2].status == "timeout"
+                                              and again[2].wall_seconds < self.limits.wall_seconds):
+                    ran = again
+            outcomes, stalled, part_report = ran
             if report is None:
                 report = part_report
             else:
@@ -416,14 +426,11 @@ class Worker:
 
     def _run_within(self, given: str, cells: list[str], calls: list[Call], stage_outputs,
                     budget: Budget, deadline: float):
-        """`_run_once` with a wall limit of what is left before `deadline`; when that is
-        less than the shortest job, no job: every call is reported as not run."""
+        """`_run_once` with a wall limit of what is left before `deadline`, or None when
+        that is less than the shortest job (the first job always has the whole budget)."""
         left = deadline - time.monotonic()
         if left < MIN_WALL_SECONDS:
-            why = (f"not run: the submission's time budget of {self.limits.submission_seconds:g} s "
-                   "was spent (limits.submission_seconds)")
-            return ([Outcome(error=why) for _ in calls], None,
-                    JobReport(status="timeout", detail="the submission's time budget was spent"))
+            return None
         return self._run_once(given, cells, calls, stage_outputs, budget, wall_seconds=left)
 
     def _run_once(self, given: str, cells: list[str], calls: list[Call], stage_outputs,
@@ -441,6 +448,7 @@ class Worker:
             reply = self._request({"job": name, "uid": self.uid, "limits": limits,
                                    "nonce": nonce}, nonce, limits["wall_seconds"])
             report = JobReport(status=str(reply.get("status", "worker-error")),
+                               wall_seconds=limits["wall_seconds"],
                                seconds=float(reply.get("seconds", 0.0) or 0.0),
                                stdout=str(reply.get("stdout", ""))[:self.limits.output_kb * 1024],
                                detail=str(reply.get("exit") or reply.get("detail") or "")
