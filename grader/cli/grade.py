@@ -127,16 +127,7 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
     if len(paths) == 1 and os.path.isfile(paths[0]):      # one submission: no pool, and its
         sandbox = StartingWorker((course, nbgrader_course, demo_secret, False),
                                  not no_isolation)        # sandbox starts beside the imports
-    try:
-        _grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
-               nbgrader_course, demo_secret, sandbox)
-    finally:
-        if sandbox is not None:
-            sandbox.close()
-
-
-def _grade(paths, results_dir, exercise, student, roster, course, workers, no_isolation,
-           nbgrader_course, demo_secret, sandbox) -> None:
+        click.get_current_context().call_on_close(sandbox.close)
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress
