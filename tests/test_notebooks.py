@@ -468,3 +468,22 @@ def test_the_command_line_and_grade_stage_do_not_import_nbformat():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("exercise_id", ["elman", "two-layer"])
+def test_a_roster_written_on_every_core_is_the_same_bytes_as_on_one(exercise_id, tmp_path):
+    """`bptt generate --roster` shares the students out among processes; each file is
+    the same, byte for byte, as when one process writes them all, and listed in order."""
+    runner = CliRunner()
+    roster = tmp_path / "roster.csv"
+    students = ["ada", "bao-17", "cy", "dee", "eve", "fay", "gus"]
+    roster.write_text("id\n" + "\n".join(students) + "\n")
+    written = {}
+    for workers in ("1", "3"):
+        result = runner.invoke(main, ["generate", exercise_id, "--roster", str(roster),
+                                      "--out", str(tmp_path / workers), "--workers", workers])
+        assert result.exit_code == 0, result.output
+        assert result.output.split() == [str(tmp_path / workers / f"{exercise_id}-{s}.ipynb")
+                                         for s in students]
+        written[workers] = {p.name: p.read_bytes() for p in (tmp_path / workers).iterdir()}
+    assert written["1"] == written["3"] and len(written["1"]) == len(students)

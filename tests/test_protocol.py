@@ -71,3 +71,55 @@ def test_packed_arrays_come_back_equal_and_identical_ones_are_stored_once(arrays
     distinct = {(a.dtype.str, a.shape, a.tobytes()): a.size for a in arrays}
     stored = sum(part.size for parts in packed.buffers.values() for part in parts)
     assert stored == sum(distinct.values())
+
+
+@settings(max_examples=30, deadline=None)
+@given(specs=st.lists(st.tuples(st.sampled_from(["f8", "f4", "i8", "i4", "b1", "u1"]),
+                                st.lists(st.integers(0, 4), max_size=3)), max_size=8),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_job_in_carries_every_argument_back_to_the_job_bit_for_bit(specs, seed, tmp_path_factory):
+    """write_job (the parent) and read_job (the job) agree on job.in: one file, every array
+    back with its dtype, shape and bytes, and plain values as they were."""
+    from grader.sandbox.protocol import Call, write_job
+    from grader.sandbox.zygote import decode, read_job
+
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(rng.standard_normal(shape) * 100).astype(dtype) for dtype, shape in specs]
+    kwargs = {f"a{i}": array for i, array in enumerate(arrays)}
+    kwargs["plain"] = {"T": 3, "h": [1.5, None, "x"]}
+    folder = tmp_path_factory.mktemp("job")
+    write_job(folder, "given = 1", ["cell"], [Call("f", 0, kwargs)])
+    assert [p.name for p in folder.iterdir()] == ["job.in"]
+    plan, buffers = read_job(folder / "job.in")
+    assert (plan["given"], plan["cells"]) == ("given = 1", ["cell"])
+    back = {name: decode(value, buffers) for name, value in plan["calls"][0]["kwargs"].items()}
+    assert back["plain"] == {"T": 3, "h": [1.5, None, "x"]}
+    for i, array in enumerate(arrays):
+        got = back[f"a{i}"]
+        assert got.dtype == array.dtype and got.shape == array.shape
+        assert got.tobytes() == array.tobytes() and got.flags.writeable
+
+
+@settings(max_examples=60, deadline=None)
+@given(dtype=st.sampled_from(["<f8", ">f8", "<f4", "<i8", ">i4", "|b1", "|u1", "<c16", "<f2"]),
+       shape=st.lists(st.integers(0, 4), max_size=3), fortran=st.booleans(),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_an_answer_is_read_as_numpy_itself_reads_it(dtype, shape, fortran, seed):
+    """The parent reads each .npy header once; what it gets is what np.load gets."""
+    from grader.sandbox.protocol import _load_npy
+
+    rng = np.random.default_rng(seed)
+    array = np.asarray(rng.standard_normal(shape) * 50).astype(dtype)
+    if fortran:
+        array = np.asfortranarray(array)
+    data = npy(array)
+    expected = np.load(io.BytesIO(data), allow_pickle=False)
+    got = _load_npy(data)
+    assert type(got) is np.ndarray and got.dtype == expected.dtype
+    assert got.shape == expected.shape and got.tobytes(order="A") == expected.tobytes(order="A")
+    assert got.flags.f_contiguous == expected.flags.f_contiguous and got.flags.writeable
+    for forged in (data + b"x", data[:-1]):           # a byte too many, a byte too few
+        try:
+            assert _load_npy(forged) is None
+        except ValueError:                            # a cut header: the caller's "unreadable"
+            pass

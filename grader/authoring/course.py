@@ -4,12 +4,14 @@
     secret = "a long random string kept by the instructor"   # hidden probe data
     salt = "bptt-autograder/variants/v1"                      # public: variants
     [limits]
-    wall_seconds = 20        # per submission, all its calls
+    wall_seconds = 20        # per job: one run of the student's cells and calls
     cpu_seconds = 20
     memory_mb = 1024
     file_mb = 16
     processes = 64
     output_kb = 256
+    submission_seconds = 30  # all the jobs of one submission, in all
+    retries = 2              # fresh jobs for the later stages after a call that never returned
 
 Where it is read from: the path given, else $BPTT_COURSE, else
 ./bptt-course.toml in the working directory or one of its parents. Without any,
@@ -60,8 +62,12 @@ class CourseConfig:
         if set(limits) - limit_names:
             raise ValueError(f"{path}: unknown limits {sorted(set(limits) - limit_names)}; "
                              f"known: {sorted(limit_names)}")
+        try:
+            limits = replace(Limits(), **limits)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
         config = cls(**{k: v for k, v in data.items() if k in known},
-                     limits=replace(Limits(), **limits), source=str(path))
+                     limits=limits, source=str(path))
         if not isinstance(config.secret, str) or len(config.secret) < 16:
             raise ValueError(f"{path}: secret must be a string of at least 16 characters")
         return config

@@ -1,17 +1,33 @@
 """The `bptt` group, and the commands that write exercises and notebooks."""
 
+import importlib
+
 import click
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose heavier commands are imported only when they are run (or listed in
+    --help): `bptt grade` of one notebook does not pay for `bptt demo`'s imports."""
+
+    lazy: dict[str, str] = {}          # command name → "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
 def main() -> None:
     """Exercises and autograding for backpropagation through time."""
 
 
 def _add_demo() -> None:
-    from grader.cli.demo import demo
-
-    main.add_command(demo)
+    main.lazy = {**main.lazy, "demo": "grader.cli.demo:demo"}
 
 
 # -- exercises, notebooks and nbgrader (see grader/authoring/notebooks.py) ---------------
@@ -48,8 +64,11 @@ def list_exercises(as_json: bool) -> None:
 @click.option("--source", is_flag=True, help="The nbgrader instructor source instead.")
 @click.option("--course", type=click.Path(dir_okay=False),
               help="The course file (default: $BPTT_COURSE or ./bptt-course.toml), for the salt.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Processes writing notebooks (default: one per core).")
 def generate(exercise_id: str, student: str | None, roster: str | None, shared: bool,
-             out_dir: str, solution: bool, source: bool, course: str | None) -> None:
+             out_dir: str, solution: bool, source: bool, course: str | None,
+             workers: int | None) -> None:
     """Write EXERCISE_ID's notebooks: OUT/<id>-<student>.ipynb, or OUT/<id>.ipynb (--shared).
 
     The solved notebook ends in -solution.ipynb, the nbgrader source in -source.ipynb.
@@ -73,15 +92,14 @@ def generate(exercise_id: str, student: str | None, roster: str | None, shared: 
         salt = CourseConfig.load(course, quiet=True).salt
     except (ValueError, RosterError) as error:
         raise click.ClickException(str(error)) from None
-    from grader.authoring.notebooks import notebook, write_notebook
+    from grader.authoring.class_notebooks import write_class_notebooks
 
     kind = "solved" if solution else "source" if source else "release"
     suffix = {"release": "", "solved": "-solution", "source": "-source"}[kind]
-    for who in students:
-        stem = exercise.id if who is None else f"{exercise.id}-{who}"
-        path = Path(out_dir) / f"{stem}{suffix}.ipynb"
-        write_notebook(notebook(exercise, kind, who, salt), path)
-        click.echo(str(path))
+    stems = [exercise.id if who is None else f"{exercise.id}-{who}" for who in students]
+    paths = [Path(out_dir) / f"{stem}{suffix}.ipynb" for stem in stems]
+    for path in write_class_notebooks(exercise.id, kind, students, salt, paths, workers):
+        click.echo(path)
 
 
 @main.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,6 +72,57 @@ def executor_for(kind: str, scheduler: str | None, workers: int | None, ship: st
         context.__exit__(None, None, None)
 
 
+class StartingWorker:
+    """A sandbox `Worker` started in a thread beside the rest of the command: bubblewrap
+    and the zygote's own numpy import take as long as the grader's imports and its
+    planning of the submission's calls, and one submission needs both. It stands for
+    the worker (`run`, `isolation`), so only the job waits for it; when the worker could
+    not start, the job says why (`SandboxUnavailable`), as a batch does. The thread
+    lives until `close`: the zygote dies with the thread that started it (bubblewrap's
+    --die-with-parent)."""
+
+    def __init__(self, course_options: tuple, isolate: bool):
+        self.course_options, self.isolate = course_options, isolate
+        self.worker = self.error = None
+        self.started, self.done = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._start_and_hold, name="sandbox-start",
+                                       daemon=True)
+        self.thread.start()
+
+    def _start_and_hold(self) -> None:
+        try:
+            from grader.sandbox.worker import Worker
+
+            limits = course_config(*self.course_options).limits
+            self.worker = Worker(limits, 0, isolate=self.isolate)
+        except Exception as error:  # noqa: BLE001 — said by the first job (`_started`)
+            self.error = repr(error)
+        finally:
+            self.started.set()
+        self.done.wait()
+        if self.worker is not None:
+            self.worker.close()
+
+    def _started(self):
+        from grader.grading.batch import SandboxUnavailable
+
+        self.started.wait()
+        if self.worker is None:
+            raise SandboxUnavailable(f"the sandbox worker could not start ({self.error})")
+        return self.worker
+
+    def run(self, *args, **kwargs):
+        return self._started().run(*args, **kwargs)
+
+    @property
+    def isolation(self):
+        return self._started().isolation
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--results", "results_dir", default="bptt-results", show_default=True,
@@ -112,6 +164,12 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
           nbgrader_course, demo_secret, executor, scheduler, ship, feedback_dir,
           no_feedback) -> None:
     """Grade notebooks or .py files: files, folders or an nbgrader submitted/ tree."""
+    sandbox = None
+    if executor == "local" and len(paths) == 1 and os.path.isfile(paths[0]):
+        # one submission: no pool, and its sandbox starts beside the imports
+        sandbox = StartingWorker((course, nbgrader_course, demo_secret, False),
+                                 not no_isolation)
+        click.get_current_context().call_on_close(sandbox.close)
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress
@@ -150,7 +208,7 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
                               workers=workers, isolate=not no_isolation,
                               progress=lambda done, total: progress.update(task, completed=done,
                                                                            total=total),
-                              executor=where)
+                              executor=where, worker=sandbox)
     write_class_reports(summary.results, results_dir, summary.isolation)
     pages = write_pages(summary.results, targets, results_dir, feedback_dir, no_feedback,
                         nbgrader_course)

@@ -306,13 +306,41 @@ def _grade_in_pool(job: tuple[Target, str | None, str | None]) -> tuple[Target, 
     target, student, exercise = job
     if _WORKER is None:
         raise SandboxUnavailable(f"the sandbox worker could not start ({_START_ERROR})")
+    return _grade_one(_WORKER, _CONFIG, target, student, exercise)
+
+
+def _grade_one(worker: Worker, config: CourseConfig, target: Target, student: str | None,
+               exercise: str | None) -> tuple[Target, str, str]:
+    """(target, its results as Gradescope JSON, the isolation that held): one submission."""
     try:
-        result = grade_target(target, _CONFIG, _WORKER, student, exercise)
+        result = grade_target(target, config, worker, student, exercise)
+    except SandboxUnavailable:
+        raise                       # no sandbox at all: the batch cannot run
     except Exception as error:  # the grader's own fault: still a result, never a lost batch
         result = unreadable(target, f"The grader failed on this submission ({error!r}); "
                                     "tell your instructor.")
         result = replace(result, metadata={**result.metadata, "grader_failure": True})
-    return target, json.dumps(result.to_gradescope()), _WORKER.isolation.description
+    return target, json.dumps(result.to_gradescope()), worker.isolation.description
+
+
+def _grade_here(todo: list[Target], config: CourseConfig, student: str | None,
+                exercise: str | None, isolate: bool, worker: Worker | None):
+    """The results of a single submission graded in this process, with no pool: a pool's
+    start and shutdown cost more than grading one notebook. `worker`: a sandbox already
+    started (the command line starts one beside its imports), else one is started here."""
+    own = worker is None
+    if own:
+        try:
+            worker = Worker(config.limits, 0, isolate=isolate)
+        except Exception as error:  # noqa: BLE001 — as in the pool: the batch cannot run
+            raise SandboxUnavailable(f"the sandbox worker could not start ({error!r})") \
+                from None
+    try:
+        for target in todo:
+            yield _grade_one(worker, config, target, student, exercise)
+    finally:
+        if own:
+            worker.close()
 
 
 @dataclass
@@ -354,13 +382,16 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
                 student: str | None = None, exercise: str | None = None,
                 workers: int | None = None, isolate: bool = True,
                 progress: Callable[[int, int], None] | None = None,
-                executor=None) -> BatchSummary:
+                executor=None, worker: Worker | None = None) -> BatchSummary:
     """Grade every target not graded before, recording each grade as it is done.
 
     `executor` grades the jobs elsewhere (`grader.grading.distributed.DaskExecutor`):
     its `grade(jobs, config, isolate)` yields (target, results JSON, isolation) as each
     finishes, like the local pool; this process alone writes the results and gradebook.
-    """
+    Without one, a single submission to grade is graded in this process, in `worker`
+    when one is given (a `Worker`, or anything with its `run` and `isolation`, such as
+    one still starting; closed by the caller); more go to a pool of `workers` processes,
+    each with a sandbox of its own (`worker` is then not used)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Gradebook(results_dir / "gradebook.sqlite")
     context = context_fingerprint(config)
@@ -379,22 +410,14 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
     done, unrecorded = 0, []
     if todo:
         jobs = [(t, student, exercise) for t in todo]
-        graded = (executor.grade(jobs, config, isolate) if executor is not None
-                  else _local_pool(jobs, config, workers, isolate))
-        for target, payload, description in graded:
-            isolation = description
-            result = SubmissionResult.from_gradescope(json.loads(payload))
-            _write_atomically(results_dir / names[target.path], payload)
-            done += 1
-            if progress:
-                progress(done, len(todo))
-            if result.metadata.get("grader_failure"):
-                unrecorded.append(result)   # the grader's fault: a rerun grades it again
-                continue
-            gradebook.record(Grade(
-                path=str(target.path.resolve()), student=result.student,
-                exercise=result.exercise, digest=digests[target.path], context=context,
-                score=result.score, max_score=result.max_score, results=payload))
+        if executor is not None:
+            graded = executor.grade(jobs, config, isolate)
+        elif len(todo) == 1:
+            graded = _grade_here(todo, config, student, exercise, isolate, worker)
+        else:
+            graded = _local_pool(jobs, config, workers, isolate)
+        done, isolation, unrecorded = _record(graded, len(todo), gradebook, context, digests,
+                                              names, results_dir, progress)
     wanted = {str(t.path.resolve()) for t in targets}
     results = [SubmissionResult.from_gradescope(json.loads(grade.results))
                for grade in gradebook.grades() if grade.path in wanted] + unrecorded
@@ -411,6 +434,28 @@ def _local_pool(jobs: list, config: CourseConfig, workers: int, isolate: bool):
         yield from pool.imap_unordered(_grade_in_pool, jobs)
         pool.close()
         pool.join()
+
+
+def _record(graded, total: int, gradebook: Gradebook, context: str, digests: dict,
+            names: dict, results_dir: Path, progress) -> tuple[int, str, list]:
+    """Write and record each (target, payload, isolation) as it comes: (how many, the
+    isolation that held, the results of the grader's own failures, never recorded)."""
+    done, isolation, unrecorded = 0, "", []
+    for target, payload, description in graded:
+        isolation = description
+        result = SubmissionResult.from_gradescope(json.loads(payload))
+        _write_atomically(results_dir / names[target.path], payload)
+        done += 1
+        if progress:
+            progress(done, total)
+        if result.metadata.get("grader_failure"):
+            unrecorded.append(result)   # the grader's fault: a rerun grades it again
+            continue
+        gradebook.record(Grade(
+            path=str(target.path.resolve()), student=result.student,
+            exercise=result.exercise, digest=digests[target.path], context=context,
+            score=result.score, max_score=result.max_score, results=payload))
+    return done, isolation, unrecorded
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -20,16 +20,19 @@ only; they are copied, root-owned, into the worker's folder and mounted read-onl
 The protocol, in full:
 
 1. The parent makes a job folder <name> (16 hex digits) in its exchange folder, writes
-   into it while only root can write there, then gives it to the worker's uid:
-       plan.json       {"given": source, "cells": [source, …], "calls": [call, …]}
+   into it while only root can write there, then gives it to the worker's uid. It holds
+   one file, job.in: a first line of JSON, then the arrays' bytes:
+       header          {"given": source, "cells": [source, …], "calls": [call, …],
+                        "buffers": [[dtype, byte offset, count], …]}
        call            {"stage": name, "probe": i, "repeat": bool,
                         "kwargs": {name: encoded}, "callees": {name: table}}
        encoded         {"packed": [buffer, offset, shape]} | {"dict": {key: encoded}}
                        | {"list": [encoded, …]} | {"tuple": [encoded, …]} | {"value": v}
        table           {"inputs": [name, …], "outputs": [name, …],
                         "calls": [{"kwargs": encoded, "answer": encoded}, …]}
-       arguments.npz   one flat numeric buffer per dtype ("f8", "i8"…), read without
-                       pickle; an array is the slice [offset, offset + size) reshaped
+       body            one flat numeric buffer per dtype ("f8", "i8"…), each at its byte
+                       offset (a multiple of 16), read with numpy.frombuffer, never
+                       unpickled; an array is the slice [offset, offset + size) reshaped
 2. The parent writes one request line to the zygote's stdin, a pipe that only the
    parent holds (a job closes every inherited descriptor; its stdin is /dev/null; it
    cannot see, trace or signal the zygote):
@@ -38,7 +41,7 @@ The protocol, in full:
    a job that is not 16 hex digits, a uid that is missing, null or not the worker's
    own, limits out of their ranges, or a malformed nonce. A request never changes a
    uid, a capability or a path outside the exchange folder.
-3. The zygote copies plan and arguments into the job's fresh scratch (a tmpfs of its
+3. The zygote copies job.in into the job's fresh scratch (a tmpfs of its
    own; in the fallback, a new folder), forks the job (namespaces, limits, no
    capabilities, no new privileges, seccomp, an empty environment, then the given
    cell, the student's cells and the planned calls), and waits at most the wall

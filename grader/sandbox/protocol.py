@@ -1,10 +1,10 @@
 """The wire format between the trusted parent and a sandbox job: what goes in, what comes back.
 
-In: a job folder written by the parent, `plan.json` and `arguments.npz` (see
-`write_job`). Out: `out.bundle` (`JobFiles`), which holds `outputs.jsonl`, one JSON
-record per call, and the `.npy` answers, read here as data only: JSON with every name
-and type checked, `.npy` files loaded with `allow_pickle=False` after their header has been checked
-against their size, never more than MAX_ITEMS values per result or
+In: a job folder written by the parent, one file `job.in` (see `write_job`). Out:
+`out.bundle` (`JobFiles`), which holds `outputs.jsonl`, one JSON record per call, and
+the `.npy` answers, read here as data only: JSON with every name and type checked,
+`.npy` headers read once and checked against their size before any array is made,
+objects refused, never more than MAX_ITEMS values per result or
 MAX_RESULT_BYTES per file, and never more than a `Budget` of bytes, arrays and
 records per submission. Every file is opened as a job could have left it: no
 link followed, never blocking, regular with one link, size-capped
@@ -15,7 +15,6 @@ anything malformed becomes a `ForeignValue`.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -76,6 +75,7 @@ class JobReport:
     """What one job did, besides its outcomes."""
 
     status: str                              # ok, timeout, crashed, worker-error
+    wall_seconds: float = float("inf")       # the wall limit the job ran under
     seconds: float = 0.0
     stdout: str = ""
     cell_errors: list[str] = field(default_factory=list)
@@ -83,11 +83,15 @@ class JobReport:
     budget_note: str | None = None           # Budget.note(): the parent stopped decoding
 
 
+ALIGN = 16          # each buffer of job.in starts on a multiple of this many bytes
+
+
 class PackedArrays:
-    """The arrays of a job, packed into one flat buffer per dtype for arguments.npz.
+    """The arrays of a job, packed into one flat buffer per dtype, the body of job.in.
 
     A job's callee tables hold hundreds of small arrays (every step's arguments and
-    answers); one .npz member each cost more than grading. Packed, an array is
+    answers); one .npz member each cost more than grading, and opening an .npz made
+    each job import zipfile afresh (16 ms). Packed, an array is
     {"packed": [buffer, offset, shape]}, and an array equal to one already packed (the
     same weights passed at every step) is stored once.
     """
@@ -98,8 +102,8 @@ class PackedArrays:
         self.seen: dict[tuple, dict] = {}
 
     def add(self, array: np.ndarray) -> dict:
-        array = np.ascontiguousarray(array)
-        key = (array.dtype.str, array.shape, hashlib.sha1(array.tobytes()).digest())
+        array = np.ascontiguousarray(array).reshape(array.shape)   # a 0-d array stays 0-d
+        key = (array.dtype.str, array.shape, array.tobytes())   # equal bytes, not a digest
         if key not in self.seen:
             name = array.dtype.str.lstrip("<>=|")      # f8, i8, b1: one buffer per dtype
             offset = self.sizes.get(name, 0)
@@ -108,8 +112,17 @@ class PackedArrays:
             self.seen[key] = {"packed": [name, offset, list(array.shape)]}
         return self.seen[key]
 
-    def save(self, path: Path) -> None:
-        np.savez(path, **{name: np.concatenate(parts) for name, parts in self.buffers.items()})
+    def layout(self) -> tuple[list[list], list[bytes]]:
+        """([[dtype name, byte offset, count], …], the bytes): each buffer in native
+        byte order, starting at a multiple of ALIGN bytes of the body."""
+        entries, parts, offset = [], [], 0
+        for name, arrays in self.buffers.items():
+            data = np.concatenate(arrays).astype(np.dtype(name), copy=False).tobytes()
+            padding = -len(data) % ALIGN
+            entries.append([name, offset, self.sizes[name]])
+            parts += [data, b"\0" * padding]
+            offset += len(data) + padding
+        return entries, parts
 
 
 def _encode(value, arrays: PackedArrays) -> dict:
@@ -131,8 +144,9 @@ def _encode(value, arrays: PackedArrays) -> dict:
 
 
 def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> None:
-    """The job folder the zygote reads: plan.json, and every argument array packed in
-    arguments.npz (numeric arrays only, read back without pickle)."""
+    """The job folder the zygote reads: one file, job.in, a first line of JSON (the
+    plan, and where each dtype's buffer lies in the body), then every argument array
+    packed (numeric arrays only, read back with numpy.frombuffer, never unpickled)."""
     arrays = PackedArrays()
     plan = {"given": given, "cells": cells, "calls": [
         {"stage": call.stage, "probe": call.probe, "repeat": call.repeat,
@@ -143,8 +157,10 @@ def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> 
                                       for kwargs, answer in spec["calls"]]}
                      for name, spec in call.callees.items()}}
         for call in calls]}
-    (folder / "plan.json").write_text(json.dumps(plan))
-    arrays.save(folder / "arguments.npz")
+    plan["buffers"], body = arrays.layout()
+    with open(folder / "job.in", "wb") as handle:
+        handle.write(json.dumps(plan).encode() + b"\n")
+        handle.writelines(body)
 
 
 _OUTPUT_NAME = re.compile(r"^[cr]\d+(_\d+)?\.npy$")
@@ -202,34 +218,43 @@ def _decode_value(encoded: Any, files: JobFiles, budget: Budget | None = None) -
         return ForeignValue("unreadable array")
     budget.take("bytes", len(data))
     try:
-        if not _npy_size_matches(io.BytesIO(data), len(data)):
-            return ForeignValue("unreadable array")
-        array = np.load(io.BytesIO(data), allow_pickle=False)
+        array = _load_npy(data)
     except (OSError, ValueError, EOFError, MemoryError):
+        return ForeignValue("unreadable array")
+    if array is None:
         return ForeignValue("unreadable array")
     return array if type(array) is np.ndarray else ForeignValue("malformed result")
 
 
-def _npy_size_matches(handle, size: int) -> bool:
-    """Whether a .npy file holds exactly the data its header promises, and no more than
-    MAX_RESULT_BYTES of it.
+def _load_npy(data: bytes) -> np.ndarray | None:
+    """The array of a .npy file's bytes, or None when it does not hold exactly the data
+    its header promises, or more than MAX_RESULT_BYTES of it, or objects.
 
-    np.load allocates what the header says before reading: a forged header of shape
-    (10**5, 10**5) with 100 bytes behind it asked this process for 75 GiB (MemoryError,
-    "the grader failed"), and a smaller lie would have been granted.
+    The header is read once, and checked before anything is allocated: np.load
+    allocates what the header says before reading, and a forged header of shape
+    (10**5, 10**5) with 100 bytes behind it asked this process for 75 GiB
+    (MemoryError, "the grader failed"). The data is then taken as it is, as np.load
+    would take it (a Fortran-ordered array stays so), into an array of its own.
     """
     fmt = np.lib.format
+    handle = io.BytesIO(data)
     version = fmt.read_magic(handle)
     if version == (1, 0):
-        shape, _, dtype = fmt.read_array_header_1_0(handle)
+        shape, fortran_order, dtype = fmt.read_array_header_1_0(handle)
     elif version == (2, 0):
-        shape, _, dtype = fmt.read_array_header_2_0(handle)
+        shape, fortran_order, dtype = fmt.read_array_header_2_0(handle)
     else:
-        return False
+        return None
     if dtype.hasobject:
-        return False
-    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    return needed <= MAX_RESULT_BYTES and needed == size - handle.tell()
+        return None
+    count = int(np.prod(shape, dtype=object))
+    if count * dtype.itemsize > MAX_RESULT_BYTES or \
+            count * dtype.itemsize != len(data) - handle.tell():
+        return None
+    flat = np.frombuffer(data, dtype, count, handle.tell())
+    if fortran_order:
+        return flat.reshape(shape[::-1]).transpose().copy(order="K")
+    return flat.reshape(shape).copy()
 
 
 MAX_ITEMS = 64        # as in the worker: more values than any stage returns

@@ -34,14 +34,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from grader.checking.verdicts import Outcome
 from grader.sandbox import isolation
-from grader.sandbox.limits import Limits
+from grader.sandbox.limits import MIN_WALL_SECONDS, Limits
 from grader.sandbox.protocol import Budget, Call, JobReport, by_stage, call_outcomes, write_job
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +51,6 @@ SANDBOXED = ("__init__.py", "zygote.py", "isolation.py", "seccomp.py")   # run i
 FIRST_UID = int(os.environ.get("BPTT_FIRST_UID", "60000"))
 UIDS = 1000                 # the range searched for a free uid
 LOCKS = Path("/run/bptt-sandbox") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
-MAX_RESUMES = 2             # fresh jobs for the later stages after a call that never returned
 PYTHON_BASE = Path(sys.base_prefix).resolve()
 PYTHON = Path(sys.executable).resolve()
 FACTS = ("import os\nst = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
@@ -375,30 +375,43 @@ class Worker:
 
         When one call runs out of time or ends the job (an infinite loop in
         rnn_backward, say), the job stops there; the calls of the later stages
-        are then run again in a fresh job, at most MAX_RESUMES times, so that
+        are then run again in a fresh job, at most `limits.retries` times, so that
         one looping function costs its own check, not every check after it. The
         other probes of the stalled function are not retried: they would most
         likely loop too. A job that the sandbox itself failed (a cleanup that
         raised, a zygote that did not answer) is run once more on a fresh zygote.
-        A submission costs at most (1 + MAX_RESUMES) times the wall-clock limit,
-        twice over when the sandbox fails. The report is the first job's (its
-        status, printed output and cell errors), with the seconds of all of them.
+        Every job of the submission comes out of one budget of
+        `limits.submission_seconds`: a job's wall limit is what is left of it, and
+        calls that no job had time for are reported as not run. The report is the
+        first job's (its status, printed output and cell errors), with the seconds
+        of all of them.
         """
         per_call: list[Outcome | None] = []
         start, report, budget = 0, None, Budget()
-        for attempt in range(1 + MAX_RESUMES):
+        deadline = time.monotonic() + self.limits.submission_seconds
+        for attempt in range(1 + self.limits.retries):
             part = calls[start:]
-            outcomes, stalled, part_report = self._run_once(given, cells, part, stage_outputs,
-                                                            budget)
-            if part_report.status == "worker-error" and retry:
+            ran = self._run_within(given, cells, part, stage_outputs, budget, deadline)
+            if ran is None:                       # a resume with no time left: not run
+                why = (f"not run: the submission's time budget of "
+                       f"{self.limits.submission_seconds:g} s was spent "
+                       "(limits.submission_seconds)")
+                per_call += [Outcome(error=why) for _ in part]
+                break
+            if ran[2].status == "worker-error" and retry:
                 self._restart()
-                outcomes, stalled, part_report = self._run_once(given, cells, part,
-                                                                stage_outputs, budget)
+                again = self._run_within(given, cells, part, stage_outputs, budget, deadline)
+                # The sandbox's failure stays the sandbox's (never cached as a grade) when
+                # what it left of the budget was too short to run the job again in full.
+                if again is not None and not (again[2].status == "timeout"
+                                              and again[2].wall_seconds < self.limits.wall_seconds):
+                    ran = again
+            outcomes, stalled, part_report = ran
             if report is None:
                 report = part_report
             else:
                 report.seconds += part_report.seconds
-            if stalled is None or attempt == MAX_RESUMES:
+            if stalled is None or attempt == self.limits.retries:
                 per_call += outcomes
                 break
             per_call += outcomes[:stalled + 1]
@@ -411,9 +424,19 @@ class Worker:
         report.budget_note = budget.note()
         return by_stage(calls, per_call), report
 
+    def _run_within(self, given: str, cells: list[str], calls: list[Call], stage_outputs,
+                    budget: Budget, deadline: float):
+        """`_run_once` with a wall limit of what is left before `deadline`, or None when
+        that is less than the shortest job (the first job always has the whole budget)."""
+        left = deadline - time.monotonic()
+        if left < MIN_WALL_SECONDS:
+            return None
+        return self._run_once(given, cells, calls, stage_outputs, budget, wall_seconds=left)
+
     def _run_once(self, given: str, cells: list[str], calls: list[Call], stage_outputs,
-                  budget: Budget | None = None):
-        """One job: (an outcome per call, the index of the stalled call or None, JobReport)."""
+                  budget: Budget | None = None, wall_seconds: float | None = None):
+        """One job: (an outcome per call, the index of the stalled call or None, JobReport).
+        `wall_seconds`: its wall limit, when less than the course's per job."""
         name = secrets.token_hex(8)
         folder = self.exchange / name
         folder.mkdir(mode=0o700)
@@ -421,9 +444,11 @@ class Worker:
             write_job(folder, given, cells, calls)      # written while only root can write
             os.chown(folder, self.uid, -1)               # then the zygote writes out_* there
             nonce = secrets.token_hex(16)
-            reply = self._request({"job": name, "uid": self.uid, "limits": asdict(self.limits),
-                                   "nonce": nonce}, nonce)
+            limits = self.limits.job(wall_seconds)
+            reply = self._request({"job": name, "uid": self.uid, "limits": limits,
+                                   "nonce": nonce}, nonce, limits["wall_seconds"])
             report = JobReport(status=str(reply.get("status", "worker-error")),
+                               wall_seconds=limits["wall_seconds"],
                                seconds=float(reply.get("seconds", 0.0) or 0.0),
                                stdout=str(reply.get("stdout", ""))[:self.limits.output_kb * 1024],
                                detail=str(reply.get("exit") or reply.get("detail") or "")
@@ -433,7 +458,7 @@ class Worker:
         finally:
             isolation.remove_tree(str(folder))
 
-    def _request(self, request: dict, nonce: str) -> dict:
+    def _request(self, request: dict, nonce: str, wall_seconds: float) -> dict:
         if self.process is None or self.process.poll() is not None:
             self._restart()
         try:
@@ -441,7 +466,7 @@ class Worker:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             return {"status": "worker-error", "detail": "the sandbox worker had stopped"}
-        line = self._read_line(timeout=self.limits.wall_seconds + 15.0)
+        line = self._read_line(timeout=wall_seconds + 15.0)
         try:
             reply = json.loads(line) if line else None
         except ValueError:

@@ -291,7 +291,7 @@ def only_the_job_itself():
 LOG_RESERVE = 1024 * 1024
 
 
-def run_calls(plan, job, out):
+def run_calls(plan, arguments, out):
     # The log is opened, and room for it reserved, before any student code runs: a
     # submission that fills the scratch disk still gets its cell errors and its calls
     # reported (its .npy answers then fail to save, and each call says so), where the
@@ -302,17 +302,26 @@ def run_calls(plan, job, out):
     except OSError:
         pass
     try:
-        write_records(plan, job, out, log)
+        write_records(plan, arguments, out, log)
     finally:
         if os.getpid() == JOB_PID:
             log.truncate()      # drop the unused reserve (a killed job leaves NULs: skipped)
         log.close()
 
 
-def write_records(plan, job, out, log):
+def read_job(path):
+    """(plan, {dtype name: buffer}) of a job.in written by `protocol.write_job`: a first
+    line of JSON, then each dtype's buffer at the byte offset the plan gives."""
+    with open(path, "rb") as handle:
+        header, _, body = handle.read().partition(b"\n")
+    plan = json.loads(header)
+    arguments = {name: np.frombuffer(body, np.dtype(name), count, offset)
+                 for name, offset, count in plan.pop("buffers")}
+    return plan, arguments
+
+
+def write_records(plan, arguments, out, log):
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    with np.load(os.path.join(job, "arguments.npz"), allow_pickle=False) as packed:
-        arguments = {name: packed[name] for name in packed.files}
     run_source(plan["given"], "<given cell>", namespace)
     cell_errors = []
     for number, source in enumerate(plan["cells"], start=1):
@@ -397,8 +406,8 @@ def validated(request):
 
 
 def copy_in(job_fd, inbox_fd):
-    """The parent's plan and arguments, into the job's own scratch."""
-    for name in ("plan.json", "arguments.npz"):
+    """The parent's job.in, into the job's own scratch."""
+    for name in ("job.in",):        # one file: the lean protocol (grader/sandbox/__init__.py)
         source = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=job_fd)
         target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644,
                          dir_fd=inbox_fd)
@@ -439,9 +448,7 @@ def job_main(scratch, tmpfs, limits, protect_pid):
         os.environ.clear()
         os.environ.update(HOME=scratch, PATH="/usr/bin:/bin", LANG="C.UTF-8",
                           OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        with open(os.path.join(scratch, "in", "plan.json")) as handle:
-            plan = json.load(handle)
-        run_calls(plan, os.path.join(scratch, "in"), scratch)
+        run_calls(*read_job(os.path.join(scratch, "in", "job.in")), scratch)
     except BaseException:  # noqa: BLE001
         # The worker's own code failed in the child, outside the student's calls: most
         # likely the submission changed builtins, numpy or this module. The traceback

@@ -223,11 +223,11 @@ ATTACKS = [
     Attack("read-hidden-tests", "import os, glob\n"
                                 "seen = os.path.isdir('/exchange') and os.listdir('/exchange')\n"
                                 "print('exchange', seen or 'empty')\n"
-                                "print('plans', glob.glob('/exchange/*/plan.json') + "
-                                "glob.glob('/tmp/**/plan.json', recursive=True))\n"
+                                "print('plans', glob.glob('/exchange/*/job.in') + "
+                                "glob.glob('/tmp/**/job.in', recursive=True))\n"
                                 "print('tests', glob.glob('@REPO@/tests/*') + "
                                 "glob.glob('@REPO@/templates/*'))\n",
-           text=("exchange empty", "plans ['/tmp/job/in/plan.json']", "tests []")),
+           text=("exchange empty", "plans ['/tmp/job/in/job.in']", "tests []")),
     Attack("read-other-submission", "import os\nfor path in ['@SUBS@/honest-ann.ipynb', "
                                     "'@SUBS@']:\n"
                                     "    try:\n        print(path, os.listdir(path) "

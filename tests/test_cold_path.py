@@ -1,0 +1,104 @@
+"""One cold submission (the CI and Gradescope case): what `bptt` imports, and a single file
+graded without a pool, its sandbox started beside the imports, exactly as in a batch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from exercises.instance import make_instance
+from exercises.registry import BUILT_IN, all_exercises, get_exercise
+from grader.authoring.course import CourseConfig
+from grader.authoring.solution_cells import stage_solutions
+from grader.cli import main
+from grader.cli.simulated import ELMAN_BUGS, filled_in, release_json, with_bug
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "a secret for the cold path tests"
+
+
+def imported_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running `code`."""
+    done = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint(*sys.modules)"],
+                          cwd=REPO, capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_the_command_line_imports_no_command_before_it_runs():
+    loaded = imported_after("import grader.cli")
+    assert not loaded & {"grader.cli.demo", "numpy", "jinja2", "rich", "exercises.registry",
+                         "grader.grading.batch", "grader.sandbox.worker"}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(all_exercises()))
+def test_an_exercise_is_loaded_alone(exercise_id):
+    """get_exercise loads the exercise's module and what that module imports, not the
+    catalogue (nor the entry points of every installed package)."""
+    module = "exercises." + exercise_id.replace("-", "_")
+    loaded = imported_after(f"from exercises.registry import get_exercise\n"
+                            f"assert get_exercise({exercise_id!r}).id == {exercise_id!r}")
+    itself = imported_after(f"import {module}")
+    assert loaded & set(BUILT_IN) == itself & set(BUILT_IN)
+    assert "importlib.metadata" not in loaded - itself
+
+
+def without_timings(value):
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items()
+                if "second" not in k and "time" not in k}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+def test_one_file_alone_is_graded_as_in_a_batch(tmp_path, monkeypatch):
+    """Alone: no pool, the sandbox started beside the imports. In a batch: a pool of two."""
+    (tmp_path / "bptt-course.toml").write_text(f'secret = "{SECRET}"\n')
+    monkeypatch.chdir(tmp_path)
+    exercise = get_exercise("elman")
+    config = CourseConfig(secret=SECRET)
+    bugs = sorted(ELMAN_BUGS)
+    students = ["ada", "bo", "cy", "dee"]
+    for i, student in enumerate(students):
+        code = stage_solutions(exercise, make_instance(exercise, student, SECRET,
+                                                       config.salt).variant)
+        if i % 2:
+            code = with_bug(code, bugs[i % len(bugs)])
+        path = tmp_path / "class" / f"elman-{student}.ipynb"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(filled_in(release_json(exercise, student, config.salt),
+                                             student, code)))
+    runner = CliRunner()
+    batch = runner.invoke(main, ["grade", "class", "--results", "batch", "--workers", "2"],
+                          catch_exceptions=False)
+    assert batch.exit_code == 0, batch.output
+    for student in students:
+        alone = runner.invoke(main, ["grade", f"class/elman-{student}.ipynb", "--results",
+                                     f"alone-{student}"], catch_exceptions=False)
+        assert alone.exit_code == 0, alone.output
+        name = f"elman-{student}.json"
+        expected = without_timings(json.loads((tmp_path / "batch" / name).read_text()))
+        got = without_timings(json.loads((tmp_path / f"alone-{student}" / name).read_text()))
+        assert got == expected
+    scores = {json.loads(p.read_text())["score"] for p in (tmp_path / "batch").glob("*.json")}
+    assert len(scores) > 1                 # the bugs cost points: the comparison has teeth
+
+
+def test_a_sandbox_that_cannot_start_is_said_for_one_file_too(tmp_path, monkeypatch):
+    import grader.sandbox.worker
+    from grader.grading.batch import SandboxUnavailable
+
+    (tmp_path / "bptt-course.toml").write_text(f'secret = "{SECRET}"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(grader.sandbox.worker, "WORKER_SOURCE", tmp_path / "no-such-zygote.py")
+    exercise = get_exercise("elman")
+    path = tmp_path / "elman-ada.ipynb"
+    path.write_text(json.dumps(release_json(exercise, "ada", CourseConfig().salt)))
+    result = CliRunner().invoke(main, ["grade", str(path), "--no-isolation"])
+    assert isinstance(result.exception, SandboxUnavailable)
+    assert "could not start" in str(result.exception)
