@@ -164,6 +164,4 @@ def report(results_dir: str, out_dir: str, title: str) -> None:
 
 # -- CI (see grader/cli/ci.py) --------------------------------------------------------------
 
-from grader.cli.ci import ci  # noqa: E402
-
-main.add_command(ci)
+main.lazy = {**main.lazy, "ci": "grader.cli.ci:ci"}
