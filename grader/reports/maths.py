@@ -23,7 +23,7 @@ REWRITES = (
     (r"\lVert", r"\Vert "), (r"\rVert", r"\Vert "), (r"\|", r"\Vert "),
     (r"\textstyle", ""),
 )
-SIZED = re.compile(r"\\(?:Big|big|Bigg|bigg)([lr]?)\s*(\\?[()\[\]|]|\\\{|\\\})")
+SIZED = re.compile(r"\\(?:Big|big|Bigg|bigg)([lr]?)\s*(\\?[()\[\]|/]|\\\{|\\\})")
 
 
 def for_mathtext(latex: str) -> str:
