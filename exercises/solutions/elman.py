@@ -116,3 +116,15 @@ def rnn_backward(ds_out, x, s0, s, U, W):
 
 def sgd_update(params, grads, lr):
     return {name: params[name] - lr * grads[name] for name in params}
+
+
+def rnn_train(params, x, s0, d, lr, k_updates):
+    after = {key: [] for key in params}               # the weights after every update
+    for _ in range(k_updates):
+        s = rnn_forward(x, s0, params["U"], params["W"], params["b"])
+        dV, dc, ds = output_backward(s, params["V"], params["c"], d)  # noqa: F821 (your head's version)
+        _, _, dU, dW, db = rnn_backward(ds, x, s0, s, params["U"], params["W"])
+        params = sgd_update(params, {"U": dU, "W": dW, "b": db, "V": dV, "c": dc}, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}
