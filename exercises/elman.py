@@ -28,7 +28,12 @@ from exercises.spec import (
     bugs_from,
     only_at_step,
 )
-from exercises.training_runs import buggy_trajectory, training_bugs, trajectory
+from exercises.training_runs import (
+    buggy_trajectory,
+    descending_rate,
+    training_bugs,
+    trajectory,
+)
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
 from reference.recurrence import layer_backward, layer_forward, step_backward, step_forward
@@ -137,11 +142,16 @@ def training_loss(variant, kwargs, weights) -> float:
 
 
 def training_example(variant: Variant, rng: np.random.Generator) -> dict:
-    """Inputs of a training run: random weights, a batch, a non-zero s_0, the rate α, k."""
+    """Inputs of a training run: random weights, a batch, a non-zero s_0, the rate α, k.
+
+    Weights and inputs are half the other probes' scale, and α the variant's, halved
+    until every update brings the loss down (`descending_rate`)."""
     N, T, n, d, _ = variant.sizes
-    return {"params": random_model(variant, rng), "x": rng.normal(size=(N, T, n)),
-            "s0": random_states(variant, rng, (N, d)), "d": random_targets(variant, rng, N, T),
-            "lr": variant.lr, "k_updates": variant.get("k_updates", 4)}
+    params = {key: value / 2 for key, value in random_model(variant, rng).items()}
+    x, s0 = rng.normal(0.0, 0.5, (N, T, n)), random_states(variant, rng, (N, d))
+    targets, k = random_targets(variant, rng, N, T), variant.get("k_updates", 4)
+    lr = descending_rate(model_of(variant, params), params, x, targets, variant.lr, k, s0=s0)
+    return {"params": params, "x": x, "s0": s0, "d": targets, "lr": lr, "k_updates": k}
 
 
 # -- the bugs -------------------------------------------------------------------------------

@@ -44,6 +44,26 @@ def trajectory(model, params, x, d, lr, k, **initial) -> dict[str, np.ndarray]:
     return stacked(ref.train_steps(model, params, x, d, lr, k, **initial).params)
 
 
+def descending_rate(model, params, x, d, lr: float, k: int, **initial) -> float:
+    """The first of α, α/2, α/4, … at which each of the k updates brings the loss down.
+
+    A probe's data and sizes may make the variant's α too large for gradient descent
+    (a sum over T steps of an identity network's squared error); a training run
+    whose weights blow up tests nothing and plots nothing, so its rate is halved.
+    """
+    loss = model.loss(params, x, d, **initial)
+    for _ in range(30):
+        with np.errstate(all="ignore"):
+            try:
+                losses = ref.train_steps(model, params, x, d, lr, k, **initial).losses
+            except ValueError:                      # NaN or inf weights
+                losses = [np.inf]
+        if np.all(np.diff([loss, *losses]) < 0):
+            return lr
+        lr /= 2
+    raise ValueError("no rate brings this run's loss down")
+
+
 def buggy_trajectory(model, params, x, d, lr, k, *, bug: str, biases: tuple[str, ...],
                      **initial) -> dict[str, np.ndarray]:
     """The trajectory of a training loop with one mistake of the module's docstring."""
@@ -52,9 +72,13 @@ def buggy_trajectory(model, params, x, d, lr, k, *, bug: str, biases: tuple[str,
     params, steps = dict(start), []
     for _ in range(k):
         at = start if bug == "update-not-carried-over" else params
-        grads = model.grad(at, x, d, **initial)
-        params = {key: at[key] if bug == "update-weight-skipped" and key in biases
-                  else at[key] - step * lr * grads[key] for key in at}
+        if not all(np.isfinite(value).all() for value in at.values()):
+            params = {key: np.full_like(value, np.nan) for key, value in at.items()}
+        else:   # a climbing run may overflow: its weights become inf, then NaN
+            with np.errstate(all="ignore"):
+                grads = model.grad(at, x, d, **initial)
+                params = {key: at[key] if bug == "update-weight-skipped" and key in biases
+                          else at[key] - step * lr * grads[key] for key in at}
         steps.append(params)
     return stacked(steps)
 

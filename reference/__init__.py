@@ -19,7 +19,7 @@ from reference.losses import OBJECTIVES
 from reference.recurrence import layer_backward, layer_forward, step_backward, step_forward
 from reference.scalar_linear import scalar_linear_closed_forms, scalar_linear_states
 from reference.stacked import Stacked, StackedTrace
-from reference.training import Trajectory, TrainingRun, train_chunks, train_steps
+from reference.training import TrainingRun, Trajectory, train_chunks, train_steps
 from reference.updates import SGD, Adagrad, clip_by_norm, clip_by_value, global_norm, sgd
 
 __all__ = [

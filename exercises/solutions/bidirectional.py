@@ -99,3 +99,67 @@ def birnn_backward(do, x, f0, r0, f, r, Uf, Wf, Ub, Wb, Vf, Vb):
         dr_prev = da @ Wb.T
     grads["f0"], grads["r0"] = df_next, dr_prev
     return grads
+
+
+def birnn_sgd_update(params, grads, lr):
+    return {key: params[key] - lr * grads[key] for key in params}   # the weights only
+
+
+def birnn_train__linear_mse(params, x, f0, r0, d, lr, k_updates):
+    after = {key: [] for key in params}                 # the weights after every update
+    for _ in range(k_updates):
+        f = forward_net(x, f0, params["Uf"], params["Wf"], params["bf"])
+        r = backward_net(x, r0, params["Ub"], params["Wb"], params["bb"])
+        y = birnn_output(f, r, params["Vf"], params["Vb"], params["c"])  # noqa: F821 (yours)
+        do = 2.0 * (y - d) / len(d)                     # dL/do_t for every t
+        grads = birnn_backward(do, x, f0, r0, f, r, *(params[key] for key in
+                                                      ("Uf", "Wf", "Ub", "Wb", "Vf", "Vb")))
+        params = birnn_sgd_update(params, grads, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}
+
+
+def birnn_train__tanh_mse(params, x, f0, r0, d, lr, k_updates):
+    after = {key: [] for key in params}
+    for _ in range(k_updates):
+        f = forward_net(x, f0, params["Uf"], params["Wf"], params["bf"])
+        r = backward_net(x, r0, params["Ub"], params["Wb"], params["bb"])
+        y = birnn_output(f, r, params["Vf"], params["Vb"], params["c"])  # noqa: F821 (yours)
+        do = 2.0 * (y - d) / len(d) * (1.0 - y ** 2)
+        grads = birnn_backward(do, x, f0, r0, f, r, *(params[key] for key in
+                                                      ("Uf", "Wf", "Ub", "Wb", "Vf", "Vb")))
+        params = birnn_sgd_update(params, grads, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}
+
+
+def birnn_train__sigmoid_bce(params, x, f0, r0, d, lr, k_updates):
+    after = {key: [] for key in params}
+    for _ in range(k_updates):
+        f = forward_net(x, f0, params["Uf"], params["Wf"], params["bf"])
+        r = backward_net(x, r0, params["Ub"], params["Wb"], params["bb"])
+        y = birnn_output(f, r, params["Vf"], params["Vb"], params["c"])  # noqa: F821 (yours)
+        do = (y - d) / len(d)                           # sigmoid + binary cross-entropy
+        grads = birnn_backward(do, x, f0, r0, f, r, *(params[key] for key in
+                                                      ("Uf", "Wf", "Ub", "Wb", "Vf", "Vb")))
+        params = birnn_sgd_update(params, grads, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}
+
+
+def birnn_train__softmax_ce(params, x, f0, r0, d, lr, k_updates):
+    after = {key: [] for key in params}
+    for _ in range(k_updates):
+        f = forward_net(x, f0, params["Uf"], params["Wf"], params["bf"])
+        r = backward_net(x, r0, params["Ub"], params["Wb"], params["bb"])
+        y = birnn_output(f, r, params["Vf"], params["Vb"], params["c"])  # noqa: F821 (yours)
+        do = (y - np.eye(y.shape[-1])[d]) / len(d)      # softmax + cross-entropy: y − d
+        grads = birnn_backward(do, x, f0, r0, f, r, *(params[key] for key in
+                                                      ("Uf", "Wf", "Ub", "Wb", "Vf", "Vb")))
+        params = birnn_sgd_update(params, grads, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}

@@ -114,3 +114,37 @@ def two_layer_backward(do, x, s0, z0, s, z, U, W1, V1, W2, V2):
         dz_next, ds_next = dh @ W2.T, da @ W1.T
     grads["s0"], grads["z0"] = ds_next, dz_next
     return grads
+
+
+def two_layer_sgd_update(params, grads, lr):
+    return {key: params[key] - lr * grads[key] for key in params}   # the weights only
+
+
+def two_layer_train__linear_mse(params, x, s0, z0, d, lr, k_updates):
+    after = {key: [] for key in params}                 # the weights after every update
+    for _ in range(k_updates):
+        s, z = two_layer_forward(x, s0, z0, *(params[key] for key in
+                                              ("U", "W1", "b1", "V1", "W2", "b2")))
+        y = z @ params["V2"] + params["c"]
+        do = 2.0 * (y - d) / len(d)                     # dE/do_t for every t, E = Σ_t E_t
+        grads = two_layer_backward(do, x, s0, z0, s, z, *(params[key] for key in
+                                                          ("U", "W1", "V1", "W2", "V2")))
+        params = two_layer_sgd_update(params, grads, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}
+
+
+def two_layer_train__sigmoid_mse(params, x, s0, z0, d, lr, k_updates):
+    after = {key: [] for key in params}
+    for _ in range(k_updates):
+        s, z = two_layer_forward(x, s0, z0, *(params[key] for key in
+                                              ("U", "W1", "b1", "V1", "W2", "b2")))
+        y = 1.0 / (1.0 + np.exp(-(z @ params["V2"] + params["c"])))
+        do = 2.0 * (y - d) / len(d) * y * (1.0 - y)
+        grads = two_layer_backward(do, x, s0, z0, s, z, *(params[key] for key in
+                                                          ("U", "W1", "V1", "W2", "V2")))
+        params = two_layer_sgd_update(params, grads, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}
