@@ -318,6 +318,7 @@ def build() -> Exercise:
               solve=solve_train, probes=probes_train,
               bugs=bugs_from(buggy_train, {"update-wrong-sign": UPDATE,
                                            "update-applied-twice": UPDATE}),
+              demo="notebook/autocomplete.py.j2",
               depends_on=("encode", "char_grads")),
     )
     return Exercise(

@@ -37,6 +37,27 @@ def phi_prime__identity(s):
     return np.ones_like(s)
 
 
+def head_loss__linear_mse(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    return ((o - d) ** 2).sum() / len(o)
+
+
+def head_loss__sigmoid_mse(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    y = 1.0 / (1.0 + np.exp(-o))
+    return ((y - d) ** 2).sum() / len(o)
+
+
+def network_loss(params, x, s0, z0, d):
+    """E = Σ_t E_t with the weights params on the batch (x, d) from s0, z0 (the loss plot)."""
+    s_prev, z_prev, o = s0, z0, []
+    for t in range(x.shape[1]):
+        s_prev = phi(x[:, t] @ params["U"] + s_prev @ params["W1"] + params["b1"])  # noqa: F821
+        z_prev = phi(s_prev @ params["V1"] + z_prev @ params["W2"] + params["b2"])  # noqa: F821
+        o.append(z_prev @ params["V2"] + params["c"])
+    return head_loss(np.stack(o, axis=1), d)  # noqa: F821 (your variant's head_loss)
+
+
 # -- the student's functions ------------------------------------------------------------
 
 

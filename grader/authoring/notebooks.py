@@ -32,6 +32,7 @@ import numpy as np
 
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.spec import Exercise, Stage, Variant
+from grader.authoring.demos import demo_cell
 from grader.authoring.self_checks import (
     probe_instance,
     shared_self_checks,
@@ -229,6 +230,8 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
             stage.name, solution=True)
         add("code", render("notebook/self_check.py.j2", stage=stage),
             f"{stage.name}-self-check", locked=True)
+        if stage.demo is not None:
+            add("code", demo_cell(exercise, stage, variant), f"{stage.name}-demo", locked=True)
         if kind == "source":
             add("code", render("notebook/hidden_tests.py.j2", exercise=exercise, stage=stage),
                 f"{stage.name}-tests", locked=True, points=stage.points)
