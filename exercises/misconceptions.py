@@ -140,6 +140,19 @@ _ENTRIES = (
         "the first update k times.",
     ),
     Misconception(
+        "adagrad-memory-not-accumulated",
+        "Adagrad's memory is replaced instead of accumulated",
+        "Adagrad divides each step by the root of the sum of every squared gradient so far: "
+        "m ← m + g², then θ ← θ − α g / √(m + ε). Setting m = g² forgets the earlier updates, "
+        "and every step becomes about α times the gradient's sign.",
+    ),
+    Misconception(
+        "adagrad-square-root-missing",
+        "Adagrad's step is divided by the memory, not by its square root",
+        "The step is α g / √(m + ε): dividing by m + ε itself makes the steps shrink like "
+        "1/m instead of 1/√m, and their size depends on the scale of the gradients.",
+    ),
+    Misconception(
         "clipping-wrong-quantity",
         "Clipping is applied to the wrong quantity",
         "Clipping bounds the gradients before the update, not the weights and not the update.",
