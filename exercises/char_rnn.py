@@ -266,7 +266,7 @@ def probes_adagrad(instance: Instance) -> list[Probe]:
     v, rng = instance.variant, instance.probe_rng("adagrad_update")
     params = _params(v, rng)
     grads = {key: rng.normal(0.0, 1.0, value.shape) for key, value in params.items()}
-    memory = {f"m{key}": rng.uniform(0.5, 3.0, value.shape) for key, value in params.items()}
+    memory = {f"m{key}": rng.uniform(0.1, 0.9, value.shape) for key, value in params.items()}
     return [Probe(name="a memory of earlier steps", kwargs={"params": params, "grads": grads,
                                                           "memory": memory, "lr": v.lr},
                   purpose="m ← m + g², θ ← θ − α g / √(m + ε), with m already summed "
