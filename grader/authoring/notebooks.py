@@ -81,7 +81,10 @@ def _notation_shapes(exercise: Exercise, variant: Variant) -> dict[str, str]:
     """
     values = variant.as_dict()
     named: dict[str, list] = {}
-    for spec in symbolic_specs(exercise, structure_of(exercise, variant)).values():
+    trajectories = {stage.name for stage in exercise.stages if stage.training is not None}
+    for stage_name, spec in symbolic_specs(exercise, structure_of(exercise, variant)).items():
+        if stage_name in trajectories:   # a weight after every update: (k_updates, …)
+            continue
         for name, argument in spec["inputs"].items():
             if argument[0] in ("float", "int", "onehot"):
                 named.setdefault(name, list(argument[1]))
