@@ -35,6 +35,7 @@ import numpy as np
 from exercises.instance import resized
 from exercises.misconceptions import CATALOGUE
 from exercises.spec import Instance, Probe, Stage, Variant
+from exercises.training_runs import as_weights
 from grader.checking.checks import (
     RejectedAnswer,
     answer_array,
@@ -370,7 +371,7 @@ def loss_curve(instance: Instance, stage: Stage, probe: Probe,
     variant = probe.variant or instance.variant
     expected = stage.named(stage.solve(variant, **probe.kwargs))
     steps = len(next(iter(expected.values())))
-    reference = [_finite(stage.training.loss(variant, probe.kwargs, _weights(expected, i)))
+    reference = [_finite(stage.training.loss(variant, probe.kwargs, as_weights(expected, i)))
                  for i in range(steps)]
     student: list[float | None] = []
     try:
@@ -383,14 +384,10 @@ def loss_curve(instance: Instance, stage: Stage, probe: Probe,
             with np.errstate(all="ignore"):
                 try:
                     student.append(_finite(stage.training.loss(variant, probe.kwargs,
-                                                               _weights(weights, i))))
+                                                               as_weights(weights, i))))
                 except (ValueError, FloatingPointError):
                     student.append(None)
     return {"student": student, "reference": reference}
-
-
-def _weights(trajectory: Mapping[str, Any], step: int) -> dict[str, np.ndarray]:
-    return {name: np.asarray(value, dtype=np.float64)[step] for name, value in trajectory.items()}
 
 
 def _finite(value: float) -> float | None:
