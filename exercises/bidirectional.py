@@ -23,8 +23,24 @@ import numpy as np
 
 import reference as ref
 from exercises.corrections import derivative_through_state
-from exercises.elman import buggy_bptt, random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
+from exercises.elman import buggy_bptt, random_states, random_targets, saturating
+from exercises.spec import (
+    Bug,
+    Exercise,
+    Instance,
+    Probe,
+    Stage,
+    Training,
+    Variant,
+    bugs_from,
+    only_at_step,
+)
+from exercises.training_runs import (
+    buggy_trajectory,
+    descending_rate,
+    training_bugs,
+    trajectory,
+)
 from reference import activations
 from reference.bidirectional import reversed_in_time
 from reference.network import as_injection, band_total, output_layer_grads
@@ -81,7 +97,61 @@ def solve_backward(variant, do, x, f0, r0, f, r, Uf, Wf, Ub, Wb, Vf, Vb):
             "x": band_total(dx_f) + reversed_in_time(band_total(dx_r)), "f0": df0, "r0": dr0}
 
 
+PARAMETERS = ("Uf", "Wf", "bf", "Ub", "Wb", "bb", "Vf", "Vb", "c")
+BIASES = ("bf", "bb", "c")
+
+
+def solve_sgd(variant, params, grads, lr):
+    return ref.sgd(params, grads, lr)
+
+
+def sized_model(variant: Variant, params) -> ref.Bidirectional:
+    """The network with the parameters' sizes (a probe's, which need not be the variant's)."""
+    (n, d), k = np.shape(params["Uf"]), np.shape(params["Vf"])[1]
+    return ref.Bidirectional(n, d, k, activation=variant.activation, output=variant.output,
+                             objective=variant.objective)
+
+
+def solve_train(variant, params, x, f0, r0, d, lr, k_updates):
+    return trajectory(sized_model(variant, params), params, x, d, lr, k_updates, f0=f0, r0=r0)
+
+
+def training_loss(variant, kwargs, weights) -> float:
+    """L(θ) of the run's batch at the weights θ: the loss curve's points."""
+    return sized_model(variant, weights).loss(weights, kwargs["x"], kwargs["d"],
+                                              f0=kwargs["f0"], r0=kwargs["r0"])
+
+
+def training_example(variant: Variant, rng: np.random.Generator) -> dict:
+    """Inputs of a training run: random weights, a batch, non-zero f0 and r0, α and k.
+
+    Weights and inputs are half the other probes' scale, and α the variant's, halved
+    until every update brings the loss down (`descending_rate`)."""
+    N, T, n, d = variant.N, variant.T, variant.n_in, variant.n_hidden
+    params = {key: value / 2 for key, value in random_model(variant, rng).items()}
+    x = rng.normal(0.0, 0.5, (N, T, n))
+    initial = {"f0": random_states(variant, rng, (N, d)), "r0": random_states(variant, rng, (N, d))}
+    targets, k = random_targets(variant, rng, N, T), variant.get("k_updates", 4)
+    lr = descending_rate(sized_model(variant, params), params, x, targets, variant.lr, k,
+                         **initial)
+    return {"params": params, "x": x, **initial, "d": targets, "lr": lr, "k_updates": k}
+
+
 # -- the bugs -------------------------------------------------------------------------------
+
+
+def buggy_sgd(variant, params, grads, lr, *, bug):
+    if bug == "update-weight-skipped":      # the biases bf, bb and c left as they were
+        return {key: params[key] if key in BIASES else params[key] - lr * grads[key]
+                for key in params}
+    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
+    return {key: params[key] - step * lr * grads[key] for key in params}
+
+
+def buggy_train(variant, params, x, f0, r0, d, lr, k_updates, *, bug):
+    return buggy_trajectory(sized_model(variant, params), params, x, d, lr, k_updates, bug=bug,
+                            biases=BIASES, f0=f0, r0=r0)
+
 
 
 def buggy_forward_net(variant, x, f0, Uf, Wf, bf, *, bug):
@@ -198,10 +268,38 @@ def probes_backward(instance: Instance) -> list[Probe]:
     ]
 
 
+def probes_sgd(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.probe_rng("birnn_sgd_update")
+    params = random_model(v, rng)
+    grads = {key: rng.normal(size=value.shape) for key, value in params.items()}
+    extra = {"x": rng.normal(size=(v.N, v.T, v.n_in)), "f0": rng.normal(size=(v.N, v.n_hidden)),
+             "r0": rng.normal(size=(v.N, v.n_hidden))}
+    return [Probe(name="one update", kwargs={"params": params, "grads": grads, "lr": v.lr},
+                  purpose="θ ← θ − α ∇θ for all nine weights"),
+            Probe(name="gradients with the inputs' and initial states' too",
+                  kwargs={"params": params, "lr": v.lr,
+                          "grads": {**{key: rng.normal(size=value.shape)
+                                       for key, value in params.items()}, **extra}},
+                  purpose="birnn_backward's dict also holds x, f0 and r0: only the weights "
+                          "are updated")]
+
+
+TRAJECTORY = {key: 0 for key in PARAMETERS}
+
+
+def probes_train(instance: Instance) -> list[Probe]:
+    kwargs = training_example(instance.variant, instance.probe_rng("birnn_train"))
+    return [Probe(name=f"{kwargs['k_updates']} updates from non-zero f0 and r0", kwargs=kwargs,
+                  purpose="the weights after every update, each gradient at the weights the "
+                          "last update left", time_axis=TRAJECTORY, step_label="update",
+                  repeat=True)]
+
+
 # -- the exercise ------------------------------------------------------------------------
 
 
 DERIVATIVE = derivative_through_state("f_t", "r_t")
+UPDATE = r"\Delta\theta = -\alpha\nabla_\theta L"
 REVERSED = (r"\frac{\partial L}{\partial r_t} = \frac{\partial L}{\partial o_t} V_b^\top "
             r"+ \delta^r_{t-1} W_b^\top,\ \nabla_{W_b} L = \sum_t r_{t+1}^\top \delta^r_t"
             r"\quad (t = 0 \to T-1)")
@@ -295,6 +393,42 @@ def build() -> Exercise:
                         "bf, bb (d,), Vf, Vb (d, k), c (k,), x (N, T, n), f0 (N, d), r0 (N, d).",
               solve=solve_backward, probes=probes_backward,
               bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES)),
+        Stage(name="birnn_sgd_update", title="The gradient-descent update of every weight",
+              points=1, inputs=("params", "grads", "lr"), outputs=PARAMETERS,
+              docstring="ΔW = −α ∇_W L for every weight Uf, Wf, bf, Ub, Wb, bb, Vf, Vb, c.\n\n"
+                        "params: dict of the nine weights; grads: dict of their gradients "
+                        "(it may hold more\n"
+                        "keys, as birnn_backward's does: x, f0, r0); lr: the rate α.\n"
+                        "Returns a new dict of the nine updated weights "
+                        "(do not change params in place).",
+              solve=solve_sgd, probes=probes_sgd,
+              bugs=bugs_from(buggy_sgd, {
+                  "update-wrong-sign": UPDATE, "update-applied-twice": UPDATE,
+                  "update-weight-skipped":
+                      UPDATE + r"\ \text{for } U_f, W_f, b_f, U_b, W_b, b_b, V_f, V_b, c"})),
+        Stage(name="birnn_train", title="Training by your own functions", points=2,
+              inputs=("params", "x", "f0", "r0", "d", "lr", "k_updates"), outputs=PARAMETERS,
+              docstring="k_updates steps of gradient descent on the whole batch, "
+                        "θ_{i+1} = θ_i − α ∇_θ L(θ_i)\n"
+                        "for i = 0, 1, …: each by your forward_net, backward_net, birnn_output, "
+                        "birnn_backward\n"
+                        "(given dL/do_t, which you compute from y_t and d_t for your loss) "
+                        "and birnn_sgd_update,\n"
+                        "each gradient at the weights the last update left.\n\n"
+                        "params: dict of the nine weights θ_0 (shapes as in birnn_backward).\n"
+                        "x: (N, T, n), f0, r0: (N, d), d: the targets, lr: the rate α, "
+                        "k_updates: an int.\n"
+                        "Returns a dict of the weights after every update, each stacked on a "
+                        "first axis:\n"
+                        "Uf (k_updates, n, d), Wf (k_updates, d, d), …, c (k_updates, k). "
+                        "Do not change params in place.",
+              solve=solve_train, probes=probes_train,
+              bugs=training_bugs(buggy_train, "U_f, W_f, b_f, U_b, W_b, b_b, V_f, V_b, c",
+                                 "b_f, b_b, c"),
+              training=Training(loss=training_loss, example=training_example),
+              demo="notebook/loss_plot.py.j2",
+              depends_on=("forward_net", "backward_net", "birnn_output", "birnn_backward",
+                          "birnn_sgd_update")),
     )
     return Exercise(
         id="bidirectional",
@@ -302,8 +436,9 @@ def build() -> Exercise:
         seed="002",
         summary=("A forward net reads the sequence from t = 0 to T−1, a backward net reads it "
                  "from T−1 down to 0, and the output at every step uses both states. You will "
-                 "write both nets, the output, and BPTT through both nets, which runs in "
-                 "opposite directions."),
+                 "write both nets, the output, BPTT through both nets, which runs in "
+                 "opposite directions, the gradient-descent update of every weight, and a "
+                 "training run of k updates driven by your own functions."),
         notation={"x_t": "input at step t", "f_t": "forward net's state at step t",
                   "r_t": "backward net's state at step t", "y_t": "output at step t",
                   "Uf": "input-to-f weights", "Wf": "f-to-f weights", "bf": "f bias",
@@ -315,7 +450,7 @@ def build() -> Exercise:
             "activation": ("tanh", "sigmoid", "relu", "identity"),
             "head": (("linear", "mse"), ("softmax", "ce"), ("sigmoid", "bce"), ("tanh", "mse")),
             "n_in": (2, 3, 4), "n_hidden": (3, 4, 5), "n_out": (2, 3, 4),
-            "T": (4, 5, 6), "N": (2, 3),
+            "T": (4, 5, 6), "N": (2, 3), "lr": (0.05, 0.1, 0.2), "k_updates": (3, 4, 5),
         },
         stages=stages,
         solution_module="exercises.solutions.bidirectional",

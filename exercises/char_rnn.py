@@ -99,6 +99,18 @@ def solve_train(variant, params, words, lr, k_updates):
     return params
 
 
+MEMORIES = tuple(f"m{key}" for key in PARAMETERS)      # min-char-rnn's mWxh, …: mU, mW, …
+EPSILON = 1e-8
+
+
+def solve_adagrad(variant, params, grads, memory, lr):
+    """min-char-rnn's step: m ← m + g², θ ← θ − α g / √(m + ε), by `reference.Adagrad`."""
+    memory = {key: np.asarray(memory[f"m{key}"], dtype=np.float64) for key in PARAMETERS}
+    params = {key: np.asarray(params[key], dtype=np.float64) for key in PARAMETERS}
+    new, memory = ref.Adagrad(lr, EPSILON).update(params, grads, memory)
+    return {**new, **{f"m{key}": memory[key] for key in PARAMETERS}}
+
+
 def words_loss(variant: Variant, params, words) -> float:
     """Σ over the words of L(word), each from s_0 = 0: what training should bring down."""
     model = model_of(variant, params)
@@ -155,6 +167,20 @@ def buggy_train(variant, params, words, lr, k_updates, *, bug):
         grads = model.grad(params, x[None], targets[None])
         params = {key: params[key] - step * lr * grads[key] for key in PARAMETERS}
     return params
+
+
+def buggy_adagrad(variant, params, grads, memory, lr, *, bug):
+    """min-char-rnn's step with one mistake: the memory replaced by g² instead of summing
+    it, the square root left out, or the step taken up the gradient."""
+    new, memories = {}, {}
+    for key in PARAMETERS:
+        g = np.asarray(grads[key], dtype=np.float64)
+        m = g * g if bug == "adagrad-memory-not-accumulated" else memory[f"m{key}"] + g * g
+        scale = m + EPSILON if bug == "adagrad-square-root-missing" else np.sqrt(m + EPSILON)
+        sign = -1.0 if bug == "update-wrong-sign" else 1.0
+        new[key] = params[key] - sign * lr * g / scale
+        memories[f"m{key}"] = m
+    return {**new, **memories}
 
 
 # -- the probes -------------------------------------------------------------------------
@@ -236,6 +262,23 @@ def probes_train(instance: Instance) -> list[Probe]:
                   purpose="the weights after k SGD updates, one word per update", repeat=True)]
 
 
+def probes_adagrad(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.probe_rng("adagrad_update")
+    params = _params(v, rng)
+    grads = {key: rng.normal(0.0, 1.0, value.shape) for key, value in params.items()}
+    memory = {f"m{key}": rng.uniform(0.1, 0.9, value.shape) for key, value in params.items()}
+    return [Probe(name="a memory of earlier steps", kwargs={"params": params, "grads": grads,
+                                                          "memory": memory, "lr": v.lr},
+                  purpose="m ← m + g², θ ← θ − α g / √(m + ε), with m already summed "
+                          "over earlier updates"),
+            Probe(name="the first update", kwargs={
+                "params": params, "grads": {key: rng.normal(0.0, 0.1, value.shape)
+                                            for key, value in params.items()},
+                "memory": {key: np.zeros_like(value) for key, value in memory.items()},
+                "lr": v.lr},
+                  purpose="m = 0 before the first update: small gradients, a step of about α")]
+
+
 # -- the exercise ------------------------------------------------------------------------
 
 
@@ -255,6 +298,8 @@ GRAD_BUGS = {
     "derivative-at-preactivation": DERIVATIVE,
 }
 UPDATE = r"\theta \leftarrow \theta - \alpha \nabla_\theta L(\text{word}_i)"
+ADAGRAD = (r"m \leftarrow m + g \odot g,\quad "
+           r"\theta \leftarrow \theta - \alpha\, g / \sqrt{m + \varepsilon}")
 PARAMS_DOC = ("params: dict with U (4, d), W (d, d), b (d,), V (d, 4), c (4,).")
 
 
@@ -318,7 +363,26 @@ def build() -> Exercise:
               solve=solve_train, probes=probes_train,
               bugs=bugs_from(buggy_train, {"update-wrong-sign": UPDATE,
                                            "update-applied-twice": UPDATE}),
+              demo="notebook/autocomplete.py.j2",
               depends_on=("encode", "char_grads")),
+        Stage(name="adagrad_update", title="min-char-rnn's Adagrad update", points=1,
+              inputs=("params", "grads", "memory", "lr"), outputs=PARAMETERS + MEMORIES,
+              docstring="The Adagrad step of min-char-rnn, for every weight θ with its "
+                        "gradient g and memory m:\n"
+                        "m ← m + g²,   θ ← θ − α g / √(m + ε),   ε = 1e-8.\n\n"
+                        + PARAMS_DOC + "\n"
+                        "grads: their gradients (same keys); memory: dict with mU, mW, mb, "
+                        "mV, mc, each shaped\n"
+                        "like its weight, the sum of the squared gradients so far; "
+                        "lr: the rate α.\n"
+                        "Returns one new dict with the updated weights U, W, b, V, c and "
+                        "memories mU, mW,\n"
+                        "mb, mV, mc (do not change params or memory in place).",
+              solve=solve_adagrad, probes=probes_adagrad,
+              bugs=bugs_from(buggy_adagrad, {
+                  "adagrad-memory-not-accumulated": ADAGRAD,
+                  "adagrad-square-root-missing": ADAGRAD,
+                  "update-wrong-sign": ADAGRAD})),
     )
     return Exercise(
         id="char-rnn",
@@ -328,7 +392,7 @@ def build() -> Exercise:
                  "the distribution of the next character over the vocabulary d, e, p, <stop>. "
                  "You will encode words, run the network, compute the loss "
                  "L = Σ_t −log y_{t,c_t}, backpropagate it through time and train the network "
-                 "with a few steps of gradient descent."),
+                 "with a few steps of gradient descent, then write min-char-rnn's Adagrad update."),
         notation={"x_t": "one-hot character at step t (4,)", "s_t": "state at step t (d,)",
                   "y_t": "predicted distribution of the next character (4,)",
                   "c_t": "index of the true next character",

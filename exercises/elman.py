@@ -17,7 +17,23 @@ import numpy as np
 
 import reference as ref
 from exercises.corrections import derivative_through_state, output_delta
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
+from exercises.spec import (
+    Bug,
+    Exercise,
+    Instance,
+    Probe,
+    Stage,
+    Training,
+    Variant,
+    bugs_from,
+    only_at_step,
+)
+from exercises.training_runs import (
+    buggy_trajectory,
+    descending_rate,
+    training_bugs,
+    trajectory,
+)
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
 from reference.recurrence import layer_backward, layer_forward, step_backward, step_forward
@@ -109,6 +125,35 @@ def solve_sgd(variant, params, grads, lr):
     return ref.sgd(params, grads, lr)
 
 
+def model_of(variant: Variant, params) -> ref.Elman:
+    """The network with the parameters' sizes (a probe's, which need not be the variant's)."""
+    (n, d), k = np.shape(params["U"]), np.shape(params["V"])[1]
+    return ref.Elman(n, d, k, activation=variant.activation, output=variant.output,
+                     objective=variant.objective)
+
+
+def solve_train(variant, params, x, s0, d, lr, k_updates):
+    return trajectory(model_of(variant, params), params, x, d, lr, k_updates, s0=s0)
+
+
+def training_loss(variant, kwargs, weights) -> float:
+    """L(θ) of the run's batch at the weights θ: the loss curve's points."""
+    return model_of(variant, weights).loss(weights, kwargs["x"], kwargs["d"], s0=kwargs["s0"])
+
+
+def training_example(variant: Variant, rng: np.random.Generator) -> dict:
+    """Inputs of a training run: random weights, a batch, a non-zero s_0, the rate α, k.
+
+    Weights and inputs are half the other probes' scale, and α the variant's, halved
+    until every update brings the loss down (`descending_rate`)."""
+    N, T, n, d, _ = variant.sizes
+    params = {key: value / 2 for key, value in random_model(variant, rng).items()}
+    x, s0 = rng.normal(0.0, 0.5, (N, T, n)), random_states(variant, rng, (N, d))
+    targets, k = random_targets(variant, rng, N, T), variant.get("k_updates", 4)
+    lr = descending_rate(model_of(variant, params), params, x, targets, variant.lr, k, s0=s0)
+    return {"params": params, "x": x, "s0": s0, "d": targets, "lr": lr, "k_updates": k}
+
+
 # -- the bugs -------------------------------------------------------------------------------
 
 
@@ -177,8 +222,19 @@ def buggy_forward(variant, x, s0, U, W, b, *, bug):
 
 
 def buggy_sgd(variant, params, grads, lr, *, bug):
+    if bug == "update-weight-skipped":      # the biases b and c left as they were
+        return {key: params[key] if key in BIASES else params[key] - lr * grads[key]
+                for key in params}
     step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
     return {key: params[key] - step * lr * grads[key] for key in params}
+
+
+BIASES = ("b", "c")
+
+
+def buggy_train(variant, params, x, s0, d, lr, k_updates, *, bug):
+    return buggy_trajectory(model_of(variant, params), params, x, d, lr, k_updates, bug=bug,
+                            biases=BIASES, s0=s0)
 
 
 # -- the probes -------------------------------------------------------------------------
@@ -270,6 +326,18 @@ def probes_sgd(instance: Instance) -> list[Probe]:
     grads = {key: rng.normal(size=value.shape) for key, value in params.items()}
     return [Probe(name="one update", kwargs={"params": params, "grads": grads, "lr": v.lr},
                   purpose="θ ← θ − α ∇θ for every weight")]
+
+
+TRAJECTORY = {key: 0 for key in ("U", "W", "b", "V", "c")}
+
+
+def probes_train(instance: Instance) -> list[Probe]:
+    v = instance.variant
+    kwargs = training_example(v, instance.probe_rng("rnn_train"))
+    return [Probe(name=f"{kwargs['k_updates']} updates from a non-zero s_0", kwargs=kwargs,
+                  purpose="the weights after every update, each gradient at the weights the "
+                          "last update left", time_axis=TRAJECTORY, step_label="update",
+                  repeat=True)]
 
 
 # -- the exercise ------------------------------------------------------------------------
@@ -380,7 +448,30 @@ def build() -> Exercise:
                         "Returns a new dict of updated weights (do not change params in place).",
               solve=solve_sgd, probes=probes_sgd,
               bugs=bugs_from(buggy_sgd, {"update-wrong-sign": UPDATE,
-                                         "update-applied-twice": UPDATE})),
+                                         "update-applied-twice": UPDATE,
+                                         "update-weight-skipped":
+                                             UPDATE + r"\ \text{for } U, W, b, V, c"})),
+        Stage(name="rnn_train", title="Training by your own functions", points=2,
+              inputs=("params", "x", "s0", "d", "lr", "k_updates"),
+              outputs=("U", "W", "b", "V", "c"),
+              docstring="k_updates steps of gradient descent on the whole batch, "
+                        "θ_{i+1} = θ_i − α ∇_θ L(θ_i)\n"
+                        "for i = 0, 1, …, each by your rnn_forward, output_backward, rnn_backward "
+                        "and sgd_update,\n"
+                        "each gradient at the weights the last update left.\n\n"
+                        "params: dict with U (n, d), W (d, d), b (d,), V (d, k), c (k,): θ_0.\n"
+                        "x: (N, T, n), s0: (N, d), d: the targets, lr: the rate α, "
+                        "k_updates: an int.\n"
+                        "Returns a dict of the weights after every update, each stacked on a "
+                        "first axis:\n"
+                        "U (k_updates, n, d), W (k_updates, d, d), b (k_updates, d),\n"
+                        "V (k_updates, d, k), c (k_updates, k). "
+                        "Do not change params in place.",
+              solve=solve_train, probes=probes_train,
+              bugs=training_bugs(buggy_train, "U, W, b, V, c", "b, c"),
+              training=Training(loss=training_loss, example=training_example),
+              demo="notebook/loss_plot.py.j2",
+              depends_on=("rnn_forward", "output_backward", "rnn_backward", "sgd_update")),
     )
     return Exercise(
         id="elman",
@@ -389,7 +480,8 @@ def build() -> Exercise:
         summary=("An Elman network reads a sequence x_1 … x_T and keeps a state s_t that "
                  "depends on the input and on the previous state. You will write its forward "
                  "pass, the gradients of its output layer, one step of BPTT, BPTT over the "
-                 "whole sequence, and the gradient-descent update."),
+                 "whole sequence, the gradient-descent update, and a training run of k "
+                 "updates driven by your own functions."),
         notation={"x_t": "input at step t", "s_t": "state at step t", "y_t": "output at step t",
                   "U": "input-to-state weights", "W": "state-to-state weights",
                   "V": "state-to-output weights", "b": "state bias", "c": "output bias"},
@@ -398,7 +490,7 @@ def build() -> Exercise:
             "head": (("softmax", "ce"), ("sigmoid", "bce"), ("linear", "mse"), ("tanh", "mse"),
                      ("softmax", "mse")),
             "n_in": (2, 3, 4, 5), "n_hidden": (3, 4, 5, 6), "n_out": (2, 3, 4),
-            "T": (4, 5, 6, 7), "N": (2, 3), "lr": (0.05, 0.1, 0.2),
+            "T": (4, 5, 6, 7), "N": (2, 3), "lr": (0.05, 0.1, 0.2), "k_updates": (3, 4, 5),
         },
         stages=stages,
         solution_module="exercises.solutions.elman",

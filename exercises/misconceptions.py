@@ -139,6 +139,34 @@ _ENTRIES = (
         "One step changes each weight once by −α ∇_θ E; here the change is twice that.",
     ),
     Misconception(
+        "update-weight-skipped",
+        "A weight is left out of the update",
+        "Gradient descent changes every weight of the network, the biases too: each one by "
+        "−α times its own gradient. A weight left out keeps its initial value, so the network "
+        "trains with part of its parameters frozen.",
+    ),
+    Misconception(
+        "update-not-carried-over",
+        "Every update starts again from the initial weights",
+        "Each update of a training run starts from the weights the last one left, "
+        "θ_{i+1} = θ_i − α ∇L(θ_i): both the gradient and the step are taken at θ_i. "
+        "Updating a copy and running the next forward pass with the old weights repeats "
+        "the first update k times.",
+    ),
+    Misconception(
+        "adagrad-memory-not-accumulated",
+        "Adagrad's memory is replaced instead of accumulated",
+        "Adagrad divides each step by the root of the sum of every squared gradient so far: "
+        "m ← m + g², then θ ← θ − α g / √(m + ε). Setting m = g² forgets the earlier updates, "
+        "and every step becomes about α times the gradient's sign.",
+    ),
+    Misconception(
+        "adagrad-square-root-missing",
+        "Adagrad's step is divided by the memory, not by its square root",
+        "The step is α g / √(m + ε): dividing by m + ε itself makes the steps shrink like "
+        "1/m instead of 1/√m, and their size depends on the scale of the gradients.",
+    ),
+    Misconception(
         "clipping-wrong-quantity",
         "Clipping is applied to the wrong quantity",
         "Clipping bounds the gradients before the update, not the weights and not the update.",

@@ -74,7 +74,9 @@ class Probe:
     """One call of a student function: keyword arguments and what the call tests.
 
     `time_axis` names the outputs that have a time axis and which axis it is,
-    so that the grader can say at which step a wrong answer starts.
+    so that the grader can say at which step a wrong answer starts; `step_label`
+    says what a step along that axis is: "t", a time step, or "update", one
+    update of a training run (whose outputs are the weights after every update).
     `repeat` asks the grader to call twice and compare (accumulation bugs,
     non-determinism). `variant` is the variant the probe was drawn for when it
     is not the student's own (`exercises.instance.resized`): the right answer
@@ -85,6 +87,7 @@ class Probe:
     kwargs: Mapping[str, Any]
     purpose: str = ""
     time_axis: Mapping[str, int] = field(default_factory=dict)
+    step_label: str = "t"
     repeat: bool = False
     variant: Variant | None = None
 
@@ -127,6 +130,21 @@ def bugs_from(implementation: Callable[..., Any],
 
 
 @dataclass(frozen=True, kw_only=True)
+class Training:
+    """What makes a stage a training run: k updates, its outputs the weights after each.
+
+    loss(variant, kwargs, weights): the loss of the run's data (the probe's `kwargs`)
+    at one set of weights, by the reference: the loss curve the feedback and the
+    notebook plot, the student's weights' against the reference's.
+    example(variant, rng): public inputs of a run (drawn from `rng`, never from the
+    course secret), for the notebook's loss plot.
+    """
+
+    loss: Callable[[Variant, Mapping[str, Any], Mapping[str, np.ndarray]], float]
+    example: Callable[[Variant, np.random.Generator], dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Stage:
     """One function the student implements."""
 
@@ -140,6 +158,8 @@ class Stage:
     probes: Callable[[Instance], list[Probe]]
     bugs: tuple[Bug, ...] = ()
     tolerance: float = 1e-6                  # relative error accepted per entry
+    training: Training | None = None         # a training run: loss curve and loss plot
+    demo: str | None = None                  # a notebook cell template run after the stage
     visibility: str = "visible"
     depends_on: tuple[str, ...] = ()         # stages whose functions this one may call
 

@@ -25,7 +25,23 @@ import numpy as np
 import reference as ref
 from exercises.corrections import derivative_through_state
 from exercises.elman import buggy_bptt, random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
+from exercises.spec import (
+    Bug,
+    Exercise,
+    Instance,
+    Probe,
+    Stage,
+    Training,
+    Variant,
+    bugs_from,
+    only_at_step,
+)
+from exercises.training_runs import (
+    buggy_trajectory,
+    descending_rate,
+    training_bugs,
+    trajectory,
+)
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
 from reference.recurrence import layer_backward, layer_forward, step_forward
@@ -134,7 +150,62 @@ def solve_backward(variant, do, x, s0, z0, s, z, U, W1, V1, W2, V2):
             "x": band_total(dx), "s0": ds0, "z0": dz0}
 
 
+PARAMETERS = ("U", "W1", "b1", "V1", "W2", "b2", "V2", "c")
+BIASES = ("b1", "b2", "c")
+
+
+def solve_sgd(variant, params, grads, lr):
+    return ref.sgd(params, grads, lr)
+
+
+def sized_model(variant: Variant, params) -> ref.Stacked:
+    """The network with the parameters' sizes (a probe's, which need not be the variant's)."""
+    (n, d1), (d2, k) = np.shape(params["U"]), np.shape(params["V2"])
+    return ref.Stacked(n, d1, k, activation=variant.activation, output=variant.output,
+                       objective=variant.objective, n_hidden2=d2)
+
+
+def solve_train(variant, params, x, s0, z0, d, lr, k_updates):
+    return trajectory(sized_model(variant, params), params, x, d, lr, k_updates, s0=s0, z0=z0)
+
+
+def training_loss(variant, kwargs, weights) -> float:
+    """E(θ) = Σ_t E_t of the run's batch at the weights θ: the loss curve's points."""
+    return sized_model(variant, weights).loss(weights, kwargs["x"], kwargs["d"],
+                                              s0=kwargs["s0"], z0=kwargs["z0"])
+
+
+def training_example(variant: Variant, rng: np.random.Generator) -> dict:
+    """Inputs of a training run: random weights, a batch, non-zero s_0 and z_0, α and k.
+
+    Weights and inputs are half the other probes' scale, and α the variant's, halved
+    until every update brings the loss down (`descending_rate`)."""
+    N, T, n, d1 = variant.N, variant.T, variant.n_in, variant.n_hidden
+    params = {key: value / 2 for key, value in random_model(variant, rng).items()}
+    x = rng.normal(0.0, 0.5, (N, T, n))
+    initial = {"s0": random_states(variant, rng, (N, d1)),
+               "z0": random_states(variant, rng, (N, d2_of(variant)))}
+    targets, k = random_targets(variant, rng, (N, T, variant.n_out)), variant.get("k_updates", 4)
+    lr = descending_rate(sized_model(variant, params), params, x, targets, variant.lr, k,
+                         **initial)
+    return {"params": params, "x": x, **initial, "d": targets, "lr": lr, "k_updates": k}
+
+
 # -- the bugs -------------------------------------------------------------------------------
+
+
+def buggy_sgd(variant, params, grads, lr, *, bug):
+    if bug == "update-weight-skipped":      # the biases b1, b2 and c left as they were
+        return {key: params[key] if key in BIASES else params[key] - lr * grads[key]
+                for key in params}
+    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
+    return {key: params[key] - step * lr * grads[key] for key in params}
+
+
+def buggy_train(variant, params, x, s0, z0, d, lr, k_updates, *, bug):
+    return buggy_trajectory(sized_model(variant, params), params, x, d, lr, k_updates, bug=bug,
+                            biases=BIASES, s0=s0, z0=z0)
+
 
 
 def buggy_z_step_forward(variant, s_t, z_prev, V1, W2, b2):
@@ -320,6 +391,33 @@ def probes_backward(instance: Instance) -> list[Probe]:
     ]
 
 
+def probes_sgd(instance: Instance) -> list[Probe]:
+    v, rng = instance.variant, instance.probe_rng("two_layer_sgd_update")
+    params = random_model(v, rng)
+    grads = {key: rng.normal(size=value.shape) for key, value in params.items()}
+    return [Probe(name="one update", kwargs={"params": params, "grads": grads, "lr": v.lr},
+                  purpose="θ ← θ − α ∇θ for all eight weights"),
+            Probe(name="gradients with the inputs' and initial states' too",
+                  kwargs={"params": params, "lr": v.lr,
+                          "grads": {**{key: rng.normal(size=value.shape)
+                                       for key, value in params.items()},
+                                    "s0": rng.normal(size=(v.N, v.n_hidden)),
+                                    "z0": rng.normal(size=(v.N, d2_of(v)))}},
+                  purpose="two_layer_backward's dict also holds x, s0 and z0: only the weights "
+                          "are updated")]
+
+
+TRAJECTORY = {key: 0 for key in PARAMETERS}
+
+
+def probes_train(instance: Instance) -> list[Probe]:
+    kwargs = training_example(instance.variant, instance.probe_rng("two_layer_train"))
+    return [Probe(name=f"{kwargs['k_updates']} updates from non-zero s_0 and z_0", kwargs=kwargs,
+                  purpose="the weights after every update, each gradient at the weights the "
+                          "last update left", time_axis=TRAJECTORY, step_label="update",
+                  repeat=True)]
+
+
 # -- the exercise ------------------------------------------------------------------------
 
 
@@ -330,6 +428,7 @@ Q2 = (r"\Delta V_1 = -\alpha \frac{\partial E_t}{\partial V_1} = -\alpha\, s_t^\
 Q3 = (r"\frac{\partial E_{t+1}}{\partial U} = x_{t+1}^\top \delta^s_{t+1} + x_t^\top "
       r"\big[(\delta^z_t V_1^\top + \delta^s_{t+1} W_1^\top) \odot \varphi'(a_t)\big],\ "
       r"\delta^z_t = \delta^z_{t+1} W_2^\top \odot \varphi'(h_t)")
+UPDATE = r"\Delta\theta = -\alpha\nabla_\theta E"
 HALVED = (r"E_t = \frac{1}{N}\sum_n \lVert y_t - d_t \rVert^2,\ "
           r"\frac{\partial E_t}{\partial y_t} = \frac{2}{N}(y_t - d_t)")
 BACKWARD_BUGS = {
@@ -455,6 +554,42 @@ def build() -> Exercise:
                         "s0 (N, d1), z0 (N, d2).",
               solve=solve_backward, probes=probes_backward,
               bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES)),
+        Stage(name="two_layer_sgd_update", title="The gradient-descent update of every weight",
+              points=1, inputs=("params", "grads", "lr"), outputs=PARAMETERS,
+              docstring="ΔW = −α ∇_W E for every weight U, W1, b1, V1, W2, b2, V2, c.\n\n"
+                        "params: dict of the eight weights; grads: dict of their gradients "
+                        "(it may hold more\n"
+                        "keys, as two_layer_backward's does: x, s0, z0); lr: the rate α.\n"
+                        "Returns a new dict of the eight updated weights "
+                        "(do not change params in place).",
+              solve=solve_sgd, probes=probes_sgd,
+              bugs=bugs_from(buggy_sgd, {
+                  "update-wrong-sign": UPDATE, "update-applied-twice": UPDATE,
+                  "update-weight-skipped":
+                      UPDATE + r"\ \text{for } U, W_1, b_1, V_1, W_2, b_2, V_2, c"})),
+        Stage(name="two_layer_train", title="Training by your own functions", points=2,
+              inputs=("params", "x", "s0", "z0", "d", "lr", "k_updates"), outputs=PARAMETERS,
+              docstring="k_updates steps of gradient descent on the whole batch, "
+                        "θ_{i+1} = θ_i − α ∇_θ E(θ_i)\n"
+                        "for i = 0, 1, …, with E = Σ_t E_t: each by your two_layer_forward, "
+                        "two_layer_backward\n"
+                        "(given dE/do_t, which you compute from y_t = g(z_t V2 + c)) and "
+                        "two_layer_sgd_update,\n"
+                        "each gradient at the weights the last update left.\n\n"
+                        "params: dict of the eight weights θ_0 (shapes as in "
+                        "two_layer_backward).\n"
+                        "x: (N, T, n), s0: (N, d1), z0: (N, d2), d: (N, T, k) targets, "
+                        "lr: the rate α, k_updates: an int.\n"
+                        "Returns a dict of the weights after every update, each stacked on a "
+                        "first axis:\n"
+                        "U (k_updates, n, d1), W1 (k_updates, d1, d1), …, c (k_updates, k). "
+                        "Do not change params in place.",
+              solve=solve_train, probes=probes_train,
+              bugs=training_bugs(buggy_train, "U, W_1, b_1, V_1, W_2, b_2, V_2, c",
+                                 "b_1, b_2, c"),
+              training=Training(loss=training_loss, example=training_example),
+              demo="notebook/loss_plot.py.j2",
+              depends_on=("two_layer_forward", "two_layer_backward", "two_layer_sgd_update")),
     )
     return Exercise(
         id="two-layer",
@@ -464,7 +599,9 @@ def build() -> Exercise:
                  "computed from s_t and z_{t-1}, and the output y_t is read from z_t. You will "
                  "write the z state (Q1), the forward pass, the update of V1 over a single "
                  "timestep (Q2), the gradient of E_{t+1} for U over two timesteps with its "
-                 "three terms (Q3), and BPTT through both layers for every weight."),
+                 "three terms (Q3), BPTT through both layers for every weight, the "
+                 "gradient-descent update of every weight, and a training run of k updates "
+                 "driven by your own functions."),
         notation={"x_t": "input at step t", "s_t": "first layer's state at step t",
                   "z_t": "second layer's state at step t", "y_t": "output at step t",
                   "U": "input-to-s weights", "W1": "s-to-s weights", "b1": "s bias",
@@ -479,6 +616,7 @@ def build() -> Exercise:
             "head": (("linear", "mse"), ("sigmoid", "mse")),
             "n_in": (2, 3, 4), "n_hidden": (3, 4, 5), "n_hidden2": (2, 3, 4, 5),
             "n_out": (2, 3), "T": (4, 5, 6), "N": (2, 3), "lr": (0.05, 0.1, 0.2),
+            "k_updates": (3, 4, 5),
         },
         stages=stages,
         solution_module="exercises.solutions.two_layer",

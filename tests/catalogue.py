@@ -55,7 +55,8 @@ def outputs(stage, result) -> dict[str, np.ndarray | None]:
 
 
 def max_difference(a: dict, b: dict) -> float:
-    """The largest |a − b| / (1 + |b|) over every output (inf on a shape or None mismatch)."""
+    """The largest |a − b| / (1 + |b|) over every output (inf on a shape or None mismatch,
+    or where one has NaN and the other not: a run that blows up is not a right answer)."""
     worst = 0.0
     for name in b:
         if a[name] is None or b[name] is None:
@@ -65,7 +66,11 @@ def max_difference(a: dict, b: dict) -> float:
         if a[name].shape != b[name].shape:
             return float("inf")
         if b[name].size:
-            worst = max(worst, float(np.max(np.abs(a[name] - b[name]) / (1.0 + np.abs(b[name])))))
+            with np.errstate(invalid="ignore", over="ignore"):
+                gap = np.abs(a[name] - b[name]) / (1.0 + np.abs(b[name]))
+            same_nan = np.isnan(a[name]) & np.isnan(b[name])       # NaN only matches NaN
+            worst = max(worst, float(np.max(np.where(same_nan, 0.0, np.nan_to_num(
+                gap, nan=np.inf)))))
     return worst
 
 

@@ -25,7 +25,8 @@ student_ids = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_
 def test_registered():
     assert get_exercise("bidirectional") is EXERCISE
     assert [stage.name for stage in EXERCISE.stages] == [
-        "forward_net", "backward_net", "birnn_output", "birnn_backward"]
+        "forward_net", "backward_net", "birnn_output", "birnn_backward", "birnn_sgd_update",
+        "birnn_train"]
 
 
 def test_the_seed_s_bugs_apply_to_the_backward_pass():

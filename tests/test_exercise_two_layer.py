@@ -29,7 +29,7 @@ def test_registered():
     assert EXERCISE.seed == "000"
     assert {stage.name for stage in EXERCISE.stages} == {
         "z_step_forward", "two_layer_forward", "delta_V1_single_step", "dE_dU_two_steps",
-        "two_layer_backward"}
+        "two_layer_backward", "two_layer_sgd_update", "two_layer_train"}
 
 
 def test_the_seed_s_bugs_apply_to_the_backward_stages():

@@ -281,11 +281,21 @@ def solved_batch() -> tuple[list, list[tuple[str, str, object]]]:
 def test_solved_and_source_notebooks_run_in_a_kernel(tmp_path):
     cells, labels = solved_batch()
     node = execute(as_node(cells), tmp_path, allow_errors=True)
-    problems, checked, graded = [], 0, 0
+    problems, checked, graded, plots, completions = [], 0, 0, 0, 0
     for cell, (cell_id, label, _) in zip(node.cells, labels, strict=True):
         text = text_of(cell)
         if any(o["output_type"] == "error" for o in cell.get("outputs", [])):
             problems.append(f"{label} {cell_id}: {text[-400:]}")
+        elif cell_id.endswith("-demo"):
+            stage = get_exercise(label.split("/")[0]).stage(cell_id.removesuffix("-demo"))
+            drawn = {kind for o in cell.outputs if o["output_type"] == "display_data"
+                     for kind in o["data"]} & {"image/png", "image/svg+xml"}
+            plots += bool(drawn)
+            completions += "'de' → 'de" in text
+            if stage.training is not None and not drawn:
+                problems.append(f"{label} {cell_id}: no loss plot drawn: {text[-400:]}")
+            if stage.training is None and "'de' → 'de" not in text:
+                problems.append(f"{label} {cell_id}: no autocompletion: {text[-400:]}")
         elif cell_id.endswith("-self-check"):
             checked += 1
             if "✗" in text or not ("✓" in text or "no self-check" in text):
@@ -300,6 +310,10 @@ def test_solved_and_source_notebooks_run_in_a_kernel(tmp_path):
     assert not problems, "\n".join(problems)
     stages = sum(len(get_exercise(e).stages) for e in EXERCISES)
     assert checked == 5 * stages and graded == 2 * stages
+    training = sum(s.training is not None for e in EXERCISES for s in get_exercise(e).stages)
+    demos = sum(s.demo is not None for e in EXERCISES for s in get_exercise(e).stages)
+    assert plots == 5 * training and completions == 5 * (demos - training) > 0
+    report("notebook demos", f"{plots} loss plots drawn, {completions} autocompletions")
 
 
 def test_release_notebooks_stop_at_the_first_stub(tmp_path):
@@ -462,12 +476,13 @@ def test_grade_stage_returns_points_and_fails_a_stub(monkeypatch, tmp_path, caps
 
 
 def test_the_command_line_and_grade_stage_do_not_import_nbformat():
-    """`import nbformat` costs seconds here (DESIGN.md): only writing a notebook may pay it."""
+    """`import nbformat` costs seconds here (DESIGN.md): only writing a notebook may pay it.
+    matplotlib is imported by the notebooks' loss plots in the student's kernel only."""
     code = ("import sys, grader.cli, grader.grading.hidden_tests, grader.authoring.notebooks; "
-            "print('nbformat' in sys.modules)")
+            "print('nbformat' in sys.modules, 'matplotlib' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"
 
 
 @pytest.mark.parametrize("exercise_id", ["elman", "two-layer"])

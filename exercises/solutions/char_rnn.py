@@ -79,3 +79,12 @@ def train(params, words, lr, k_updates):
         grads = char_grads(params, x, targets, s0)
         params = {key: params[key] - lr * grads[key] for key in params}
     return params
+
+
+def adagrad_update(params, grads, memory, lr):
+    new = {}
+    for key in ("U", "W", "b", "V", "c"):
+        m = memory["m" + key] + grads[key] ** 2                 # m ← m + g²
+        new[key] = params[key] - lr * grads[key] / np.sqrt(m + 1e-8)
+        new["m" + key] = m
+    return new

@@ -21,6 +21,45 @@ def phi__identity(a):
     return a
 
 
+def head_loss__softmax_ce(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    log_y = o - o.max(axis=-1, keepdims=True)
+    log_y -= np.log(np.exp(log_y).sum(axis=-1, keepdims=True))
+    return -np.take_along_axis(log_y, d[..., None], axis=-1).sum() / len(o)
+
+
+def head_loss__sigmoid_bce(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    y = 1.0 / (1.0 + np.exp(-o))
+    return -(d * np.log(y) + (1.0 - d) * np.log(1.0 - y)).sum() / len(o)
+
+
+def head_loss__linear_mse(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    return ((o - d) ** 2).sum() / len(o)
+
+
+def head_loss__tanh_mse(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    return ((np.tanh(o) - d) ** 2).sum() / len(o)
+
+
+def head_loss__softmax_mse(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    y = np.exp(o - o.max(axis=-1, keepdims=True))
+    y /= y.sum(axis=-1, keepdims=True)
+    return ((y - d) ** 2).sum() / len(o)
+
+
+def network_loss(params, x, s0, d):
+    """L of the network with the weights params on the batch (x, d) from s0 (the loss plot)."""
+    s_prev, o = s0, []
+    for t in range(x.shape[1]):
+        s_prev = phi(x[:, t] @ params["U"] + s_prev @ params["W"] + params["b"])  # noqa: F821
+        o.append(s_prev @ params["V"] + params["c"])
+    return head_loss(np.stack(o, axis=1), d)  # noqa: F821 (your variant's head_loss)
+
+
 # -- the student's functions ------------------------------------------------------------
 
 
@@ -116,3 +155,15 @@ def rnn_backward(ds_out, x, s0, s, U, W):
 
 def sgd_update(params, grads, lr):
     return {name: params[name] - lr * grads[name] for name in params}
+
+
+def rnn_train(params, x, s0, d, lr, k_updates):
+    after = {key: [] for key in params}               # the weights after every update
+    for _ in range(k_updates):
+        s = rnn_forward(x, s0, params["U"], params["W"], params["b"])
+        dV, dc, ds = output_backward(s, params["V"], params["c"], d)  # noqa: F821 (your head's version)
+        _, _, dU, dW, db = rnn_backward(ds, x, s0, s, params["U"], params["W"])
+        params = sgd_update(params, {"U": dU, "W": dW, "b": db, "V": dV, "c": dc}, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}

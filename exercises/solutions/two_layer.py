@@ -37,6 +37,27 @@ def phi_prime__identity(s):
     return np.ones_like(s)
 
 
+def head_loss__linear_mse(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    return ((o - d) ** 2).sum() / len(o)
+
+
+def head_loss__sigmoid_mse(o, d):
+    """(1/N) Σ_n Σ_t ℓ(g(o_nt), d_nt) for o: (N, T, k): the loss, for the loss plot."""
+    y = 1.0 / (1.0 + np.exp(-o))
+    return ((y - d) ** 2).sum() / len(o)
+
+
+def network_loss(params, x, s0, z0, d):
+    """E = Σ_t E_t with the weights params on the batch (x, d) from s0, z0 (the loss plot)."""
+    s_prev, z_prev, o = s0, z0, []
+    for t in range(x.shape[1]):
+        s_prev = phi(x[:, t] @ params["U"] + s_prev @ params["W1"] + params["b1"])  # noqa: F821
+        z_prev = phi(s_prev @ params["V1"] + z_prev @ params["W2"] + params["b2"])  # noqa: F821
+        o.append(z_prev @ params["V2"] + params["c"])
+    return head_loss(np.stack(o, axis=1), d)  # noqa: F821 (your variant's head_loss)
+
+
 # -- the student's functions ------------------------------------------------------------
 
 
@@ -114,3 +135,37 @@ def two_layer_backward(do, x, s0, z0, s, z, U, W1, V1, W2, V2):
         dz_next, ds_next = dh @ W2.T, da @ W1.T
     grads["s0"], grads["z0"] = ds_next, dz_next
     return grads
+
+
+def two_layer_sgd_update(params, grads, lr):
+    return {key: params[key] - lr * grads[key] for key in params}   # the weights only
+
+
+def two_layer_train__linear_mse(params, x, s0, z0, d, lr, k_updates):
+    after = {key: [] for key in params}                 # the weights after every update
+    for _ in range(k_updates):
+        s, z = two_layer_forward(x, s0, z0, *(params[key] for key in
+                                              ("U", "W1", "b1", "V1", "W2", "b2")))
+        y = z @ params["V2"] + params["c"]
+        do = 2.0 * (y - d) / len(d)                     # dE/do_t for every t, E = Σ_t E_t
+        grads = two_layer_backward(do, x, s0, z0, s, z, *(params[key] for key in
+                                                          ("U", "W1", "V1", "W2", "V2")))
+        params = two_layer_sgd_update(params, grads, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}
+
+
+def two_layer_train__sigmoid_mse(params, x, s0, z0, d, lr, k_updates):
+    after = {key: [] for key in params}
+    for _ in range(k_updates):
+        s, z = two_layer_forward(x, s0, z0, *(params[key] for key in
+                                              ("U", "W1", "b1", "V1", "W2", "b2")))
+        y = 1.0 / (1.0 + np.exp(-(z @ params["V2"] + params["c"])))
+        do = 2.0 * (y - d) / len(d) * y * (1.0 - y)
+        grads = two_layer_backward(do, x, s0, z0, s, z, *(params[key] for key in
+                                                          ("U", "W1", "V1", "W2", "V2")))
+        params = two_layer_sgd_update(params, grads, lr)
+        for key in after:
+            after[key].append(params[key])
+    return {key: np.stack(values) for key, values in after.items()}

@@ -8,6 +8,9 @@
     solution_cells.py   an exercise's solution module read as notebook code:
                         stage_solutions, solution_namespace, given_names
     self_checks.py      the self-check plans a notebook runs with numpy alone
+    demos.py            demo_cell: the cell after a stage (Stage.demo): a training
+                        run's loss plot on a public example, char-rnn's
+                        autocompletion
     templating.py       render: the jinja2 environment over templates/
     course.py           CourseConfig: the course file (secret, salt, limits)
     roster.py           read_roster, check_student_id

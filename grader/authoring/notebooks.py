@@ -32,6 +32,7 @@ import numpy as np
 
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.spec import Exercise, Stage, Variant
+from grader.authoring.demos import demo_cell
 from grader.authoring.self_checks import (
     probe_instance,
     shared_self_checks,
@@ -80,7 +81,10 @@ def _notation_shapes(exercise: Exercise, variant: Variant) -> dict[str, str]:
     """
     values = variant.as_dict()
     named: dict[str, list] = {}
-    for spec in symbolic_specs(exercise, structure_of(exercise, variant)).values():
+    trajectories = {stage.name for stage in exercise.stages if stage.training is not None}
+    for stage_name, spec in symbolic_specs(exercise, structure_of(exercise, variant)).items():
+        if stage_name in trajectories:   # a weight after every update: (k_updates, …)
+            continue
         for name, argument in spec["inputs"].items():
             if argument[0] in ("float", "int", "onehot"):
                 named.setdefault(name, list(argument[1]))
@@ -230,6 +234,8 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
             stage.name, solution=True)
         add("code", render("notebook/self_check.py.j2", stage=stage),
             f"{stage.name}-self-check", locked=True)
+        if stage.demo is not None:
+            add("code", demo_cell(exercise, stage, variant), f"{stage.name}-demo", locked=True)
         if kind == "source":
             add("code", render("notebook/hidden_tests.py.j2", exercise=exercise, stage=stage),
                 f"{stage.name}-tests", locked=True, points=stage.points)

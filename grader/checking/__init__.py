@@ -7,7 +7,8 @@ rules live here and in docs/students.md:
     verdicts.py      plan_calls, grade_outcomes, Outcome, ForeignValue: the
                      probes to call, then a stage's credit from the outcomes
                      (mean over probes, time-step credit, in-place and repeat
-                     penalties, misconceptions named)
+                     penalties, misconceptions named, the first update a
+                     training run departs at, its loss_curve)
     checks.py        answer_array and the comparisons: tolerance
                      atol + rtol·|expected| in float64, messages naming the
                      shape and likely cause, first_wrong_time

@@ -3,7 +3,7 @@
     \\frac{\\partial L}{\\partial s_{t-1}} = \\delta_t W^\\top   →   ∂L/∂s_{t-1} = δ_t Wᵀ
 
 Only the notation the exercises use is covered: Greek letters, ∂ ∇ Σ Π,
-fractions, transposes, \\text{…}, spacing and size commands. Anything else is
+fractions, square roots, transposes, \\text{…}, spacing and size commands. Anything else is
 left as it was, so nothing is lost, only less pretty.
 """
 
@@ -14,7 +14,8 @@ import re
 SYMBOLS = {
     r"\partial": "∂", r"\nabla": "∇", r"\sum": "Σ", r"\prod": "Π", r"\delta": "δ",
     r"\Delta": "Δ", r"\alpha": "α", r"\theta": "θ", r"\tau": "τ", r"\sigma": "σ",
-    r"\varphi": "φ", r"\phi": "φ", r"\ell": "ℓ", r"\odot": "⊙", r"\cdot": "·",
+    r"\varphi": "φ", r"\phi": "φ", r"\varepsilon": "ε", r"\epsilon": "ε", r"\ell": "ℓ",
+    r"\odot": "⊙", r"\cdot": "·",
     r"\leftarrow": "←", r"\to": "→", r"\top": "ᵀ", r"\lVert": "‖", r"\rVert": "‖",
     r"\tanh": "tanh", r"\log": "log", r"\sqrt": "√", r"\quad": "  ",
 }
@@ -37,6 +38,7 @@ def as_text(latex: str) -> str:
     for command in ("text", "mathrm", "mathbb", "mathscr", "hat", "mathrel", "textstyle"):
         text = re.sub(rf"\\{command}\s*{_GROUP}", r"\1", text)
     text = re.sub(r"\^\\top|\^\{\\top\}", "ᵀ", text)
+    text = re.sub(rf"\\sqrt\s*{_GROUP}", r"√(\1)", text)
     for command in DROPPED:
         text = re.sub(re.escape(command) + r"(?![a-zA-Z])", "", text)
     for command, symbol in sorted(SYMBOLS.items(), key=lambda item: -len(item[0])):

@@ -35,6 +35,7 @@ import numpy as np
 from exercises.instance import resized
 from exercises.misconceptions import CATALOGUE
 from exercises.spec import Instance, Probe, Stage, Variant
+from exercises.training_runs import as_weights
 from grader.checking.checks import (
     RejectedAnswer,
     answer_array,
@@ -113,10 +114,11 @@ class _OutputVerdict:
     name: str
     right: bool
     note: str
+    first_wrong_step: int | None = None     # along the output's time axis, when it has one
 
 
-def _judge_output(name: str, got: Any, expected: np.ndarray, time_axis: int | None
-                  ) -> _OutputVerdict:
+def _judge_output(name: str, got: Any, expected: np.ndarray, time_axis: int | None,
+                  step_label: str = "t") -> _OutputVerdict:
     """Compare one output with the reference: right only when every entry is."""
     expected = np.asarray(expected, dtype=np.float64)
     if isinstance(got, ForeignValue):
@@ -139,25 +141,44 @@ def _judge_output(name: str, got: Any, expected: np.ndarray, time_axis: int | No
         note += " (it contains NaN or inf)"
     elif np.isfinite(error):
         note += f" (largest relative error {error:.1e})"
+    first_wrong = None
     if time_axis is not None and expected.ndim > time_axis:
-        note += _steps_text(name, steps_right(array, expected, time_axis))
+        steps = steps_right(array, expected, time_axis)
+        first_wrong = int(np.flatnonzero(~steps)[0])
+        note += _steps_text(name, steps, step_label)
     precision = lower_precision(got)
     if precision:
         note += (f"; it is {precision}, which keeps only about "
                  f"{7 if precision == 'float32' else 3} significant digits: compute in float64 "
                  "(numpy's default) to meet the tolerance")
-    return _OutputVerdict(name, False, note)
+    return _OutputVerdict(name, False, note, first_wrong)
 
 
-def _steps_text(name: str, right: np.ndarray) -> str:
+def _steps_text(name: str, right: np.ndarray, step_label: str = "t") -> str:
     """Where in time an output goes wrong, in the order it is computed: a state forward
-    from t=0, a gradient (named d…) back from t=T−1 as BPTT computes it."""
+    from t=0, a gradient (named d…) back from t=T−1 as BPTT computes it, a weight of a
+    training run (`step_label` "update") from its first update on."""
     wrong, T = np.flatnonzero(~right), len(right)
+    if step_label != "t":
+        return f", from {step_label} {int(wrong[0]) + 1} of {T} on"
     if name.startswith("d"):
         return (f"; walking back from t={T - 1} as BPTT does, the first wrong step is "
                 f"t={int(wrong[-1])}, {T - wrong.size} of {T} steps right")
     return (f"; going forward from t=0, the first wrong step is t={int(wrong[0])}, "
             f"{T - wrong.size} of {T} steps right")
+
+
+def _departure(judged: list[_OutputVerdict], step_label: str) -> list[str]:
+    """For a training run: the first update after which the weights depart from the
+    reference's trajectory, and which weights do there."""
+    steps = [v.first_wrong_step for v in judged if v.first_wrong_step is not None]
+    if not steps:
+        return []
+    first = min(steps)
+    names = ", ".join(v.name for v in judged if v.first_wrong_step == first)
+    before = f"; every {step_label} before it is right" if first else ""
+    return [f"your weights first depart from the reference's after {step_label} {first + 1} "
+            f"({names}{before})"]
 
 
 def _judge_outputs(probe: Probe, got: Mapping[str, Any] | None,
@@ -173,7 +194,8 @@ def _judge_outputs(probe: Probe, got: Mapping[str, Any] | None,
         elif got is None:
             verdicts.append(_OutputVerdict(name, False, ""))
         else:
-            verdicts.append(_judge_output(name, answer, value, probe.time_axis.get(name)))
+            verdicts.append(_judge_output(name, answer, value, probe.time_axis.get(name),
+                                          probe.step_label))
     return verdicts
 
 
@@ -233,6 +255,8 @@ def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
         judged = _judge_outputs(probe, outcome.outputs, expected)
         score = _probe_score(judged)
         notes = [v.note for v in judged if not v.right and v.note]
+        if probe.step_label != "t":
+            notes[:0] = _departure(judged, probe.step_label)
         if probe.repeat and outcome.repeat_outputs is not None:
             again = _judge_outputs(probe, outcome.repeat_outputs, expected)
             if not _same_outputs(outcome.repeat_outputs, outcome.outputs or {}):
@@ -353,6 +377,9 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
             details.update(verdict.pictures)
             if verdict.misconception is not None:
                 details["correction"] = _correction(verdict)
+            if stage.training is not None:
+                details["loss_curve"] = loss_curve(instance, stage, plan[stage.name][0],
+                                                   outcomes[stage.name][0])
         checks.append(CheckResult(name, stage.points, verdict.score, status, stage.visibility,
                                   _message(verdict, failed), details,
                                   tags=(stage.name,)))
@@ -360,6 +387,41 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
                             checks=tuple(checks),
                             metadata={"variant": _plain(instance.variant.as_dict()),
                                       **(metadata or {})})
+
+
+def loss_curve(instance: Instance, stage: Stage, probe: Probe,
+               outcome: Outcome) -> dict[str, list[float | None]]:
+    """The loss of a training run's batch after every update, at the student's weights and
+    at the reference's: {"student": [...], "reference": [...]}, one float per update, by
+    the reference's loss (`Training.loss`) on the stage's first probe.
+
+    The student's curve is empty when the call failed or its weights cannot be read (a
+    wrong shape, a missing weight); a non-finite loss is None.
+    """
+    variant = probe.variant or instance.variant
+    expected = stage.named(stage.solve(variant, **probe.kwargs))
+    steps = len(next(iter(expected.values())))
+    reference = [_finite(stage.training.loss(variant, probe.kwargs, as_weights(expected, i)))
+                 for i in range(steps)]
+    student: list[float | None] = []
+    try:
+        weights = {name: answer_array((outcome.outputs or {}).get(name)) for name in expected}
+    except RejectedAnswer:
+        weights = None
+    if outcome.error is None and weights is not None and all(
+            weights[name].shape == np.shape(expected[name]) for name in expected):
+        for i in range(steps):
+            with np.errstate(all="ignore"):
+                try:
+                    student.append(_finite(stage.training.loss(variant, probe.kwargs,
+                                                               as_weights(weights, i))))
+                except (ValueError, FloatingPointError):
+                    student.append(None)
+    return {"student": student, "reference": reference}
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:

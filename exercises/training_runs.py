@@ -1,0 +1,100 @@
+"""Training stages, shared by the networks: k updates driven by the student's own functions.
+
+A training stage's function takes the weights θ_0, a batch (x, d), its initial
+states, the rate α and the number of updates k, and runs
+
+    θ_{i+1} = θ_i − α ∇_θ L(θ_i),   i = 0 … k−1,
+
+each gradient from the student's own forward and backward functions, each
+update by their own update function. It returns the weights after every
+update, each weight stacked on a first axis of length k (U: (k, n, d), …), so
+that the grader compares them with the reference's trajectory update by update
+and names the first update that departs (`Probe.step_label = "update"`).
+
+The mistakes of a training loop, each departing at its own update:
+
+    update-wrong-sign        θ + α∇ (from update 1)
+    update-applied-twice     θ − 2α∇ (from update 1)
+    update-weight-skipped    the biases keep their initial values (from update 1)
+    update-not-carried-over  every update starts again from θ_0 (from update 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+import reference as ref
+from exercises.spec import Bug
+
+RULE = r"\theta_{i+1} = \theta_i - \alpha \nabla_\theta L(\theta_i)"
+CARRIED = RULE + r",\ \text{the gradient taken at the weights the last update left}"
+
+
+def stacked(steps: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The weights after every update, each key stacked on a first axis: {key: (k, …)}."""
+    return {key: np.stack([step[key] for step in steps]) for key in steps[0]}
+
+
+def trajectory(model, params, x, d, lr, k, **initial) -> dict[str, np.ndarray]:
+    """The reference's weights after each of k updates, stacked (`reference.train_steps`)."""
+    return stacked(ref.train_steps(model, params, x, d, lr, k, **initial).params)
+
+
+def descending_rate(model, params, x, d, lr: float, k: int, **initial) -> float:
+    """The first of α, α/2, α/4, … at which each of the k updates brings the loss down.
+
+    A probe's data and sizes may make the variant's α too large for gradient descent
+    (a sum over T steps of an identity network's squared error); a training run
+    whose weights blow up tests nothing and plots nothing, so its rate is halved.
+    """
+    loss = model.loss(params, x, d, **initial)
+    for _ in range(30):
+        with np.errstate(all="ignore"):
+            try:
+                losses = ref.train_steps(model, params, x, d, lr, k, **initial).losses
+            except ValueError:                      # NaN or inf weights
+                losses = [np.inf]
+        if np.all(np.diff([loss, *losses]) < 0):
+            return lr
+        lr /= 2
+    raise ValueError("no rate brings this run's loss down")
+
+
+def buggy_trajectory(model, params, x, d, lr, k, *, bug: str, biases: tuple[str, ...],
+                     **initial) -> dict[str, np.ndarray]:
+    """The trajectory of a training loop with one mistake of the module's docstring."""
+    start = {key: np.asarray(value, dtype=np.float64) for key, value in params.items()}
+    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}.get(bug, 1.0)
+    params, steps = dict(start), []
+    for _ in range(k):
+        at = start if bug == "update-not-carried-over" else params
+        if not all(np.isfinite(value).all() for value in at.values()):
+            params = {key: np.full_like(value, np.nan) for key, value in at.items()}
+        else:   # a climbing run may overflow: its weights become inf, then NaN
+            with np.errstate(all="ignore"):
+                grads = model.grad(at, x, d, **initial)
+                params = {key: at[key] if bug == "update-weight-skipped" and key in biases
+                          else at[key] - step * lr * grads[key] for key in at}
+        steps.append(params)
+    return stacked(steps)
+
+
+def training_bugs(implementation: Callable[..., Any], weights: str,
+                  biases: str) -> tuple[Bug, ...]:
+    """The four bugs of a training loop; `weights` and `biases` name them in the notation."""
+    every = RULE + rf"\ \text{{for every weight }} {weights}\text{{, the biases }} {biases}"
+    corrections = {"update-wrong-sign": RULE, "update-applied-twice": RULE,
+                   "update-weight-skipped": every + r"\text{ too}",
+                   "update-not-carried-over": CARRIED}
+    return tuple(Bug(misconception=bug, implementation=partial(implementation, bug=bug),
+                     correction=correction) for bug, correction in corrections.items())
+
+
+def as_weights(outputs: Mapping[str, Any], step: int) -> dict[str, np.ndarray]:
+    """The weights after update `step + 1`, from a trajectory's stacked outputs."""
+    return {key: np.asarray(value, dtype=np.float64)[step] for key, value in outputs.items()}
+
