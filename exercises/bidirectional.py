@@ -24,7 +24,17 @@ import numpy as np
 import reference as ref
 from exercises.corrections import derivative_through_state
 from exercises.elman import buggy_bptt, random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
+from exercises.spec import (
+    Bug,
+    Exercise,
+    GradientOf,
+    Instance,
+    Probe,
+    Stage,
+    Variant,
+    bugs_from,
+    only_at_step,
+)
 from reference import activations
 from reference.bidirectional import reversed_in_time
 from reference.network import as_injection, band_total, output_layer_grads
@@ -236,6 +246,15 @@ APPLIES = {"derivative-at-preactivation": saturating}
 GRADIENTS = ("Uf", "Wf", "bf", "Ub", "Wb", "bb", "Vf", "Vb", "c", "x", "f0", "r0")
 
 
+def output_logits(f, r, Vf, Vb, c):
+    """o_t = f_t Vf + r_t Vb + c: the output before g, (N, T, k), from f, r (N, T, d).
+
+    What the backward stage's `do` is the gradient at (its `GradientOf` head): plain
+    numpy, so that the notebook's self-check can run it too.
+    """
+    return f @ Vf + r @ Vb + c
+
+
 def build() -> Exercise:
     """The `bidirectional` exercise."""
 
@@ -294,7 +313,10 @@ def build() -> Exercise:
                         "Uf, Ub (n, d), Wf, Wb (d, d),\n"
                         "bf, bb (d,), Vf, Vb (d, k), c (k,), x (N, T, n), f0 (N, d), r0 (N, d).",
               solve=solve_backward, probes=probes_backward,
-              bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES)),
+              bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES),
+              gradient_of=GradientOf(forwards=("forward_net", "backward_net"),
+                                     head=output_logits, upstream="do",
+                                     wrt={name: name for name in GRADIENTS})),
     )
     return Exercise(
         id="bidirectional",

@@ -33,7 +33,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
+from exercises.spec import (
+    Bug,
+    Exercise,
+    GradientOf,
+    Instance,
+    Probe,
+    Stage,
+    Variant,
+    bugs_from,
+)
 from reference import activations
 from reference.network import output_layer_grads
 
@@ -207,7 +216,9 @@ def build() -> Exercise:
                         "dL/do_i = Σ_j dL/dy_j ∂y_j/∂o_i (seed 002's ∇_Z DIV = ∇_Y DIV ∇_Z Y).\n\n"
                         "o: (N, T, k), dL_dy: (N, T, k). Returns do: (N, T, k).",
               solve=solve_delta, probes=probes_delta, bugs=activation_bugs(buggy_delta, DELTA),
-              depends_on=("output_jacobian",)),
+              depends_on=("output_jacobian",),
+              gradient_of=GradientOf(forwards=("g",), output="g", upstream="dL_dy",
+                                     wrt={"do": "o"})),
         Stage(name="hidden_delta", title="The gradient reaching the hidden state", points=1,
               inputs=("do", "W2"), outputs=("dh",),
               docstring="dL/dh = dL/do · W2ᵀ at every step (o = h W2 + b2; seed 002's\n"
