@@ -78,7 +78,9 @@ class Probe:
     `repeat` asks the grader to call twice and compare (accumulation bugs,
     non-determinism). `variant` is the variant the probe was drawn for when it
     is not the student's own (`exercises.instance.resized`): the right answer
-    is computed for it.
+    is computed for it. `gradient_check` marks a call of a backward stage's
+    graded gradient check (`grader.checking.consistency`): it is not compared
+    with the right answer, and says which part of the check it is.
     """
 
     name: str
@@ -87,6 +89,7 @@ class Probe:
     time_axis: Mapping[str, int] = field(default_factory=dict)
     repeat: bool = False
     variant: Variant | None = None
+    gradient_check: Mapping[str, Any] | None = None   # a call of a graded gradient check
 
 
 def always(variant: Variant) -> bool:
