@@ -342,8 +342,9 @@ def _examples(exercise: Exercise, variants: list[Variant]) -> dict[str, dict]:
     """Each stage's worked examples for these variants, by the structural choices that
     pick one: {"by": [field…], "cases": {key: id}, "examples": {id: example}}, the same
     example stored once."""
-    fields = [name for name, options in exercise.variant_space.items()
-              if not _is_size_field(options)]
+    fields = [field for name, options in exercise.variant_space.items()
+              if not _is_size_field(options)
+              for field in (("output", "objective") if name == "head" else (name,))]
     tables: dict[str, dict] = {}
     for stage in exercise.stages:
         cases, examples, ids = {}, {}, {}
@@ -360,15 +361,14 @@ def _examples(exercise: Exercise, variants: list[Variant]) -> dict[str, dict]:
                 examples[ids[text]] = example
             cases[key] = ids[text]
         if cases:
-            tables[stage.name] = {"by": [_by_field(f) for f in fields], "cases": cases,
-                                  "examples": examples}
+            tables[stage.name] = {"by": fields, "cases": cases, "examples": examples}
     return tables
 
 
 def _example_key(exercise: Exercise, variant: Variant, fields: list[str]) -> str:
+    """The variant's choices of `fields` as the notebook writes them: "tanh|softmax|ce"."""
     values = variant.as_dict()
-    return "|".join(_case_key((values["output"], values["objective"]) if f == "head"
-                              else values[f]) for f in fields)
+    return "|".join(str(values[field]) for field in fields)
 
 
 # -- running the self-checks on the solution, while building -------------------------------
@@ -528,7 +528,7 @@ def _plans_by_case(exercise: Exercise, specs: Mapping[str, Any]) -> dict:
     for name, spec in specs.items():
         if "by" not in spec:
             continue
-        cases = {key: _plans(exercise, {name: case}, False)[name]
+        cases = {key: _plans(exercise, {**plain_specs, name: case}, True)[name]
                  for key, case in spec["cases"].items()}
         plans[name] = {"by": spec["by"], "cases": cases}
     order = [stage.name for stage in exercise.stages]
