@@ -280,10 +280,18 @@ def _plans(exercise: Exercise, specs: Mapping[str, dict], gradient: bool) -> dic
 EXAMPLE_STUDENT = "worked-example"      # a public generator, not a student's hidden probes
 
 
+ARRAY_SIZES = ("N", "T", "n_in", "n_hidden", "n_out")
+
+
 def _smallest(exercise: Exercise, variant: Variant) -> Variant:
-    """The variant with every size at its smallest option: a worked example stays short."""
-    values = {name: min(options) for name, options in exercise.variant_space.items()
-              if _is_size_field(options)}
+    """The variant with small array sizes that differ from each other where the options
+    allow (a worked example stays short, and one size is not mistaken for another), and
+    every other count (a horizon, a number of updates) at its largest, so that the
+    example shows every term."""
+    first, _ = _size_assignments(exercise.variant_space)
+    values = {name: max(options) if name not in ARRAY_SIZES and min(options) > 0
+              else first[name]
+              for name, options in exercise.variant_space.items() if _is_size_field(options)}
     known = {k: v for k, v in values.items() if k in Variant.__dataclass_fields__}
     extra = dict(variant.extra)
     extra.update({k: v for k, v in values.items() if k not in known})
@@ -317,9 +325,8 @@ def worked_example(exercise: Exercise, stage, variant: Variant) -> dict | None:
     instance = Instance(exercise, EXAMPLE_STUDENT, small,
                         make_instance(exercise, EXAMPLE_STUDENT, DEMO_SECRET).data_key)
     try:
-        probe = stage.probes(instance)[0]
+        probe, expected = _telling_probe(stage, instance)
         kwargs = dict(probe.kwargs)
-        expected = stage.named(stage.solve(probe.variant or small, **copy.deepcopy(kwargs)))
         callees = {}
         if stage.depends_on:
             namespace = solution_namespace(exercise, small, EXAMPLE_STUDENT)
@@ -336,6 +343,40 @@ def worked_example(exercise: Exercise, stage, variant: Variant) -> dict | None:
             "outputs": {k: encoded(v) for k, v in expected.items()},
             "callees": callees, "time_axis": dict(probe.time_axis),
             "tolerance": stage.tolerance}
+
+
+def _telling_probe(stage, instance: Instance):
+    """The stage's probe that tells the most of its misconceptions from the right answer
+    (the first on a tie), and the right answer on it: many probes isolate one term, and a
+    worked example should show every term."""
+    best, best_score = None, -1.0
+    for probe in stage.probes(instance):
+        variant = probe.variant or instance.variant
+        expected = stage.named(stage.solve(variant, **copy.deepcopy(dict(probe.kwargs))))
+        told = 0
+        for bug in stage.bugs_for(instance.variant):
+            try:
+                theirs = stage.named(bug.implementation(variant,
+                                                        **copy.deepcopy(dict(probe.kwargs))))
+                told += not all(_close(theirs[k], v) for k, v in expected.items())
+            except Exception:  # noqa: BLE001 — the bug raises here: it is told apart
+                told += 1
+        nonzero = np.mean([np.count_nonzero(np.asarray(v, dtype=float)) > 0
+                           for v in expected.values() if v is not None] or [0.0])
+        score = told + 0.5 * nonzero
+        if score > best_score:
+            best, best_score = (probe, expected), score
+    return best
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
 
 
 def _examples(exercise: Exercise, variants: list[Variant]) -> dict[str, dict]:
