@@ -175,3 +175,24 @@ def test_a_right_solution_never_gets_a_cross(exercise_id):
             assert "✗" not in printed.getvalue(), printed.getvalue()
             assert all(namespace["SELF_CHECK_RESULTS"][stage.name] is True
                        for stage in exercise.stages), namespace["SELF_CHECK_RESULTS"]
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_a_failing_self_check_names_its_own_function(exercise_id):
+    """With one stage's catalogue bug in the notebook, every other stage's self-check,
+    run after it in notebook order, keeps from ✗: a later function is never blamed."""
+    exercise = all_exercises()[exercise_id]
+    student = "ada"
+    variant = choose_variant(exercise.variant_space, exercise.id, student, PUBLIC_SALT)
+    plans = student_self_checks(exercise.id, student, PUBLIC_SALT)
+    for stage in exercise.stages:
+        for bug in stage.bugs_for(variant):
+            namespace = _injected(exercise, variant, student, stage, bug=bug)
+            exec(helper_source(exercise, repr(plans)), namespace)
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
+                for other in exercise.stages:
+                    namespace["self_check"](other.name)
+            blamed = [other.name for other in exercise.stages if other is not stage
+                      and namespace["SELF_CHECK_RESULTS"].get(other.name) is False]
+            assert not blamed, (stage.name, bug.misconception, printed.getvalue())
