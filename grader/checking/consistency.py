@@ -29,7 +29,7 @@ plans B's calls again with the student's own states (a second round of calls).
 Float32 forwards cannot resolve ε: the check then says it was not made. A check
 that cannot be made never counts against the student. The check does not change
 the stage's points: the comparison with the reference on the hidden probes does
-(see docs/students.md, "Gradient checks").
+(see docs/students.md, "Gradient checks in your grade").
 """
 
 from __future__ import annotations
