@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -227,3 +228,67 @@ def test_the_check_adds_no_points(exercise, stage):
         result = grade_outcomes(instance, run_in_process(instance, namespace))
     assert sum(check.points for check in result.checks) == exercise.points
     assert [check.score for check in result.checks] == [1.0] * len(exercise.stages)
+
+
+WRONG_FORWARD = '''
+
+_right_rnn_forward = rnn_forward
+
+
+def rnn_forward(x, s0, U, W, b):
+    return _right_rnn_forward(x, s0, U, 1.5 * W, b)
+'''
+ITS_DERIVATIVE = '''
+
+_right_rnn_backward = rnn_backward
+
+
+def rnn_backward(ds_out, x, s0, s, U, W):
+    dx, ds0, dU, dW, db = _right_rnn_backward(ds_out, x, s0, s, U, 1.5 * W)
+    return dx, ds0, dU, 1.5 * dW, db
+'''
+WRONG_TERM = '''
+
+_right_rnn_backward = rnn_backward
+
+
+def rnn_backward(ds_out, x, s0, s, U, W):
+    dx, ds0, dU, dW, db = _right_rnn_backward(ds_out, x, s0, s, U, W)
+    return dx, ds0, dU, 1.5 * dW, db
+'''
+
+
+def test_bptt_grade_reports_the_check_from_the_sandbox(tmp_path):
+    """Through `bptt grade` (the sandbox, a second round of calls for a forward that is
+    not the reference's): the verdict is in the stage's message and details."""
+    from test_routes import COURSE_FILE, bptt_grade, release
+
+    from grader.authoring.course import CourseConfig
+    from grader.authoring.solution_cells import stage_solutions
+    from grader.cli.simulated import filled_in
+
+    (tmp_path / "bptt-course.toml").write_text(COURSE_FILE)
+    config = CourseConfig.from_file(tmp_path / "bptt-course.toml")
+    exercise = all_exercises()["elman"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for student in ("gc-1", "gc-2"):
+        solution = stage_solutions(exercise, make_instance(exercise, student, config.secret,
+                                                           config.salt).variant)
+        versions = {"faithful": {**solution, "rnn_forward": solution["rnn_forward"] + WRONG_FORWARD,
+                                 "rnn_backward": solution["rnn_backward"] + ITS_DERIVATIVE},
+                    "wrong-term": {**solution,
+                                   "rnn_backward": solution["rnn_backward"] + WRONG_TERM}}
+        per_student = release(exercise, student, config.salt)
+        for label, code in versions.items():
+            (folder / f"{student}-{label}.ipynb").write_text(
+                json.dumps(filled_in(per_student, student, code)))
+    results = bptt_grade(tmp_path, "in")
+    for path, result in results.items():
+        test = next(t for t in result["tests"] if "(rnn_backward)" in t["name"])
+        if path.endswith("faithful.ipynb"):
+            assert "is the exact derivative of your own rnn_forward" in test["output"]
+            assert "Your forward is where the error is" in test["output"]
+        else:
+            assert "disagrees with finite differences of your own rnn_forward at dW, first " \
+                   "for the loss at t=" in test["output"], test["output"]
