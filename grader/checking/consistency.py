@@ -131,7 +131,7 @@ def _setup(instance: Instance, stage: Stage) -> _Setup:
     outputs = {name for forward in forwards for name in forward.outputs}
     needed = [name for forward in forwards for name in forward.inputs]
     needed += [name for name in _head_arguments(instance, gradient) if name not in outputs]
-    first = _first_probes(instance, [stage, *forwards, *exercise.stages])
+    first = _first_probes(instance, [stage, *forwards, *exercise.stages], set(needed))
     point = {name: copy.deepcopy(next(kwargs[name] for kwargs in first if name in kwargs))
              for name in dict.fromkeys(needed)}
     rng = instance.rng(f"gradient-check:{stage.name}")
@@ -171,15 +171,19 @@ class _Partial:
     point: dict[str, Any]
 
 
-def _first_probes(instance: Instance, stages: list[Stage]) -> list[dict[str, Any]]:
-    seen, found = set(), []
+def _first_probes(instance: Instance, stages: list[Stage],
+                  needed: set[str]) -> list[dict[str, Any]]:
+    """The first probes' arguments of `stages` in order, until every needed name is met
+    (the first stage's always: the backward's own)."""
+    seen, found, missing = set(), [], set(needed)
     for stage in stages:
-        if stage.name in seen:
+        if stage.name in seen or (found and not missing):
             continue
         seen.add(stage.name)
         probes = stage.probes(instance)
         if probes:
             found.append(dict(probes[0].kwargs))
+            missing -= set(found[-1])
     return found
 
 
