@@ -196,3 +196,33 @@ def test_a_failing_self_check_names_its_own_function(exercise_id):
             blamed = [other.name for other in exercise.stages if other is not stage
                       and namespace["SELF_CHECK_RESULTS"].get(other.name) is False]
             assert not blamed, (stage.name, bug.misconception, printed.getvalue())
+
+
+def test_a_check_that_sees_only_shapes_says_so_and_does_not_tick():
+    exercise = all_exercises()["elman"]
+    variant = choose_variant(exercise.variant_space, exercise.id, "ada", PUBLIC_SALT)
+    plans = {name: dict(plan) for name, plan in
+             student_self_checks(exercise.id, "ada", PUBLIC_SALT).items()}
+    for plan in plans.values():
+        plan.pop("examples", None)
+        plan.pop("gradient", None)
+    namespace = solution_namespace(exercise, variant, "ada")
+    exec(helper_source(exercise, repr(plans)), namespace)
+    for stage in exercise.stages:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            namespace["self_check"](stage.name)
+        assert "✓" not in printed.getvalue()
+        assert "only shapes and NaN could be checked" in printed.getvalue()
+        assert namespace["SELF_CHECK_RESULTS"][stage.name] is None
+
+
+def test_the_report_is_html_in_jupyter_and_text_in_a_terminal():
+    exercise = all_exercises()["elman"]
+    namespace = {"__name__": "__main__"}
+    exec(helper_source(exercise, "{}"), namespace)
+    report_ = namespace["SelfCheckReport"](["✓ f: matches <the> example", "✗ g: differs"],
+                                           title="Self-checks")
+    assert repr(report_) == "Self-checks\n✓ f: matches <the> example\n✗ g: differs"
+    html = report_._repr_html_()
+    assert html.startswith("<table>") and "&lt;the&gt;" in html and "<caption>" in html
