@@ -107,10 +107,23 @@ def followup_probes(instance: Instance, plan: Mapping[str, list[Probe]],
             continue
         setup = _setup(instance, stage)
         states = _student_states(setup, plan, outcomes)
-        if states is None or _same_as_reference(setup, states):
-            continue
+        if states is None or not _fits(setup, states) or _same_as_reference(setup, states):
+            continue   # a forward that failed, or states the backward cannot take: no check
         extra[stage.name] = _backward_probes(setup, states, phase=2)
     return extra
+
+
+def _fits(setup: _Setup, states: Mapping[str, np.ndarray],
+          forwards: list[Stage] | None = None) -> bool:
+    """Whether the student's states (of `forwards`, all by default) have the reference's
+    shapes and are finite: states the backward, the head and the reference's callees
+    can take."""
+    for forward in setup.forwards if forwards is None else forwards:
+        for name, expected in _reference(setup, forward).items():
+            got = states.get(name)
+            if got is None or got.shape != np.shape(expected) or not np.isfinite(got).all():
+                return False
+    return True
 
 
 @dataclass
@@ -330,10 +343,22 @@ def _same_as_reference(setup: _Setup, states: Mapping[str, np.ndarray]) -> bool:
 
 def judge_consistency(instance: Instance, stage: Stage, plan: Mapping[str, list[Probe]],
                       outcomes: Mapping[str, list]) -> Consistency | None:
-    """The gradient check's verdict on `stage`, or None when the stage has none."""
+    """The gradient check's verdict on `stage`, or None when the stage has none. Values
+    the student's code returned that the check cannot use make it "not checked", never
+    an error of the grader."""
     if stage not in checked_stages(instance) or not _calls(plan, outcomes, stage.name,
                                                            stage.name):
         return None
+    try:
+        with np.errstate(all="ignore"):
+            return _judge(instance, stage, plan, outcomes)
+    except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as error:
+        return Consistency(NOT_CHECKED, "Gradient check: not made, because what your "
+                           f"functions returned could not be used ({type(error).__name__}).")
+
+
+def _judge(instance: Instance, stage: Stage, plan: Mapping[str, list[Probe]],
+           outcomes: Mapping[str, list]) -> Consistency:
     setup = _setup(instance, stage)
     forwards = ", ".join(forward.name for forward in setup.forwards)
     own = f"your own {forwards}"
@@ -355,10 +380,15 @@ def judge_consistency(instance: Instance, stage: Stage, plan: Mapping[str, list[
             read = _read(outcome)
             if read is None:
                 return not_checked(f"{forward.name}'s return value could not be read")
+            if not _fits(setup, read, [forward]):
+                return not_checked(f"{forward.name} returns outputs of the wrong shape, "
+                                   "or NaN or inf")
             if role["at"] == "θ":
                 at_point.update(read)
             else:
                 moved.setdefault((role["at"], role["sign"]), {})[forward.name] = read
+    if not _fits(setup, at_point):
+        return not_checked(f"{forwards} returns outputs of the wrong shape, or NaN or inf")
     same = _same_as_reference(setup, at_point)
     backward_calls = [(probe, outcome) for probe, outcome in _calls(plan, outcomes, stage.name,
                                                                     stage.name)
