@@ -292,3 +292,39 @@ def test_bptt_grade_reports_the_check_from_the_sandbox(tmp_path):
         else:
             assert "disagrees with finite differences of your own rnn_forward at dW, first " \
                    "for the loss at t=" in test["output"], test["output"]
+
+
+@pytest.mark.parametrize("forged", ["short", "nan", "float32", "foreign", "error", "missing"])
+def test_unusable_answers_make_the_check_not_made_never_a_failure(forged):
+    """Forged or broken outcomes of the check's own calls (what a hostile or careless
+    notebook can return) give "not checked", and the grade stays the comparison's."""
+    from grader.checking.verdicts import ForeignValue, Outcome, plan_calls
+
+    exercise = all_exercises()["elman"]
+    stage = exercise.stage("rnn_backward")
+    instance = make_instance(exercise, "forged", DEMO_SECRET)
+    namespace = solution_namespace(exercise, instance.variant, instance.student)
+    plan = plan_calls(instance)
+    with np.errstate(all="ignore"):
+        outcomes = run_in_process(instance, namespace)
+    forward = outcomes["rnn_forward"]
+    for index, probe in enumerate(plan["rnn_forward"]):
+        if probe.gradient_check is None:
+            continue
+        s = forward[index].outputs["s"]
+        forward[index] = {
+            "short": Outcome(outputs={"s": s[:, :-1]}),
+            "nan": Outcome(outputs={"s": np.full_like(s, np.nan)}),
+            "float32": Outcome(outputs={"s": s.astype(np.float32)}),
+            "foreign": Outcome(outputs={"s": ForeignValue("Evil")}),
+            "error": Outcome(error="RuntimeError: no"),
+            "missing": None,
+        }[forged]
+    if forged == "missing":
+        outcomes["rnn_forward"] = [o for o in forward if o is not None]
+    with np.errstate(all="ignore"):
+        result = grade_outcomes(instance, outcomes, plan=plan)
+    check = result.checks[exercise.stages.index(stage)]
+    assert check.details["gradient_check"]["status"] == "not checked", check.message
+    assert check.score == 1.0
+    assert "Gradient check: not made, because" in check.message
