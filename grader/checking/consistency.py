@@ -91,7 +91,7 @@ def gradient_check_probes(instance: Instance) -> dict[str, list[Probe]]:
         for forward in setup.forwards:
             plan.setdefault(forward.name, []).extend(_forward_probes(setup, forward))
         states = {name: value for forward in setup.forwards
-                  for name, value in _reference(setup, forward).items()}
+                  for name, value in _reference(setup.instance, setup.point, forward).items()}
         plan.setdefault(stage.name, []).extend(_backward_probes(setup, states, phase=1))
     return plan
 
@@ -119,7 +119,7 @@ def _fits(setup: _Setup, states: Mapping[str, np.ndarray],
     shapes and are finite: states the backward, the head and the reference's callees
     can take."""
     for forward in setup.forwards if forwards is None else forwards:
-        for name, expected in _reference(setup, forward).items():
+        for name, expected in _reference(setup.instance, setup.point, forward).items():
             got = states.get(name)
             if got is None or got.shape != np.shape(expected) or not np.isfinite(got).all():
                 return False
@@ -155,9 +155,9 @@ def _setup(instance: Instance, stage: Stage) -> _Setup:
             continue
         u = rng.normal(size=np.shape(value))
         directions[result] = u / max(float(np.linalg.norm(u)), 1e-300)
-    value = _head(instance, gradient, point, {name: value for forward in forwards
-                                              for name, value in _reference(
-                                                  _Partial(instance, point), forward).items()})
+    value = _head(instance, gradient, point,
+                  {name: value for forward in forwards
+                   for name, value in _reference(instance, point, forward).items()})
     if gradient.upstream is None:
         upstream: list[np.ndarray | None] = [None]
     else:
@@ -176,12 +176,6 @@ def _setup(instance: Instance, stage: Stage) -> _Setup:
               if name != gradient.upstream and name not in outputs and name not in point
               and name in first[0]}
     return _Setup(instance, stage, gradient, forwards, point, directions, upstream, others)
-
-
-@dataclass
-class _Partial:
-    instance: Instance
-    point: dict[str, Any]
 
 
 def _first_probes(instance: Instance, stages: list[Stage],
@@ -268,10 +262,10 @@ def _forward_probes(setup: _Setup, forward: Stage) -> list[Probe]:
     return probes
 
 
-def _reference(setup: _Setup | _Partial, forward: Stage) -> dict[str, Any]:
-    point, variant = setup.point, setup.instance.variant
-    return forward.named(forward.solve(variant, **{name: copy.deepcopy(point[name])
-                                                   for name in forward.inputs}))
+def _reference(instance: Instance, point: Mapping[str, Any], forward: Stage) -> dict[str, Any]:
+    """The reference's outputs of a forward stage at θ."""
+    return forward.named(forward.solve(instance.variant, **{name: copy.deepcopy(point[name])
+                                                            for name in forward.inputs}))
 
 
 def _backward_probes(setup: _Setup, states: Mapping[str, Any], phase: int) -> list[Probe]:
@@ -332,7 +326,7 @@ def _read(outcome) -> dict[str, np.ndarray] | None:
 
 def _same_as_reference(setup: _Setup, states: Mapping[str, np.ndarray]) -> bool:
     for forward in setup.forwards:
-        for name, expected in _reference(setup, forward).items():
+        for name, expected in _reference(setup.instance, setup.point, forward).items():
             expected = np.asarray(expected, dtype=np.float64)
             got = states.get(name)
             if got is None or got.shape != expected.shape or \
