@@ -27,6 +27,7 @@ from exercises.elman import buggy_bptt, random_states, random_targets, saturatin
 from exercises.spec import (
     Bug,
     Exercise,
+    GradientOf,
     Instance,
     Probe,
     Stage,
@@ -334,6 +335,15 @@ APPLIES = {"derivative-at-preactivation": saturating}
 GRADIENTS = ("Uf", "Wf", "bf", "Ub", "Wb", "bb", "Vf", "Vb", "c", "x", "f0", "r0")
 
 
+def output_logits(f, r, Vf, Vb, c):
+    """o_t = f_t Vf + r_t Vb + c: the output before g, (N, T, k), from f, r (N, T, d).
+
+    What the backward stage's `do` is the gradient at (its `GradientOf` head): plain
+    numpy, so that the notebook's self-check can run it too.
+    """
+    return f @ Vf + r @ Vb + c
+
+
 def build() -> Exercise:
     """The `bidirectional` exercise."""
 
@@ -392,7 +402,10 @@ def build() -> Exercise:
                         "Uf, Ub (n, d), Wf, Wb (d, d),\n"
                         "bf, bb (d,), Vf, Vb (d, k), c (k,), x (N, T, n), f0 (N, d), r0 (N, d).",
               solve=solve_backward, probes=probes_backward,
-              bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES)),
+              bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES),
+              gradient_of=GradientOf(forwards=("forward_net", "backward_net"),
+                                     head=output_logits, upstream="do",
+                                     wrt={name: name for name in GRADIENTS})),
         Stage(name="birnn_sgd_update", title="The gradient-descent update of every weight",
               points=1, inputs=("params", "grads", "lr"), outputs=PARAMETERS,
               docstring="ΔW = −α ∇_W L for every weight Uf, Wf, bf, Ub, Wb, bb, Vf, Vb, c.\n\n"

@@ -29,7 +29,16 @@ import numpy as np
 import reference as ref
 from exercises.corrections import derivative_through_state
 from exercises.elman import buggy_bptt, random_model, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
+from exercises.spec import (
+    Bug,
+    Exercise,
+    GradientOf,
+    Instance,
+    Probe,
+    Stage,
+    Variant,
+    bugs_from,
+)
 from reference import activations
 
 VOCABULARY = ("d", "e", "p", "<stop>")
@@ -351,7 +360,10 @@ def build() -> Exercise:
               solve=solve_grads, probes=probes_grads,
               bugs=bugs_from(buggy_grads, GRAD_BUGS,
                              applies={"derivative-at-preactivation": saturating}),
-              depends_on=("char_forward",)),
+              depends_on=("char_forward",),
+              gradient_of=GradientOf(forwards=("char_forward",), head="char_loss",
+                                     wrt={name: f"params.{name}" for name in PARAMETERS},
+                                     time_axis=None)),
         Stage(name="train", title="Training by SGD", points=2,
               inputs=("params", "words", "lr", "k_updates"), outputs=PARAMETERS,
               docstring="k_updates steps of gradient descent θ ← θ − α ∇_θ L(word), "

@@ -20,6 +20,7 @@ from exercises.corrections import derivative_through_state, output_delta
 from exercises.spec import (
     Bug,
     Exercise,
+    GradientOf,
     Instance,
     Probe,
     Stage,
@@ -430,7 +431,10 @@ def build() -> Exercise:
                         "Returns dx_t (N, n), ds_prev (N, d), dU (n, d), dW (d, d), db (d,).",
               solve=solve_step_backward, probes=probes_step_backward,
               bugs=bugs_from(buggy_step_backward, STEP_BUGS, applies=APPLIES),
-              depends_on=("phi_prime",)),
+              depends_on=("phi_prime",),
+              gradient_of=GradientOf(forwards=("rnn_step_forward",), output="s_t", upstream="ds",
+                                     wrt={"dx_t": "x_t", "ds_prev": "s_prev", "dU": "U",
+                                          "dW": "W", "db": "b"}, time_axis=None)),
         Stage(name="rnn_backward", title="Backpropagation through time", points=3,
               inputs=("ds_out", "x", "s0", "s", "U", "W"), outputs=("dx", "ds0", "dU", "dW", "db"),
               docstring="BPTT through the whole sequence.\n\n"
@@ -440,7 +444,10 @@ def build() -> Exercise:
                         "Returns dx (N, T, n), ds0 (N, d), dU (n, d), dW (d, d), db (d,).",
               solve=solve_backward, probes=probes_backward,
               bugs=bugs_from(buggy_bptt, BACKWARD_BUGS, applies=APPLIES),
-              depends_on=("rnn_step_backward",)),
+              depends_on=("rnn_step_backward",),
+              gradient_of=GradientOf(forwards=("rnn_forward",), output="s", upstream="ds_out",
+                                     wrt={"dx": "x", "ds0": "s0", "dU": "U", "dW": "W",
+                                          "db": "b"})),
         Stage(name="sgd_update", title="The gradient-descent update", points=1,
               inputs=("params", "grads", "lr"), outputs=("U", "W", "b", "V", "c"),
               docstring="ΔW = −α ∇_W L for every weight.\n\n"

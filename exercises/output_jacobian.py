@@ -38,7 +38,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
+from exercises.spec import (
+    Bug,
+    Exercise,
+    GradientOf,
+    Instance,
+    Probe,
+    Stage,
+    Variant,
+    bugs_from,
+)
 from reference import activations
 from reference.network import output_layer_grads
 
@@ -283,7 +292,9 @@ def build() -> Exercise:
                         "o: (N, T, k), dL_dy: (N, T, k). Returns do: (N, T, k).",
               solve=solve_delta, probes=probes_delta,
               bugs=scalar_bugs(buggy_delta, scalar_delta_full, SCALAR_DELTA),
-              depends_on=("output_jacobian",)),
+              depends_on=("output_jacobian",),
+              gradient_of=GradientOf(forwards=("g",), output="g", upstream="dL_dy",
+                                     wrt={"do": "o"})),
         Stage(name="softmax", title="Case 1's vector activation: softmax", points=1,
               inputs=("o",), outputs=("y",),
               docstring="y_k = exp(o_k) / Σ_j exp(o_j) over the k outputs of every step "
@@ -315,7 +326,9 @@ def build() -> Exercise:
               bugs=(Bug(misconception="softmax-jacobian-elementwise",
                         implementation=softmax_delta_elementwise, correction=DELTA + r",\quad "
                         + JACOBIAN),),
-              depends_on=("softmax", "softmax_jacobian")),
+              depends_on=("softmax", "softmax_jacobian"),
+              gradient_of=GradientOf(forwards=("softmax",), output="y", upstream="dL_dy",
+                                     wrt={"do": "o"})),
         Stage(name="hidden_delta", title="The gradient reaching the hidden state", points=1,
               inputs=("do", "W2"), outputs=("dh",),
               docstring="dL/dh = dL/do · W2ᵀ at every step (o = h W2 + b2; seed 002's\n"

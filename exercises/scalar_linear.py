@@ -30,7 +30,17 @@ from functools import partial
 import numpy as np
 
 import reference as ref
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
+from exercises.spec import (
+    Bug,
+    Exercise,
+    GradientOf,
+    Instance,
+    Probe,
+    Stage,
+    Variant,
+    bugs_from,
+    only_at_step,
+)
 
 CLOSED_FORM_ARGS = ("x", "a0", "z", "u", "v", "b_a", "w_y")
 
@@ -293,7 +303,9 @@ def build() -> Exercise:
               probes=partial(_closed_form_probes, stage="closed_form_output",
                              from_state_only=True),
               bugs=closed_form_bugs("output"),
-              depends_on=("scalar_forward",)),
+              depends_on=("scalar_forward",),
+              gradient_of=GradientOf(forwards=("scalar_forward",), output="y_hat", upstream="z",
+                                     wrt={"dw_y": "w_y", "db_y": "b_y"})),
         Stage(name="closed_form_dv", title="∂L/∂v as a closed-form sum", points=2,
               inputs=CLOSED_FORM_ARGS, outputs=("dv",),
               docstring="Seed 001's (3) with every implicit term "
@@ -304,7 +316,9 @@ def build() -> Exercise:
               probes=partial(_closed_form_probes, stage="closed_form_dv",
                              from_state_only=True),
               bugs=closed_form_bugs("v"),
-              depends_on=("scalar_forward",)),
+              depends_on=("scalar_forward",),
+              gradient_of=GradientOf(forwards=("scalar_forward",), output="y_hat", upstream="z",
+                                     wrt={"dv": "v"})),
         Stage(name="closed_form_du", title="∂L/∂u as a closed-form sum", points=2,
               inputs=CLOSED_FORM_ARGS, outputs=("du",),
               docstring="Seed 001's (4): ∂L/∂u = Σ_t z_t w_y Σ_{j=0}^{t-1} v^j x_{t-j} "
@@ -313,7 +327,9 @@ def build() -> Exercise:
               solve=solve_du,
               probes=partial(_closed_form_probes, stage="closed_form_du",
                              from_state_only=False),
-              bugs=closed_form_bugs("u")),
+              bugs=closed_form_bugs("u"),
+              gradient_of=GradientOf(forwards=("scalar_forward",), output="y_hat", upstream="z",
+                                     wrt={"du": "u"})),
         Stage(name="closed_form_db_a", title="∂L/∂b_a as a closed-form sum", points=1,
               inputs=CLOSED_FORM_ARGS, outputs=("db_a",),
               docstring="Seed 001's (5) with the implicit terms: "
@@ -324,7 +340,9 @@ def build() -> Exercise:
               solve=solve_db_a,
               probes=partial(_closed_form_probes, stage="closed_form_db_a",
                              from_state_only=False),
-              bugs=closed_form_bugs("b_a")),
+              bugs=closed_form_bugs("b_a"),
+              gradient_of=GradientOf(forwards=("scalar_forward",), output="y_hat", upstream="z",
+                                     wrt={"db_a": "b_a"})),
         Stage(name="scalar_bptt", title="BPTT, which must agree with the closed forms", points=3,
               inputs=CLOSED_FORM_ARGS, outputs=("dw_y", "db_y", "dv", "du", "db_a", "da0"),
               docstring="Backpropagation through time for the same network: "
@@ -337,7 +355,10 @@ def build() -> Exercise:
                         + CLOSED_FORM_DOC
                         + "\nReturns dw_y, db_y, dv, du, db_a: floats, and da0: (N,).",
               solve=solve_bptt, probes=probes_bptt, bugs=bugs_from(buggy_bptt, BPTT_BUGS),
-              depends_on=("scalar_forward",)),
+              depends_on=("scalar_forward",),
+              gradient_of=GradientOf(forwards=("scalar_forward",), output="y_hat", upstream="z",
+                                     wrt={"dw_y": "w_y", "db_y": "b_y", "dv": "v", "du": "u",
+                                          "db_a": "b_a", "da0": "a0"})),
     )
     return Exercise(
         id="scalar-linear",

@@ -80,7 +80,9 @@ class Probe:
     `repeat` asks the grader to call twice and compare (accumulation bugs,
     non-determinism). `variant` is the variant the probe was drawn for when it
     is not the student's own (`exercises.instance.resized`): the right answer
-    is computed for it.
+    is computed for it. `gradient_check` marks a call of a backward stage's
+    graded gradient check (`grader.checking.consistency`): it is not compared
+    with the right answer, and says which part of the check it is.
     """
 
     name: str
@@ -90,6 +92,7 @@ class Probe:
     step_label: str = "t"
     repeat: bool = False
     variant: Variant | None = None
+    gradient_check: Mapping[str, Any] | None = None   # a call of a graded gradient check
 
 
 def always(variant: Variant) -> bool:
@@ -145,6 +148,45 @@ class Training:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GradientOf:
+    """What a backward stage differentiates: the forward it is the derivative of.
+
+    The forward F is the composition of `forwards` (stages of the exercise, or
+    functions the notebook gives) and an optional `head`: with θ the forwards'
+    arguments (and the head's), F(θ) = head(θ, outputs of the forwards), or the
+    forwards' output named `output` when there is no head. A backward stage B is
+    then the vector–Jacobian product
+
+        B(θ, states, v) = vᵀ ∂F/∂θ,        v = `upstream` (dL/dF, the shape of F),
+
+    or, when `upstream` is None, the gradient ∇_θ F of a scalar F (a loss).
+
+    forwards: names of the functions computing the states, in order.
+    output:   the forwards' output (or "head") that `upstream` is the gradient at.
+    wrt:      backward output → the argument of the forwards it is the derivative
+              with respect to; "params.U" for an entry of a dict argument.
+    upstream: the backward's argument holding v, or None.
+    head:     a stage's name, or a plain numpy function of named arguments
+              (o = z V₂ + c, say) applied to the forwards' outputs and arguments.
+    time_axis: the axis of time of F (for "first at t=3"), None when F has none.
+    Every other argument of the backward named like an output of the forwards
+    (s, f, r) receives that output; the rest are arguments of F or fixed data.
+    """
+
+    forwards: tuple[str, ...]
+    wrt: Mapping[str, str]
+    output: str = "head"
+    upstream: str | None = None
+    head: str | Callable[..., Any] | None = None
+    time_axis: int | None = 1
+
+    def parameter(self, result: str) -> tuple[str, str | None]:
+        """The argument (and dict entry, or None) a backward output differentiates."""
+        argument, _, entry = self.wrt[result].partition(".")
+        return argument, entry or None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Stage:
     """One function the student implements."""
 
@@ -162,6 +204,7 @@ class Stage:
     demo: str | None = None                  # a notebook cell template run after the stage
     visibility: str = "visible"
     depends_on: tuple[str, ...] = ()         # stages whose functions this one may call
+    gradient_of: GradientOf | None = None    # a backward stage: the forward it differentiates
 
     def bugs_for(self, variant: Variant) -> tuple[Bug, ...]:
         """The bugs that can show in this variant (φ'(φ(s)) = φ'(s) for relu, say)."""

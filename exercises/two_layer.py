@@ -28,6 +28,7 @@ from exercises.elman import buggy_bptt, random_states, saturating
 from exercises.spec import (
     Bug,
     Exercise,
+    GradientOf,
     Instance,
     Probe,
     Stage,
@@ -463,6 +464,15 @@ APPLIES = {"derivative-at-preactivation": saturating}
 GRADIENTS = ("U", "W1", "b1", "V1", "W2", "b2", "V2", "c", "x", "s0", "z0")
 
 
+def output_logits(z, V2, c):
+    """o_t = z_t V2 + c: the output before g, (N, T, k), from z (N, T, d2).
+
+    What the backward stage's `do` is the gradient at (its `GradientOf` head): plain
+    numpy, so that the notebook's self-check can run it too.
+    """
+    return z @ V2 + c
+
+
 def build() -> Exercise:
     """The `two-layer` exercise."""
 
@@ -553,7 +563,9 @@ def build() -> Exercise:
                         "V1 (d1, d2), W2 (d2, d2), b2 (d2,), V2 (d2, k), c (k,), x (N, T, n),\n"
                         "s0 (N, d1), z0 (N, d2).",
               solve=solve_backward, probes=probes_backward,
-              bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES)),
+              bugs=bugs_from(buggy_backward, BACKWARD_BUGS, applies=APPLIES),
+              gradient_of=GradientOf(forwards=("two_layer_forward",), head=output_logits,
+                                     upstream="do", wrt={name: name for name in GRADIENTS})),
         Stage(name="two_layer_sgd_update", title="The gradient-descent update of every weight",
               points=1, inputs=("params", "grads", "lr"), outputs=PARAMETERS,
               docstring="ΔW = −α ∇_W E for every weight U, W1, b1, V1, W2, b2, V2, c.\n\n"

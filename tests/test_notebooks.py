@@ -25,9 +25,8 @@ from conftest import report
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.registry import all_exercises, get_exercise
 from grader.authoring.notebooks import notebook, notebook_cells, plain
-from grader.authoring.self_checks import shared_self_checks, student_self_checks
+from grader.authoring.self_checks import helper_source, shared_self_checks, student_self_checks
 from grader.authoring.solution_cells import solution_namespace
-from grader.authoring.templating import render
 from grader.cli import main
 from grader.grading.hidden_tests import claimed_variant_mismatch
 
@@ -76,7 +75,7 @@ def text_of(cell) -> str:
     for output in cell.get("outputs", []):
         if output["output_type"] == "stream":
             parts.append("".join(output["text"]))
-        elif output["output_type"] == "execute_result":
+        elif output["output_type"] in ("execute_result", "display_data"):
             parts.append("".join(output["data"].get("text/plain", "")))
         elif output["output_type"] == "error":
             parts.append(f"{output['ename']}: {output['evalue']}")
@@ -187,7 +186,7 @@ def test_self_check_finds_a_dropped_recurrent_term():
         assert "gradient" in plans["rnn_backward"]
         variant = choose_variant(exercise.variant_space, "elman", student).as_dict()
         namespace = solution_namespace(exercise, variant, student)
-        exec(render("notebook/self_check_helper.py.j2", self_checks=repr(plans)), namespace)
+        exec(helper_source(exercise, repr(plans)), namespace)
         step = namespace["rnn_step_backward"]
         np = namespace["np"]
 
@@ -216,7 +215,7 @@ def test_gradient_self_checks_catch_a_scaled_gradient(exercise_id):
     plans = student_self_checks(exercise_id, "ada", PUBLIC_SALT)
     variant = choose_variant(exercise.variant_space, exercise_id, "ada").as_dict()
     namespace = solution_namespace(exercise, variant, "ada")
-    exec(render("notebook/self_check_helper.py.j2", self_checks=repr(plans)), namespace)
+    exec(helper_source(exercise, repr(plans)), namespace)
     for name in (name for name, plan in plans.items() if "gradient" in plan):
         right = namespace[name]
 
@@ -307,6 +306,11 @@ def test_solved_and_source_notebooks_run_in_a_kernel(tmp_path):
             results = [o for o in cell.outputs if o["output_type"] == "execute_result"]
             if not results or float(results[-1]["data"]["text/plain"]) != points:
                 problems.append(f"{label} {cell_id}: not full marks: {text[-400:]}")
+        elif cell_id == "self-check-summary":   # the closing table: every stage ✓, as HTML too
+            html = "".join(o["data"].get("text/html", "") for o in cell.get("outputs", [])
+                           if o["output_type"] == "display_data")
+            if "✗" in text or "·" in text or "<table>" not in html:
+                problems.append(f"{label} {cell_id}: {text}")
     assert not problems, "\n".join(problems)
     stages = sum(len(get_exercise(e).stages) for e in EXERCISES)
     assert checked == 5 * stages and graded == 2 * stages

@@ -34,6 +34,7 @@ from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.spec import Exercise, Stage, Variant
 from grader.authoring.demos import demo_cell
 from grader.authoring.self_checks import (
+    helper_source,
     probe_instance,
     shared_self_checks,
     structure_of,
@@ -222,8 +223,8 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
     if self_check_plans:
         plans = (shared_self_checks(exercise.id, salt) if shared
                  else student_self_checks(exercise.id, student, salt))
-        add("code", render("notebook/self_check_helper.py.j2", self_checks=_format_plans(plans)),
-            "self-check-helper", locked=True)
+        add("code", helper_source(exercise, _format_plans(plans)), "self-check-helper",
+            locked=True)
     tokens = None if shared else variant_tokens(variant.as_dict())
     for index, stage in enumerate(exercise.stages, start=1):
         add("markdown", render("notebook/stage.md.j2", stage=stage, index=index),
@@ -239,6 +240,7 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
         if kind == "source":
             add("code", render("notebook/hidden_tests.py.j2", exercise=exercise, stage=stage),
                 f"{stage.name}-tests", locked=True, points=stage.points)
+    add("code", render("notebook/self_check_summary.py.j2"), "self-check-summary", locked=True)
     return cells
 
 

@@ -26,11 +26,15 @@ solution would fail is left out.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
+import inspect
 import io
 import itertools
 import json
+import textwrap
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -38,7 +42,7 @@ import numpy as np
 
 from exercises.instance import DEMO_SECRET, choose_variant, make_instance
 from exercises.spec import Exercise, Instance, Variant
-from grader.authoring.solution_cells import given_names, solution_code, solution_namespace
+from grader.authoring.solution_cells import recorded_calls, solution_code, solution_namespace
 from grader.authoring.templating import render
 
 
@@ -216,72 +220,62 @@ def _name_values(spec: Any, structure: Mapping[str, Any]) -> Any:
     return spec
 
 
-GIVEN_OUTPUT = "value"
+def _heads(exercise: Exercise) -> dict[str, str]:
+    """The numpy heads of the exercise's `GradientOf` declarations (o = z V₂ + c), as the
+    source the notebook's helper defines them by: `_<name>` → its source."""
+    heads = {}
+    for stage in exercise.stages:
+        head = stage.gradient_of.head if stage.gradient_of is not None else None
+        if callable(head):
+            source = textwrap.dedent(inspect.getsource(head))
+            heads[f"_{head.__name__}"] = source.replace(f"def {head.__name__}(",
+                                                        f"def _{head.__name__}(", 1)
+    return heads
 
 
-def _gradient_pairs(exercise: Exercise) -> dict[str, dict]:
-    """Backward stages and the forward function each one differentiates, found by their names.
+def _gradient_plan(exercise: Exercise, stage, specs: Mapping[str, dict]) -> dict | None:
+    """The finite-difference check of a backward stage, from its `GradientOf`:
 
-    B is the backward pass of a stage F when B returns dX for arguments X of F (and
-    nothing else), and B's arguments are F's arguments, F's single output and
-    exactly one more: the upstream gradient dL/d(output). F may also be a given
-    function of the notebook (output g(o) of the output layer, say): then B's
-    arguments are F's and the upstream gradient.
-    """
-    pairs = {}
+    {"forwards": [{"name", "parameters", "outputs"}], "head": None | {"stage": name} |
+     {"function": "_name"}, "output", "upstream", "wrt": {result: [argument, entry]},
+     "inputs": {argument: spec}}, the inputs being θ: the forwards' and the head's
+    arguments, drawn like the stage's own, the forwards' or another stage's first probe."""
+    gradient = stage.gradient_of
+    if gradient is None or stage.name not in specs:
+        return None
     code = solution_code(exercise.solution_module)
-    for backward in exercise.stages:
-        for base in given_names(exercise):
-            parameters = code.versions(base)[0].parameters
-            wrt = {r: r[1:] for r in backward.outputs}
-            extra = [p for p in backward.inputs if p not in parameters]
-            if backward.outputs and len(extra) == 1 and all(
-                    r.startswith("d") and p in parameters for r, p in wrt.items()):
-                pairs[backward.name] = {"forward": base, "output": GIVEN_OUTPUT,
-                                        "upstream": extra[0], "given": list(parameters),
-                                        "wrt": {r: [p, None] for r, p in wrt.items()}}
-    for backward, forward in itertools.permutations(exercise.stages, 2):
-        if len(forward.outputs) != 1 or not backward.outputs:
-            continue
-        wrt = {r: r[1:] for r in backward.outputs}
-        if not all(r.startswith("d") and p in forward.inputs for r, p in wrt.items()):
-            continue
-        extra = [p for p in backward.inputs
-                 if p not in forward.inputs and p not in forward.outputs]
-        if len(extra) != 1 or forward.outputs[0] not in backward.inputs:
-            continue
-        pairs[backward.name] = {"forward": forward.name, "output": forward.outputs[0],
-                                "upstream": extra[0],
-                                "wrt": {r: [p, None] for r, p in wrt.items()}}
-    return pairs
-
-
-def _loss_gradient(exercise: Exercise, stage, inputs: Mapping[str, Any]) -> dict | None:
-    """The gradient check of a stage that returns the gradient of a loss stage L applied to
-    a forward stage F (char_grads of char_loss(char_forward(…), targets)), or None.
-
-    The stage's arguments are F's and L's other arguments; it returns, by name, the
-    entries of F's dict argument (params → U, W, …), or F's arguments or their dX.
-    """
-    stages = exercise.stages
-    for forward, loss in itertools.permutations([s for s in stages if s is not stage], 2):
-        fed = set(loss.inputs) & set(forward.outputs)
-        needed = set(forward.inputs) | (set(loss.inputs) - set(forward.outputs))
-        if len(loss.outputs) != 1 or not fed or set(stage.inputs) != needed:
-            continue
-        wrt = {}
-        for result in stage.outputs:
-            holders = [p for p in forward.inputs if inputs.get(p, [None])[0] == "dict"
-                       and result in inputs[p][1]]
-            if holders:
-                wrt[result] = [holders[0], result]
-            elif result in forward.inputs:
-                wrt[result] = [result, None]
-            elif result.startswith("d") and result[1:] in forward.inputs:
-                wrt[result] = [result[1:], None]
-        if len(wrt) == len(stage.outputs):
-            return {"forward": forward.name, "loss": loss.name, "wrt": wrt}
-    return None
+    names = {s.name: s for s in exercise.stages}
+    forwards = []
+    for name in gradient.forwards:
+        if name in names:
+            forwards.append({"name": name, "parameters": list(names[name].inputs),
+                             "outputs": list(names[name].outputs)})
+        elif code.versions(name):
+            forwards.append({"name": name, "parameters": list(code.versions(name)[0].parameters),
+                             "outputs": [name]})
+        else:
+            return None
+    outputs = {o for forward in forwards for o in forward["outputs"]}
+    arguments = [p for forward in forwards for p in forward["parameters"]]
+    head = None
+    if isinstance(gradient.head, str):
+        head = {"stage": gradient.head}
+        arguments += [p for p in names[gradient.head].inputs if p not in outputs]
+    elif gradient.head is not None:
+        head = {"function": f"_{gradient.head.__name__}"}
+        arguments += [p for p in inspect.signature(gradient.head).parameters if p not in outputs]
+    order = [stage.name, *gradient.forwards] + [s.name for s in exercise.stages]
+    inputs = {}
+    for argument in dict.fromkeys(arguments):
+        found = [specs[name]["inputs"][argument] for name in order
+                 if name in specs and argument in specs[name]["inputs"]]
+        if not found:
+            return None
+        inputs[argument] = found[0]
+    return {"forwards": forwards, "head": head, "output": gradient.output,
+            "upstream": gradient.upstream,
+            "wrt": {result: list(gradient.parameter(result)) for result in gradient.wrt},
+            "inputs": inputs}
 
 
 def _seed(exercise: Exercise, stage: str) -> int:
@@ -289,28 +283,154 @@ def _seed(exercise: Exercise, stage: str) -> int:
 
 
 def _plans(exercise: Exercise, specs: Mapping[str, dict], gradient: bool) -> dict[str, dict]:
-    pairs = _gradient_pairs(exercise) if gradient else {}
     plans = {}
     for stage in exercise.stages:
         if stage.name not in specs:
             continue
         plan = {"seed": _seed(exercise, stage.name), "parameters": list(stage.inputs),
-                **specs[stage.name]}
-        pair = dict(pairs.get(stage.name) or {})
-        given = pair.pop("given", None)
-        if given is not None and all(p in plan["inputs"] for p in given):
-            plans[pair["forward"]] = {  # the given function, to draw its inputs and call it
-                "seed": _seed(exercise, pair["forward"]), "parameters": given, "given": True,
-                "inputs": {p: plan["inputs"][p] for p in given}, "outputs": {GIVEN_OUTPUT: None}}
-            plan["gradient"] = pair
-        elif pair and pair["forward"] in specs:
-            plan["gradient"] = pair
-        elif gradient:
-            loss = _loss_gradient(exercise, stage, plan["inputs"])
-            if loss and loss["forward"] in specs and loss["loss"] in specs:
-                plan["gradient"] = loss
+                "depends_on": list(stage.depends_on), **specs[stage.name]}
+        check = _gradient_plan(exercise, stage, specs) if gradient else None
+        if check is not None:
+            plan["gradient"] = check
         plans[stage.name] = plan
     return plans
+
+
+# -- public worked examples ----------------------------------------------------------------
+
+EXAMPLE_STUDENT = "worked-example"      # a public generator, not a student's hidden probes
+
+
+ARRAY_SIZES = ("N", "T", "n_in", "n_hidden", "n_out")
+
+
+def _smallest(exercise: Exercise, variant: Variant) -> Variant:
+    """The variant with small array sizes that differ from each other where the options
+    allow (a worked example stays short, and one size is not mistaken for another), and
+    every other count (a horizon, a number of updates) at its largest, so that the
+    example shows every term."""
+    first, _ = _size_assignments(exercise.variant_space)
+    values = {name: max(options) if name not in ARRAY_SIZES and min(options) > 0
+              else first[name]
+              for name, options in exercise.variant_space.items() if _is_size_field(options)}
+    known = {k: v for k, v in values.items() if k in Variant.__dataclass_fields__}
+    extra = dict(variant.extra)
+    extra.update({k: v for k, v in values.items() if k not in known})
+    return replace(variant, **known, extra=tuple(sorted(extra.items())))
+
+
+def encoded(value: Any) -> Any:
+    """A value as a plain literal for the notebook: ["array", kind, nested list] for arrays,
+    ["dict", {…}] for dicts, ["list", […]] for several values, ["value", v] for numbers,
+    words and None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        kind = "i" if value.dtype.kind in "iu" else "f"
+        return ["array", kind, value.tolist()]
+    if isinstance(value, Mapping):
+        return ["dict", {str(k): encoded(v) for k, v in value.items()}]
+    if isinstance(value, list | tuple):
+        if all(v is None or isinstance(v, bool | int | float | str) for v in value):
+            return ["value", list(value)]  # a list of words, say
+        return ["list", [encoded(v) for v in value]]   # several returned values
+    return ["value", value]
+
+
+def worked_example(exercise: Exercise, stage, variant: Variant) -> dict | None:
+    """A public worked example of a stage for the variant's structure: the inputs of the
+    stage's first probe drawn by a public generator at the smallest sizes, the right
+    outputs, and the answers of the stages it calls to those calls (so that the example
+    judges the stage alone)."""
+    small = _smallest(exercise, variant)
+    instance = Instance(exercise, EXAMPLE_STUDENT, small,
+                        make_instance(exercise, EXAMPLE_STUDENT, DEMO_SECRET).data_key)
+    try:
+        probe, expected = _telling_probe(stage, instance)
+        kwargs = dict(probe.kwargs)
+        callees = {}
+        if stage.depends_on:
+            namespace = solution_namespace(exercise, small, EXAMPLE_STUDENT)
+            table = recorded_calls(namespace, exercise, stage.name,
+                                   [name for name in stage.depends_on
+                                    if callable(namespace.get(name))], kwargs)
+            callees = {name: {"parameters": spec["inputs"], "outputs": spec["outputs"],
+                              "calls": [[encoded(arguments), encoded(answer)]
+                                        for arguments, answer in spec["calls"]]}
+                       for name, spec in table.items()}
+    except Exception:  # noqa: BLE001 — a stage whose example cannot be drawn gets none
+        return None
+    return {"inputs": {k: encoded(v) for k, v in kwargs.items()},
+            "outputs": {k: encoded(v) for k, v in expected.items()},
+            "callees": callees, "time_axis": dict(probe.time_axis),
+            "tolerance": stage.tolerance}
+
+
+def _telling_probe(stage, instance: Instance):
+    """The stage's probe that tells the most of its misconceptions from the right answer
+    (the first on a tie), and the right answer on it: many probes isolate one term, and a
+    worked example should show every term."""
+    best, best_score = None, -1.0
+    for probe in stage.probes(instance):
+        variant = probe.variant or instance.variant
+        expected = stage.named(stage.solve(variant, **copy.deepcopy(dict(probe.kwargs))))
+        told = 0
+        for bug in stage.bugs_for(instance.variant):
+            try:
+                theirs = stage.named(bug.implementation(variant,
+                                                        **copy.deepcopy(dict(probe.kwargs))))
+                told += not all(_close(theirs[k], v) for k, v in expected.items())
+            except Exception:  # noqa: BLE001 — the bug raises here: it is told apart
+                told += 1
+        nonzero = np.mean([np.count_nonzero(np.asarray(v, dtype=float)) > 0
+                           for v in expected.values() if v is not None] or [0.0])
+        score = told + 0.5 * nonzero
+        if score > best_score:
+            best, best_score = (probe, expected), score
+    return best
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
+
+
+def _examples(exercise: Exercise, variants: list[Variant]) -> dict[str, dict]:
+    """Each stage's worked examples for these variants, by the structural choices that
+    pick one: {"by": [field…], "cases": {key: id}, "examples": {id: example}}, the same
+    example stored once."""
+    fields = [field for name, options in exercise.variant_space.items()
+              if not _is_size_field(options)
+              for field in (("output", "objective") if name == "head" else (name,))]
+    tables: dict[str, dict] = {}
+    for stage in exercise.stages:
+        cases, examples, ids = {}, {}, {}
+        for variant in variants:
+            key = _example_key(exercise, variant, fields)
+            if key in cases:
+                continue
+            example = worked_example(exercise, stage, variant)
+            if example is None:
+                continue
+            text = json.dumps(example, sort_keys=True)
+            if text not in ids:
+                ids[text] = str(len(ids))     # JSON keys are strings
+                examples[ids[text]] = example
+            cases[key] = ids[text]
+        if cases:
+            tables[stage.name] = {"by": fields, "cases": cases, "examples": examples}
+    return tables
+
+
+def _example_key(exercise: Exercise, variant: Variant, fields: list[str]) -> str:
+    """The variant's choices of `fields` as the notebook writes them: "tanh|softmax|ce"."""
+    values = variant.as_dict()
+    return "|".join(str(values[field]) for field in fields)
 
 
 # -- running the self-checks on the solution, while building -------------------------------
@@ -319,8 +439,8 @@ def _plans(exercise: Exercise, specs: Mapping[str, dict], gradient: bool) -> dic
 def _failing_checks(exercise: Exercise, plans: dict, variant: Mapping[str, Any]) -> set[str]:
     """The stages whose self-check the solution cells do not pass for this variant."""
     namespace = solution_namespace(exercise, variant, "self-check")
-    exec(compile(render("notebook/self_check_helper.py.j2", self_checks=repr(plans)),
-                 "<self-check helper>", "exec"), namespace)
+    exec(compile(helper_source(exercise, repr(plans)), "<self-check helper>", "exec"),
+         namespace)
     failing = set()
     for name in (name for name, plan in plans.items() if not plan.get("given")):
         with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
@@ -334,15 +454,38 @@ def _failing_checks(exercise: Exercise, plans: dict, variant: Mapping[str, Any])
     return failing
 
 
+def helper_source(exercise: Exercise, plans_literal: str) -> str:
+    """The notebook's self-check helper cell: the plans and the code that runs them."""
+    return render("notebook/self_check_helper.py.j2", self_checks=plans_literal,
+                  heads=list(_heads(exercise).values()))
+
+
 def _verified(exercise: Exercise, plans: dict, variants: list[Mapping[str, Any]]) -> dict:
-    """The plans with what the solution fails removed: the gradient check first, then all."""
+    """The plans with what the solution fails removed: the gradient check first, then the
+    worked example, then all."""
     plans = json.loads(json.dumps(plans))
     for variant in variants:
-        for name in _failing_checks(exercise, plans, variant):
-            plans[name].pop("gradient", None)
+        for part in ("gradient", "examples"):
+            for name in _failing_checks(exercise, plans, variant):
+                plans[name].pop(part, None)
         for name in _failing_checks(exercise, plans, variant):
             plans[name]["failed"] = True
     return {name: plan for name, plan in plans.items() if not plan.get("failed")}
+
+
+def _with_examples(exercise: Exercise, plans: dict, variants: list[Variant]) -> dict:
+    """Every stage's plan with its worked examples (a stage without a plan gets one that
+    holds its examples alone)."""
+    plans = dict(plans)
+    for name, examples in _examples(exercise, variants).items():
+        stage = exercise.stage(name)
+        plan = plans.get(name) or {"seed": _seed(exercise, name), "inputs": {},
+                                   "parameters": list(stage.inputs),
+                                   "depends_on": list(stage.depends_on),
+                                   "outputs": {o: None for o in stage.outputs}}
+        plans[name] = {**plan, "examples": examples}
+    order = [stage.name for stage in exercise.stages]
+    return dict(sorted(plans.items(), key=lambda item: order.index(item[0])))
 
 
 def structure_of(exercise: Exercise, variant: Variant) -> dict[str, Any]:
@@ -366,7 +509,8 @@ def student_self_checks(exercise_id: str, student: str, salt: str) -> dict:
     concrete = _stage_specs(exercise, variant)
     for name in concrete.keys() - specs.keys():
         specs[name] = concrete[name]
-    return _verified(exercise, _plans(exercise, specs, True), [variant.as_dict()])
+    plans = _with_examples(exercise, _plans(exercise, specs, True), [variant])
+    return _verified(exercise, plans, [variant.as_dict()])
 
 
 SHARED_SAMPLE = 24
@@ -400,7 +544,10 @@ def shared_self_checks(exercise_id: str, salt: str) -> dict:
             if all(case is not None for case in cases.values()):
                 specs[stage.name] = {"by": _by_field(field), "cases": cases}
                 break
-    plans = _plans_by_case(exercise, specs)
+    first, _ = _size_assignments(exercise.variant_space)
+    every = [_variant_from_choices({**dict(zip(structural, values, strict=True)), **first})
+             for values in itertools.product(*structural.values())]
+    plans = _with_examples(exercise, _plans_by_case(exercise, specs), every)
     students = [f"self-check-{i}" for i in range(8)]
     variants = [choose_variant(exercise.variant_space, exercise.id, s, salt).as_dict()
                 for s in students]
@@ -443,7 +590,7 @@ def _plans_by_case(exercise: Exercise, specs: Mapping[str, Any]) -> dict:
     for name, spec in specs.items():
         if "by" not in spec:
             continue
-        cases = {key: _plans(exercise, {name: case}, False)[name]
+        cases = {key: _plans(exercise, {**plain_specs, name: case}, True)[name]
                  for key, case in spec["cases"].items()}
         plans[name] = {"by": spec["by"], "cases": cases}
     order = [stage.name for stage in exercise.stages]

@@ -11,10 +11,12 @@ the output head `<output>_<objective>` (`softmax_ce`), as in `exercises.solution
 from __future__ import annotations
 
 import ast
+import copy
 import importlib
 import inspect
 import re
 import textwrap
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -146,3 +148,33 @@ def stage_body(exercise: Exercise, stage: Stage, tokens: set[str] | None) -> str
     if general is not None:
         branches.append("else:\n" + textwrap.indent(general.body, "    "))
     return "\n".join(branches)
+
+
+def recorded_calls(namespace: dict, exercise: Exercise, caller: str, callees: list[str],
+                   kwargs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Run the solution's `caller` on kwargs with its callees recorded: for each callee,
+    {"inputs", "outputs", "calls": [(arguments by name, answer)]}, in the order made."""
+    table: dict[str, dict[str, Any]] = {}
+    scope = dict(namespace)
+    for name in callees:
+        callee = exercise.stage(name)
+        calls: list[tuple[dict, Any]] = []
+        table[name] = {"inputs": list(callee.inputs), "outputs": list(callee.outputs),
+                       "calls": calls}
+        scope[name] = _recorder(namespace[name], calls)
+    function = namespace[caller]
+    rebound = types.FunctionType(function.__code__, scope, function.__name__,
+                                 function.__defaults__, function.__closure__)
+    rebound(**copy.deepcopy(dict(kwargs)))
+    return table
+
+
+def _recorder(function, calls: list):
+    signature = inspect.signature(function)
+
+    def recording(*args, **kwargs):
+        arguments = copy.deepcopy(dict(signature.bind(*args, **kwargs).arguments))
+        answer = function(*args, **kwargs)
+        calls.append((arguments, copy.deepcopy(answer)))
+        return answer
+    return recording

@@ -14,6 +14,8 @@ rules live here and in docs/students.md:
                      shape and likely cause, first_wrong_time
     equations.py     as_text: a misconception's corrected equation, LaTeX to
                      plain text
+    consistency.py   the graded gradient check: a backward stage against directional
+                     finite differences of the student's own forward
     gradcheck.py     finite differences in float64: numerical_gradient,
                      relative_error, directional and vector–Jacobian checks
     batched_loss.py  ElmanLoss: the loss of a stack of parameter sets at once,

@@ -44,6 +44,12 @@ from grader.checking.checks import (
     shape_problem,
     steps_right,
 )
+from grader.checking.consistency import (
+    gradient_check_probes,
+    judge_consistency,
+    reference_pairs,
+    with_followups,
+)
 from grader.checking.equations import as_text
 from grader.checking.error_map import error_map, step_series
 from grader.reports.results import CheckResult, SubmissionResult
@@ -98,6 +104,8 @@ def plan_calls(instance: Instance) -> dict[str, list[Probe]]:
             probes.append(replace(first, name=f"other sizes: {first.name}", repeat=False,
                                   variant=other, purpose=_sizes_purpose(instance.variant, other)))
         plan[stage.name] = probes
+    for name, probes in gradient_check_probes(instance).items():
+        plan[name] = plan.get(name, []) + probes   # after the probes compared with the reference
     return plan
 
 
@@ -357,6 +365,7 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
     A stage missing from `outcomes` (the function was not defined) scores 0.
     """
     plan = plan_calls(instance) if plan is None else plan
+    plan = with_followups(instance, plan, outcomes)
     verdicts: dict[str, StageVerdict] = {}
     checks = []
     for stage in instance.exercise.stages:
@@ -365,7 +374,8 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
             checks.append(CheckResult(name, stage.points, 0.0, "error", stage.visibility,
                                       f"{stage.name} is not defined in the submission."))
             continue
-        verdict = judge_stage(instance, stage, plan[stage.name], list(outcomes[stage.name]))
+        verdict = judge_stage(instance, stage, *reference_pairs(plan[stage.name],
+                                                                list(outcomes[stage.name])))
         verdicts[stage.name] = verdict
         failed = [dep for dep in stage.depends_on
                   if dep in verdicts and verdicts[dep].score < 1.0]
@@ -380,9 +390,13 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
             if stage.training is not None:
                 details["loss_curve"] = loss_curve(instance, stage, plan[stage.name][0],
                                                    outcomes[stage.name][0])
+        message = _message(verdict, failed)
+        consistency = judge_consistency(instance, stage, plan, outcomes)
+        if consistency is not None:   # beside the comparison, and worth no points of its own
+            details["gradient_check"] = consistency.as_details()
+            message += "\n" + _with_diagnosis(consistency, verdicts, stage)
         checks.append(CheckResult(name, stage.points, verdict.score, status, stage.visibility,
-                                  _message(verdict, failed), details,
-                                  tags=(stage.name,)))
+                                  message, details, tags=(stage.name,)))
     return SubmissionResult(student=instance.student, exercise=instance.exercise.id,
                             checks=tuple(checks),
                             metadata={"variant": _plain(instance.variant.as_dict()),
@@ -422,6 +436,22 @@ def loss_curve(instance: Instance, stage: Stage, probe: Probe,
 
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
+
+
+def _with_diagnosis(consistency, verdicts: Mapping[str, StageVerdict], stage: Stage) -> str:
+    """The gradient check's paragraph, with where the error is when the two checks together
+    tell: a backward that is the derivative of a wrong forward has the error in the forward."""
+    text = consistency.message
+    forwards = stage.gradient_of.forwards
+    wrong = [name for name in forwards if name in verdicts and verdicts[name].score < 1.0]
+    if consistency.status == "consistent" and wrong:
+        text += (f" Your forward is where the error is: {', '.join(wrong)} is wrong, and "
+                 f"{stage.name} differentiates it faithfully.")
+    elif consistency.status == "inconsistent" and verdicts[stage.name].score == 1.0:
+        text += (f" {stage.name} itself is right on the reference's probes, so the forward is "
+                 "where the error is" + (f": see the check of {', '.join(wrong)}." if wrong
+                                        else "."))
+    return text
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:

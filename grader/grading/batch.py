@@ -27,6 +27,7 @@ from exercises.instance import make_instance
 from exercises.registry import get_exercise
 from grader.authoring.course import CourseConfig
 from grader.authoring.notebooks import graded_given_cell
+from grader.checking.consistency import followup_probes
 from grader.checking.verdicts import grade_outcomes, plan_calls
 from grader.grading.callees import plan_callees
 from grader.grading.gradebook import Grade, Gradebook
@@ -251,9 +252,7 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
     instance = make_instance(definition, submission.student, config.secret, config.salt)
     plan = plan_calls(instance)
     callees = plan_callees(instance, plan)
-    calls = [Call(stage, index, dict(probe.kwargs), probe.repeat,
-                  callees[stage][index] if stage in callees else {})
-             for stage, probes in plan.items() for index, probe in enumerate(probes)]
+    calls = _calls(plan, callees)
 
     def stage_outputs(stage_name, value):
         return definition.stage(stage_name).named(value)
@@ -261,6 +260,15 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
     given = graded_given_cell(definition, submission.student, instance.variant, config.salt,
                               shared=submission.claimed.get("flavour") == "shared")
     outcomes, report = worker.run(given, list(submission.cells), calls, stage_outputs)
+    followup = followup_probes(instance, plan, outcomes)
+    if followup and report.status != "worker-error":
+        # the graded gradient checks' second round: the backward with the student's states
+        more, again = worker.run(given, list(submission.cells),
+                                 _calls(followup, plan_callees(instance, followup)),
+                                 stage_outputs)
+        for stage_name, stage_outcomes in more.items():
+            outcomes[stage_name] = [*outcomes.get(stage_name, []), *stage_outcomes]
+        report.seconds += again.seconds
     result = grade_outcomes(instance, outcomes, metadata={
         "path": str(target.path), "digest": submission.digest,
         "isolation": worker.isolation.kind, "run_seconds": report.seconds,
@@ -271,6 +279,12 @@ def grade_target(target: Target, config: CourseConfig, worker: Worker,
     return SubmissionResult(student=result.student, exercise=result.exercise,
                             checks=result.checks, output="\n".join(notes),
                             execution_time=report.seconds, metadata=result.metadata)
+
+
+def _calls(plan, callees) -> list[Call]:
+    return [Call(stage, index, dict(probe.kwargs), probe.repeat,
+                 callees[stage][index] if stage in callees else {})
+            for stage, probes in plan.items() for index, probe in enumerate(probes)]
 
 
 # -- the pool of workers ------------------------------------------------------------

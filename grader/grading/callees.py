@@ -13,14 +13,11 @@ the probe's own calls cross into the sandbox, never the solution's code.
 
 from __future__ import annotations
 
-import copy
-import inspect
-import types
 from collections.abc import Mapping
 from typing import Any
 
 from exercises.spec import Instance, Probe, Variant
-from grader.authoring.solution_cells import solution_namespace
+from grader.authoring.solution_cells import recorded_calls, solution_namespace
 
 Table = dict[str, dict[str, Any]]      # callee → {"inputs", "outputs", "calls": [(kwargs, answer)]}
 
@@ -57,27 +54,4 @@ def _solutions(exercise, variant: Variant) -> dict:
 def _recorded(namespace: dict, caller: str, callees: list[str], probe: Probe,
               exercise) -> Table:
     """Run the solution's `caller` on the probe with its callees recorded."""
-    table: Table = {}
-    scope = dict(namespace)
-    for name in callees:
-        callee = exercise.stage(name)
-        calls: list[tuple[dict, Any]] = []
-        table[name] = {"inputs": list(callee.inputs), "outputs": list(callee.outputs),
-                       "calls": calls}
-        scope[name] = _recorder(namespace[name], calls)
-    function = namespace[caller]
-    rebound = types.FunctionType(function.__code__, scope, function.__name__,
-                                 function.__defaults__, function.__closure__)
-    rebound(**copy.deepcopy(dict(probe.kwargs)))
-    return table
-
-
-def _recorder(function, calls: list):
-    signature = inspect.signature(function)
-
-    def recording(*args, **kwargs):
-        arguments = copy.deepcopy(dict(signature.bind(*args, **kwargs).arguments))
-        answer = function(*args, **kwargs)
-        calls.append((arguments, copy.deepcopy(answer)))
-        return answer
-    return recording
+    return recorded_calls(namespace, exercise, caller, callees, probe.kwargs)

@@ -91,8 +91,11 @@ def grade_stage(exercise_id: str, stage_name: str, namespace: Mapping[str, Any])
     with warnings.catch_warnings(), np.errstate(all="ignore"), \
             contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
         warnings.simplefilter("ignore")
-        # the stages it calls too, so the feedback can say when one of those is wrong
-        outcomes = run_in_process(instance, namespace, [stage_name, *stage.depends_on])
+        # the stages it calls too, so the feedback can say when one of those is wrong, and
+        # the forwards it differentiates, for its gradient check
+        forwards = stage.gradient_of.forwards if stage.gradient_of is not None else ()
+        outcomes = run_in_process(instance, namespace,
+                                  [stage_name, *stage.depends_on, *forwards])
         result = grade_outcomes(instance, outcomes)
     check = result.checks[exercise.stages.index(stage)]
     earned = float(check.score * stage.points)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exercises.spec import Instance, Probe, Stage
+from grader.checking.consistency import followup_probes
 from grader.checking.verdicts import Outcome, plan_calls
 from grader.grading.callees import Table, plan_callees
 from grader.sandbox.zygote import changed, trusted_callees
@@ -60,6 +61,16 @@ def run_in_process(instance: Instance, namespace: dict[str, Any],
     if stages is not None:
         plan = {name: probes for name, probes in plan.items() if name in stages}
     plan = {name: probes for name, probes in plan.items() if callable(namespace.get(name))}
+    outcomes = _call_all(instance, namespace, plan)
+    # the graded gradient checks' second round: the backward with the student's own states
+    for name, probes in _call_all(instance, namespace,
+                                  followup_probes(instance, plan, outcomes)).items():
+        outcomes[name] += probes
+    return outcomes
+
+
+def _call_all(instance: Instance, namespace: dict[str, Any],
+              plan: dict[str, list[Probe]]) -> dict[str, list[Outcome]]:
     tables = plan_callees(instance, plan)
     outcomes: dict[str, list[Outcome]] = {}
     for name, probes in plan.items():
