@@ -29,7 +29,7 @@ import numpy as np
 
 import reference as ref
 from exercises.scalar_linear import _away_from_zero_array, random_weights
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from
+from exercises.spec import Bug, Exercise, GradientOf, Instance, Probe, Stage, Variant, bugs_from
 from reference import activations, losses
 
 SIGMOID = activations.output("sigmoid")
@@ -83,6 +83,30 @@ def solve_bptt(variant, x, a0, y, u, v, b_a, w_y, b_y):
     N = x.shape[0]                                           # the reference's L is a mean
     return (N * float(g["V"][0, 0]), N * float(g["c"][0]), N * float(g["W"][0, 0]),
             N * float(g["U"][0, 0]), N * float(g["b"][0]))
+
+
+# -- what the backward stages differentiate (their `GradientOf` heads) ------------------------
+# Plain numpy of named arguments, so that the notebook's self-check can run them too.
+
+
+def bce_of_sigmoid(sigmoid, y):
+    """L = Σ_n Σ_t −(y_t log ŷ_t + (1 − y_t) log(1 − ŷ_t)) with ŷ = `sigmoid`, the notebook's
+    given sigmoid(o) (N, T): the loss whose ∂L/∂o `bce_output_delta` returns. A float."""
+    return float(-np.sum(y * np.log(sigmoid) + (1.0 - y) * np.log(1.0 - sigmoid)))
+
+
+def bce_of_network(x, a0, y, u, v, b_a, w_y, b_y):
+    """Seed 001's L = Σ_n Σ_t L^{<t>} for a_t = v a_{t-1} + u x_t + b_a, o_t = w_y a_t + b_y,
+    ŷ_t = σ(o_t): the loss whose gradients `bce_bptt` returns. x, y: (N, T), a0: (N,).
+
+    L^{<t>} = −(y_t log σ(o_t) + (1 − y_t) log(1 − σ(o_t))) = log(1 + e^{o_t}) − y_t o_t,
+    the second form accurate where σ(o_t) is within rounding of 0 or 1. A float."""
+    a, total = a0, 0.0
+    for t in range(x.shape[1]):
+        a = v * a + u * x[:, t] + b_a
+        o = w_y * a + b_y
+        total += float(np.sum(np.logaddexp(0.0, o) - y[:, t] * o))
+    return total
 
 
 # -- the bugs -------------------------------------------------------------------------------
@@ -211,7 +235,9 @@ def build() -> Exercise:
                         "Returns z: (N, T).",
               solve=solve_derivative, probes=probes_derivative,
               bugs=bugs_from(buggy_derivative, {"bce-minus-first-term-only": Z,
-                                                "output-delta-sign": Z})),
+                                                "output-delta-sign": Z}),
+              gradient_of=GradientOf(forwards=("bce_loss",), output="L",
+                                     wrt={"z": "y_hat"}, time_axis=None)),
         Stage(name="bce_output_delta", title="Through the sigmoid: ∂L/∂o = ŷ − y", points=2,
               inputs=("o", "y"), outputs=("do",),
               docstring="For ŷ_t = σ(o_t), o_t = w_y a_t + b_y: ∂L/∂o_t = z_t σ'(o_t) = "
@@ -222,7 +248,9 @@ def build() -> Exercise:
                         "Returns do: (N, T).",
               solve=solve_output_delta, probes=probes_output_delta,
               bugs=bugs_from(buggy_output_delta, {"output-activation-derivative-left-out": DELTA,
-                                                  "output-delta-sign": DELTA})),
+                                                  "output-delta-sign": DELTA}),
+              gradient_of=GradientOf(forwards=("sigmoid",), head=bce_of_sigmoid,
+                                     wrt={"do": "o"}, time_axis=None)),
         Stage(name="bce_bptt", title="BPTT with the BCE head", points=3,
               inputs=BPTT_ARGS, outputs=("dw_y", "db_y", "dv", "du", "db_a"),
               docstring="The gradients of L = Σ_n Σ_t L^{<t>} for seed 001's RNN\n"
@@ -235,7 +263,10 @@ def build() -> Exercise:
                         + HEAD_DOC + "\nReturns dw_y, db_y, dv, du, db_a: floats.",
               solve=solve_bptt, probes=probes_bptt,
               bugs=bugs_from(buggy_bptt, BPTT_BUGS),
-              depends_on=("bce_output_delta",)),
+              depends_on=("bce_output_delta",),
+              gradient_of=GradientOf(forwards=(), head=bce_of_network,
+                                     wrt={"dw_y": "w_y", "db_y": "b_y", "dv": "v", "du": "u",
+                                          "db_a": "b_a"}, time_axis=None)),
     )
     return Exercise(
         id="bce-head",

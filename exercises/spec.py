@@ -161,7 +161,8 @@ class GradientOf:
 
     or, when `upstream` is None, the gradient ∇_θ F of a scalar F (a loss).
 
-    forwards: names of the functions computing the states, in order.
+    forwards: names of the functions computing the states, in order (none when the head
+              computes F from θ alone: bce-head's loss of seed 001's network).
     output:   the forwards' output (or "head") that `upstream` is the gradient at.
     wrt:      backward output → the argument of the forwards it is the derivative
               with respect to; "params.U" for an entry of a dict argument.

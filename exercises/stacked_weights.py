@@ -26,7 +26,17 @@ import numpy as np
 
 from exercises.corrections import derivative_through_state
 from exercises.elman import random_states, saturating
-from exercises.spec import Bug, Exercise, Instance, Probe, Stage, Variant, bugs_from, only_at_step
+from exercises.spec import (
+    Bug,
+    Exercise,
+    GradientOf,
+    Instance,
+    Probe,
+    Stage,
+    Variant,
+    bugs_from,
+    only_at_step,
+)
 from reference import activations
 from reference.network import as_injection, band_total
 from reference.recurrence import layer_backward, layer_forward, step_forward
@@ -275,7 +285,10 @@ def build() -> Exercise:
                         "Returns dx: (N, T, n), da0: (N, d), dW_a: (d+n, d), db_a: (d,).",
               solve=solve_backward, probes=probes_backward,
               bugs=bugs_from(buggy_backward, BACKWARD_BUGS,
-                             applies={"derivative-at-preactivation": saturating})),
+                             applies={"derivative-at-preactivation": saturating}),
+              gradient_of=GradientOf(forwards=("stacked_forward",), output="a",
+                                     upstream="da_out",
+                                     wrt={"dx": "x", "da0": "a0", "dW_a": "W_a", "db_a": "b_a"})),
     )
     return Exercise(
         id="stacked-weights",

@@ -506,3 +506,32 @@ def test_a_roster_written_on_every_core_is_the_same_bytes_as_on_one(exercise_id,
                                          for s in students]
         written[workers] = {p.name: p.read_bytes() for p in (tmp_path / workers).iterdir()}
     assert written["1"] == written["3"] and len(written["1"]) == len(students)
+
+
+def _top_level_names(source: str) -> set[str]:
+    """The names a cell's code binds at the top level (functions, classes, assignments)."""
+    import ast
+
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_no_cell_rebinds_a_name_of_the_self_check_helper(exercise_id):
+    """The helper's private functions (_example, _run, …) stay theirs: a later given cell
+    (the loss plot, say) that reused one broke every self-check after it."""
+    exercise = get_exercise(exercise_id)
+    for student in ("ada", None):
+        cells = notebook(exercise, "solved" if student else "source", student)["cells"]
+        sources = {cell.get("id"): "".join(cell["source"]) for cell in cells
+                   if cell["cell_type"] == "code"}
+        helper = _top_level_names(sources.pop("self-check-helper"))
+        for cell_id, source in sources.items():
+            clash = {name for name in _top_level_names(source) & helper if name.startswith("_")}
+            assert not clash, (cell_id, clash)

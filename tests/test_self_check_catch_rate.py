@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -21,7 +22,15 @@ from conftest import report
 
 from exercises.instance import DEMO_SECRET, PUBLIC_SALT, choose_variant, make_instance
 from exercises.registry import all_exercises
-from grader.authoring.self_checks import helper_source, shared_self_checks, student_self_checks
+from grader.authoring.self_checks import (
+    _example_key,
+    _is_size_field,
+    _variant_from_choices,
+    helper_source,
+    shared_self_checks,
+    structure_of,
+    student_self_checks,
+)
 from grader.authoring.solution_cells import solution_namespace, stage_solutions
 from grader.checking.verdicts import grade_outcomes
 from grader.grading.in_process import run_in_process
@@ -196,6 +205,116 @@ def test_a_failing_self_check_names_its_own_function(exercise_id):
             blamed = [other.name for other in exercise.stages if other is not stage
                       and namespace["SELF_CHECK_RESULTS"].get(other.name) is False]
             assert not blamed, (stage.name, bug.misconception, printed.getvalue())
+
+
+# -- every stage has a plan, a worked example, and its declared finite differences ---------
+
+WITHOUT_PLAN: dict[tuple[str, str], str] = {}     # (exercise, stage) → why it has no plan
+
+
+def students_of_every_structure(exercise, tries: int = 300) -> list[str]:
+    """One student for each structural choice (activation, head, …) met among `tries`."""
+    found: dict[str, str] = {}
+    for i in range(tries):
+        student = f"right-{i}"
+        variant = choose_variant(exercise.variant_space, exercise.id, student, PUBLIC_SALT)
+        found.setdefault(repr(structure_of(exercise, variant)), student)
+    return list(found.values())
+
+
+def every_structure(exercise):
+    """A variant of every structural choice (sizes at their first option)."""
+    structural = {k: v for k, v in exercise.variant_space.items() if not _is_size_field(v)}
+    sizes = {k: v[0] for k, v in exercise.variant_space.items() if _is_size_field(v)}
+    return [_variant_from_choices({**dict(zip(structural, values, strict=True)), **sizes})
+            for values in itertools.product(*structural.values())]
+
+
+def _cases(plan: dict) -> list[dict]:
+    """The plans a stage's plan holds: itself, or the shared release's one per case."""
+    return list(plan["cases"].values()) if "by" in plan else [plan]
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_every_stage_has_a_self_check_plan_with_a_worked_example(exercise_id):
+    """Per student (one of every structural choice) and in the shared release, every stage
+    has a plan, a worked example for every variant the release serves, and, when it
+    declares `gradient_of`, its finite differences: none was dropped because the solution
+    cells failed it (training runs whose random weights diverge, say)."""
+    exercise = all_exercises()[exercise_id]
+    releases = []
+    for student in students_of_every_structure(exercise):
+        variant = choose_variant(exercise.variant_space, exercise.id, student, PUBLIC_SALT)
+        releases.append((f"student {student}", student_self_checks(exercise.id, student,
+                                                                   PUBLIC_SALT), [variant]))
+    releases.append(("shared", shared_self_checks(exercise.id, PUBLIC_SALT),
+                     every_structure(exercise)))
+    missing = []
+    for release, plans, variants in releases:
+        for stage in exercise.stages:
+            if (exercise.id, stage.name) in WITHOUT_PLAN:
+                continue
+            plan = plans.get(stage.name)
+            if plan is None:
+                missing.append(f"{release}: {stage.name} has no plan")
+                continue
+            examples = plan.get("examples")
+            keys = {_example_key(exercise, variant, examples["by"]) for variant in variants} \
+                if examples else {"any"}
+            if examples is None or keys - examples["cases"].keys():
+                missing.append(f"{release}: {stage.name} has no worked example for "
+                               f"{sorted(keys - (examples or {}).get('cases', {}).keys())}")
+            if stage.gradient_of is not None and not all("gradient" in case
+                                                         for case in _cases(plan)):
+                missing.append(f"{release}: {stage.name} has no finite differences")
+    assert not missing, "\n".join(missing)
+
+
+def _one_output_wrong(right, stage, result):
+    """The stage's function with 1.5× its output `result`: one wrong term."""
+    def wrong(*args, **kwargs):
+        value = stage.named(right(*args, **kwargs))
+        value[result] = 1.5 * value[result]
+        return value[result] if len(stage.outputs) == 1 else \
+            tuple(value[name] for name in stage.outputs)
+    return wrong
+
+
+@pytest.mark.parametrize("exercise_id", [exercise_id for exercise_id in EXERCISES if any(
+    stage.gradient_of for stage in all_exercises()[exercise_id].stages)])
+def test_the_finite_differences_name_the_one_wrong_output(exercise_id):
+    """A backward with one output wrong gets ✗ at that output from its finite differences,
+    and ✓ at every other, for every stage declaring `gradient_of`; an output that is zero
+    at the random inputs (relu's dead units) gets no tick either way, and is rare."""
+    exercise = all_exercises()[exercise_id]
+    flagged = zero = 0
+    for student in STUDENTS:
+        variant = choose_variant(exercise.variant_space, exercise.id, student, PUBLIC_SALT)
+        plans = student_self_checks(exercise.id, student, PUBLIC_SALT)
+        for stage in (stage for stage in exercise.stages if stage.gradient_of is not None):
+            for result in stage.gradient_of.wrt:
+                namespace = solution_namespace(exercise, variant, student)
+                exec(helper_source(exercise, repr(plans)), namespace)
+                namespace[stage.name] = _one_output_wrong(namespace[stage.name], stage, result)
+                printed = io.StringIO()
+                with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
+                    namespace["self_check"](stage.name)
+                text = printed.getvalue()
+                assert f"✓ {stage.name}: {result} matches finite" not in text, (student, text)
+                if f"· {stage.name}: {result} is zero here" in text:
+                    assert variant.activation == "relu", (student, text)   # dead units only
+                    zero += 1
+                    continue
+                assert f"✗ {stage.name}: {result} does not match finite differences" in text, \
+                    (student, text)
+                for other in (other for other in stage.gradient_of.wrt if other != result):
+                    assert f"✓ {stage.name}: {other} matches finite differences" in text \
+                        or f"· {stage.name}: {other} is zero here" in text, (student, text)
+                assert namespace["SELF_CHECK_RESULTS"][stage.name] is False
+                flagged += 1
+    report(f"finite differences of {exercise_id}",
+           f"{flagged} wrong outputs ✗, {zero} zero at the random inputs (relu) and not ticked")
+    assert flagged
 
 
 def test_a_check_that_sees_only_shapes_says_so_and_does_not_tick():

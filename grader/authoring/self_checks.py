@@ -590,12 +590,20 @@ def _plans_by_case(exercise: Exercise, specs: Mapping[str, Any]) -> dict:
     for name, spec in specs.items():
         if "by" not in spec:
             continue
-        cases = {key: _plans(exercise, {**plain_specs, name: case}, True)[name]
+        cases = {key: _plans(exercise, {**plain_specs, **_same_case(specs, spec["by"], key),
+                                        name: case}, True)[name]
                  for key, case in spec["cases"].items()}
         plans[name] = {"by": spec["by"], "cases": cases}
     order = [stage.name for stage in exercise.stages]
     return dict(sorted(plans.items(), key=lambda item: order.index(item[0])
                        if item[0] in order else -1))
+
+
+def _same_case(specs: Mapping[str, Any], by: str, key: str) -> dict:
+    """The specs of the other stages split by the same field, for its value `key`: where a
+    backward's finite differences find the arguments of a forward split alike."""
+    return {name: spec["cases"][key] for name, spec in specs.items()
+            if "by" in spec and spec["by"] == by and key in spec["cases"]}
 
 
 def _exercise(exercise_id: str) -> Exercise:

@@ -76,9 +76,12 @@ class Consistency:
 
 
 def checked_stages(instance: Instance) -> list[Stage]:
-    """The backward stages whose forwards are all the student's own stages."""
+    """The backward stages whose forwards are all the student's own stages (a backward of
+    given functions alone, or of a head alone, is checked by the notebook's self-check:
+    the reference's comparison already judges it against the given formula)."""
     names = {stage.name for stage in instance.exercise.stages}
     return [stage for stage in instance.exercise.stages if stage.gradient_of is not None
+            and stage.gradient_of.forwards
             and all(forward in names for forward in stage.gradient_of.forwards)]
 
 
