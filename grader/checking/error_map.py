@@ -145,4 +145,4 @@ def loss_step_map(stage: Stage, variant: Variant,
             if name in cells]
     if not rows:
         return None
-    return {"probe": calls[0][0].name, "steps": len(calls), "rows": rows}
+    return {"probe": f"gradient check of {stage.name}", "steps": len(calls), "rows": rows}
