@@ -147,7 +147,7 @@ def error_map_svg(details: Mapping[str, Any]) -> str | None:
                                hspace=gap / (sum(heights) / len(panels)))
     image, boxes = None, []
     for k, (panel, name, xlabel, title) in enumerate(panels):
-        axes = figure.add_subplot(grid[k])
+        axes = figure.add_subplot(grid[k], gid=f"{name}-map")      # "parameter-map": by loss step
         image = _heat_map(axes, panel, name, xlabel, title, cmap, norm)
         boxes.append(axes.get_position())
     top, bottom = boxes[0], boxes[-1]
