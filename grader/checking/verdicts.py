@@ -389,7 +389,7 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
             details.update(verdict.pictures)
             by_loss_step = _loss_step_map(instance, stage, plan, outcomes)
             if by_loss_step is not None:
-                details["error_map"] = {**details.get("error_map", {}),
+                details["error_map"] = {"rows": [], **details.get("error_map", {}),
                                         "by_loss_step": by_loss_step}
             if verdict.misconception is not None:
                 details["correction"] = _correction(verdict)
