@@ -22,7 +22,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-
 from dataclasses import replace
 
 import numpy as np
