@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -448,3 +449,44 @@ def test_a_hidden_stage_never_carries_the_map(exercise, stage):
         assert check.visibility == "hidden" and details is not None
         assert "error_map" not in check.details
         assert "by_loss_step" not in json.dumps(check.details)
+
+
+@pytest.mark.parametrize("forged", ["error", "short", "foreign", "missing"])
+def test_an_unusable_backward_call_leaves_its_column_empty(forged):
+    """A call of the check that raised, or whose answer cannot be read with the reference's
+    shape, is a column of None (drawn grey), never an error of the grader; the others keep
+    their errors, and the page still draws the map."""
+    from grader.checking.verdicts import ForeignValue, Outcome, plan_calls
+    from grader.reports.feedback import render_feedback_html
+
+    exercise = all_exercises()["elman"]
+    stage = exercise.stage("rnn_backward")
+    instance = make_instance(exercise, f"forged-map-{forged}", DEMO_SECRET)
+    namespace = solution_namespace(exercise, instance.variant, instance.student)
+    plan = plan_calls(instance)
+    with np.errstate(all="ignore"):
+        outcomes = run_in_process(instance, namespace)
+    calls = [i for i, probe in enumerate(plan[stage.name]) if probe.gradient_check]
+    j = len(calls) // 2
+    index = calls[j]
+    dW = outcomes[stage.name][index].outputs["dW"]
+    outcomes[stage.name][index] = {
+        "error": Outcome(error="RuntimeError: no"),
+        "short": Outcome(outputs={**outcomes[stage.name][index].outputs, "dW": dW[:-1]}),
+        "foreign": Outcome(outputs={**outcomes[stage.name][index].outputs,
+                                    "dW": ForeignValue("Evil")}),
+        "missing": None,
+    }[forged]
+    if forged == "missing":
+        outcomes[stage.name] = outcomes[stage.name][:index]
+    with np.errstate(all="ignore"):
+        result = grade_outcomes(instance, outcomes, plan=plan)
+    check = result.checks[exercise.stages.index(stage)]
+    rows = _loss_step_rows(check)
+    for name, cells in rows.items():
+        broken = {j} if forged in ("error", "missing") or name == "dW" else set()
+        if forged == "missing":
+            broken = set(range(j, len(cells)))
+        assert [t for t, cell in enumerate(cells) if cell is None] == sorted(broken), name
+        assert all(cell == 0.0 for t, cell in enumerate(cells) if t not in broken), name
+    assert re.search(r'<g id="fig\d+-parameter-map">', render_feedback_html(result))
