@@ -9,7 +9,12 @@
 - a catalogue bug of a backward stage is inconsistent at the parameters where it differs
   from the right gradient, first at the step where it starts to, both computed from the
   reference's exact gradients, not from finite differences;
-- the check adds no points: the stages' points and scores are those of the comparison.
+- the check adds no points: the stages' points and scores are those of the comparison;
+- the error map by loss step (the check's calls at the reference's states against the
+  reference's backward on the same arguments) is zero in every cell of a right solution,
+  and, for a backward wrong from the loss at step k on or a catalogue bug, non-zero in
+  exactly the cells (parameter, step) where its gradient differs from the reference's;
+  a hidden stage never carries it.
 """
 
 from __future__ import annotations
@@ -17,9 +22,13 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.registry import all_exercises
@@ -65,6 +74,12 @@ def test_a_right_solution_is_consistent_for_every_student_and_variant(exercise, 
         assert check.score == 1.0
         assert details["status"] == CONSISTENT, (instance.variant, check.message)
         assert "is the exact derivative of your own" in check.message
+        by_loss_step = check.details.get("error_map", {}).get("by_loss_step")
+        if len(_setup(instance, stage).upstream) > 1:
+            assert by_loss_step["rows"] and all(
+                cell == 0.0 for row in by_loss_step["rows"] for cell in row["per_step"])
+        else:
+            assert by_loss_step is None
         seen.add((instance.variant.activation, instance.variant.output))
     structural = {(a, head[0]) for a in exercise.variant_space["activation"]
                   for head in exercise.variant_space["head"]}
@@ -331,3 +346,150 @@ def test_unusable_answers_make_the_check_not_made_never_a_failure(forged):
     assert check.details["gradient_check"]["status"] == "not checked", check.message
     assert check.score == 1.0
     assert "Gradient check: not made, because" in check.message
+
+
+# -- the error map by loss step ----------------------------------------------------------------
+
+
+def _calls_at_reference(instance, stage):
+    """The arguments of the check's backward calls at the reference's states, one per loss
+    step t (v_t non-zero at step t only), built from the setup as the check builds them."""
+    setup = _setup(instance, stage)
+    states = {name: value for forward in setup.forwards
+              for name, value in forward.named(forward.solve(
+                  instance.variant, **{k: setup.point[k] for k in forward.inputs})).items()}
+    return [{name: v if name == stage.gradient_of.upstream else states.get(
+        name, setup.point.get(name, setup.others.get(name))) for name in stage.inputs}
+        for v in setup.upstream]
+
+
+def _loss_step_rows(check) -> dict[str, list]:
+    found = check.details["error_map"]["by_loss_step"]
+    assert found["steps"] == len(found["rows"][0]["per_step"])
+    return {row["parameter"]: row["per_step"] for row in found["rows"]}
+
+
+TIMED = [(exercise, stage) for exercise, stage in CHECKED
+         if len(_setup(make_instance(exercise, "x", DEMO_SECRET), stage).upstream) > 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=st.sampled_from(range(len(TIMED))), student=st.integers(0, 10**6), data=st.data())
+def test_a_backward_wrong_from_the_loss_at_step_k_on_shows_as_a_band(case, student, data):
+    """One parameter's gradient 1.5× the right one for the losses at steps ≥ k: its row is
+    zero before k and non-zero from k on (wherever the right gradient is not itself within
+    tolerance of zero), every other row is zero."""
+    exercise, stage = TIMED[case]
+    instance = make_instance(exercise, f"band-{student}", DEMO_SECRET)
+    setup = _setup(instance, stage)
+    result = data.draw(st.sampled_from(sorted(setup.directions)))
+    k = data.draw(st.integers(0, len(setup.upstream) - 1))
+    namespace = solution_namespace(exercise, instance.variant, instance.student)
+    namespace[stage.name] = _one_wrong_term(namespace[stage.name], stage, result, k)
+    _, check = gradient_check(instance, namespace, stage)
+    rows = _loss_step_rows(check)
+    wrong = []
+    for t, kwargs in enumerate(_calls_at_reference(instance, stage)):
+        right = np.asarray(stage.named(stage.solve(instance.variant, **kwargs))[result], float)
+        wrong.append(t >= k and not entries_right(1.5 * right, right).all())
+    assert [cell > 0 for cell in rows[result]] == wrong
+    assert any(wrong[k:])                      # the band is there
+    for name, cells in rows.items():
+        if name != result:
+            assert cells == [0.0] * len(cells), name
+
+
+@pytest.mark.parametrize(("exercise", "stage"), TIMED, ids=[f"{e.id}:{s.name}" for e, s in TIMED])
+def test_a_catalogue_bug_s_map_is_non_zero_where_it_differs_from_the_reference(exercise, stage):
+    """Per parameter and loss step, non-zero exactly where the bug's gradient on the check's
+    call differs from the reference's (None where the bug raises); a bug right for the
+    first losses and wrong from step k on (a recurrent term dropped, BPTT cut short)
+    shows as a band from k."""
+    compared = banded = 0
+    for i, bug in itertools.product(range(3), stage.bugs):
+        instance = make_instance(exercise, f"bug-map-{i}", DEMO_SECRET)
+        if not bug.applies(instance.variant):
+            continue
+        namespace = solution_namespace(exercise, instance.variant, instance.student)
+        namespace[stage.name] = _as_student(bug.implementation, instance.variant)
+        _, check = gradient_check(instance, namespace, stage)
+        rows = _loss_step_rows(check)
+        for t, kwargs in enumerate(_calls_at_reference(instance, stage)):
+            right = stage.named(stage.solve(instance.variant, **kwargs))
+            try:
+                with np.errstate(all="ignore"):
+                    theirs = stage.named(bug.implementation(instance.variant, **kwargs))
+            except Exception:  # noqa: BLE001 — the bug raises at these sizes
+                theirs = None
+            for name, cells in rows.items():
+                if theirs is None:
+                    assert cells[t] is None, (bug.misconception, name, t)
+                    continue
+                a, b = np.asarray(theirs[name], float), np.asarray(right[name], float)
+                differs = a.shape != b.shape or not entries_right(a, b).all()
+                assert (cells[t] is None if a.shape != b.shape else (cells[t] > 0) == differs), \
+                    (bug.misconception, name, t, cells)
+                compared += 1
+        for cells in rows.values():
+            k = next((t for t, cell in enumerate(cells) if cell != 0.0), 0)
+            banded += 0 < k and all(cell is not None and cell > 0 for cell in cells[k:])
+    assert compared or not stage.bugs
+    if stage.name in ("rnn_backward", "scalar_bptt"):      # recurrent-term-dropped, at least
+        assert banded
+
+
+@pytest.mark.parametrize(("exercise", "stage"), TIMED, ids=[f"{e.id}:{s.name}" for e, s in TIMED])
+def test_a_hidden_stage_never_carries_the_map(exercise, stage):
+    hidden = replace(exercise, stages=tuple(replace(s, visibility="hidden") if s == stage else s
+                                            for s in exercise.stages))
+    hidden_stage = hidden.stage(stage.name)
+    for i, bug in enumerate([None, *stage.bugs]):
+        instance = make_instance(hidden, f"hidden-{i}", DEMO_SECRET)
+        namespace = solution_namespace(hidden, instance.variant, instance.student)
+        if bug is not None and bug.applies(instance.variant):
+            namespace[stage.name] = _as_student(bug.implementation, instance.variant)
+        details, check = gradient_check(instance, namespace, hidden_stage)
+        assert check.visibility == "hidden" and details is not None
+        assert "error_map" not in check.details
+        assert "by_loss_step" not in json.dumps(check.details)
+
+
+@pytest.mark.parametrize("forged", ["error", "short", "foreign", "missing"])
+def test_an_unusable_backward_call_leaves_its_column_empty(forged):
+    """A call of the check that raised, or whose answer cannot be read with the reference's
+    shape, is a column of None (drawn grey), never an error of the grader; the others keep
+    their errors, and the page still draws the map."""
+    from grader.checking.verdicts import ForeignValue, Outcome, plan_calls
+    from grader.reports.feedback import render_feedback_html
+
+    exercise = all_exercises()["elman"]
+    stage = exercise.stage("rnn_backward")
+    instance = make_instance(exercise, f"forged-map-{forged}", DEMO_SECRET)
+    namespace = solution_namespace(exercise, instance.variant, instance.student)
+    plan = plan_calls(instance)
+    with np.errstate(all="ignore"):
+        outcomes = run_in_process(instance, namespace)
+    calls = [i for i, probe in enumerate(plan[stage.name]) if probe.gradient_check]
+    j = len(calls) // 2
+    index = calls[j]
+    dW = outcomes[stage.name][index].outputs["dW"]
+    outcomes[stage.name][index] = {
+        "error": Outcome(error="RuntimeError: no"),
+        "short": Outcome(outputs={**outcomes[stage.name][index].outputs, "dW": dW[:-1]}),
+        "foreign": Outcome(outputs={**outcomes[stage.name][index].outputs,
+                                    "dW": ForeignValue("Evil")}),
+        "missing": None,
+    }[forged]
+    if forged == "missing":
+        outcomes[stage.name] = outcomes[stage.name][:index]
+    with np.errstate(all="ignore"):
+        result = grade_outcomes(instance, outcomes, plan=plan)
+    check = result.checks[exercise.stages.index(stage)]
+    rows = _loss_step_rows(check)
+    for name, cells in rows.items():
+        broken = {j} if forged in ("error", "missing") or name == "dW" else set()
+        if forged == "missing":
+            broken = set(range(j, len(cells)))
+        assert [t for t, cell in enumerate(cells) if cell is None] == sorted(broken), name
+        assert all(cell == 0.0 for t, cell in enumerate(cells) if t not in broken), name
+    assert re.search(r'<g id="fig\d+-parameter-map">', render_feedback_html(result))

@@ -199,19 +199,55 @@ def test_a_wrong_gradient_is_named_with_its_equation_drawn_and_where_it_goes_wro
                 title = CATALOGUE[check.details["misconception"]].title
                 assert title.replace("'", "&#39;") in page, label
                 assert check.details.get("correction"), label
-            if check.details.get("error_map"):
+            rows = (check.details.get("error_map") or {}).get("rows")
+            if rows:
                 mapped += 1
-                rows = check.details["error_map"]["rows"]
                 assert any(max(row.get("per_step", [row.get("overall", 0)])) > 0
                            for row in rows), label
         equations = len(re.findall(r'<div class="equation"><svg', page))
         assert equations == sum(bool(c.details.get("correction")) for c in result.checks), label
         drawn += equations
         assert len(re.findall(r'<figure class="error_map"><svg', page)) == sum(
-            bool(c.details.get("error_map")) for c in result.checks), label
+            map(draws_error_map, result.checks)), label
     # every named misconception's equation is drawn by mathtext, none falls back to text
     assert named == drawn > 20
     assert mapped > 10
+
+
+def loss_step_cells(check: CheckResult) -> list:
+    """Every cell of a check's map by loss step (empty without one)."""
+    found = (check.details.get("error_map") or {}).get("by_loss_step") or {}
+    return [cell for row in found.get("rows", []) for cell in row["per_step"]]
+
+
+def draws_error_map(check: CheckResult) -> bool:
+    """Whether the page should draw a heat map: a wrong output, or a cell by loss step
+    that is not zero."""
+    return bool((check.details.get("error_map") or {}).get("rows")) or any(
+        cell != 0.0 for cell in loss_step_cells(check))
+
+
+def test_a_wrong_backward_s_gradients_by_loss_step_are_drawn(catalogue_pages):
+    """A visible backward with the gradient check's calls carries its map by loss step;
+    where a cell is not zero the page's heat map has the panel of parameters against the
+    loss step, and the page stays valid and self-contained."""
+    carried = panels = 0
+    for label, result, page in catalogue_pages:
+        for check in result.checks:
+            found = (check.details.get("error_map") or {}).get("by_loss_step")
+            if found is None:
+                continue
+            carried += 1
+            assert check.visibility == "visible", label
+            assert found["steps"] > 1 and all(len(row["per_step"]) == found["steps"]
+                                              for row in found["rows"]), label
+            json.dumps(found, allow_nan=False)                 # plain JSON
+        wanted = sum(any(cell != 0.0 for cell in loss_step_cells(c)) for c in result.checks)
+        assert len(re.findall(r'<g id="fig\d+-parameter-map">', page)) == wanted, label
+        panels += wanted
+        if wanted:
+            assert page_problems(page) == [], label
+    assert carried > 20 and panels > 5
 
 
 def test_a_full_marks_page_draws_no_error_map(catalogue_pages):

@@ -304,6 +304,14 @@ def _calls(plan: Mapping[str, list[Probe]], outcomes: Mapping[str, list], name: 
             if probe.gradient_check is not None and probe.gradient_check["backward"] == backward]
 
 
+def backward_calls_at_reference(plan: Mapping[str, list[Probe]], outcomes: Mapping[str, list],
+                                stage: Stage) -> list[tuple[Probe, Any]]:
+    """(probe, outcome or None) of the backward's first round of calls, at the reference's
+    states, one per loss step t in order (what `error_map.loss_step_map` reads)."""
+    return [(probe, outcome) for probe, outcome in _calls(plan, outcomes, stage.name, stage.name)
+            if probe.gradient_check["kind"] == "backward" and probe.gradient_check["phase"] == 1]
+
+
 def _student_states(setup: _Setup, plan, outcomes) -> dict[str, np.ndarray] | None:
     """The student's forwards' outputs at θ as float64 arrays, or None when unreadable."""
     states = {}
@@ -483,6 +491,7 @@ def reference_pairs(probes: list[Probe], outcomes: list) -> tuple[list[Probe], l
     return [p for p, _ in kept], [o for _, o in kept]
 
 
-__all__ = ["CONSISTENT", "INCONSISTENT", "NOT_CHECKED", "Consistency", "checked_stages",
+__all__ = ["CONSISTENT", "INCONSISTENT", "NOT_CHECKED", "Consistency",
+           "backward_calls_at_reference", "checked_stages",
            "followup_probes", "gradient_check_probes", "judge_consistency", "reference_pairs",
            "with_followups"]

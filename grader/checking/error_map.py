@@ -14,18 +14,34 @@ an output without one (a parameter gradient dW, summed over time).
 ‖∂s_{T−1}/∂s_k‖ against k, to be drawn as curves: the student's and the
 reference's.
 
-Both only read answers that `answer_array` accepts with the reference's
-shape; anything else is left out (the message already says what is wrong).
+`loss_step_map` reads the graded gradient check's calls of a backward stage
+(`grader.checking.consistency`): at the reference's states θ, B is called once
+per step t with an upstream gradient v_t that is non-zero at step t only, so
+its answer for a parameter p is ∂L_t/∂p, the gradient of the loss at step t
+alone. The reference's backward on the same arguments gives the exact one, and
+
+    E[p, t] = max over the entries of p of e(B_student(v_t)_p, B_reference(v_t)_p)
+
+is a grid of parameters (dU, dW, db, dV, …, as the student's function names its
+outputs) by the step t of the loss. A backward that is right for the losses
+before step k and wrong from k on (a BPTT truncated or one step short, a
+recurrent term dropped) shows as a band of columns from k; a wrong parameter
+alone, as a row.
+
+All of them only read answers that `answer_array` accepts with the reference's
+shape; anything else is left out, or is a cell None in `loss_step_map` (the
+message already says what is wrong).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from exercises.spec import Probe
+from exercises.spec import Probe, Stage, Variant
 from grader.checking.checks import RejectedAnswer, answer_array, entries_right
 
 MAX_STEPS = 200          # a longer time axis is not drawn cell by cell
@@ -98,3 +114,35 @@ def step_series(probe: Probe, got: Mapping[str, Any] | None,
         return {"probe": probe.name, "output": name, "student": theirs.tolist(),
                 "reference": rows.tolist()}
     return None
+
+
+def loss_step_map(stage: Stage, variant: Variant,
+                  calls: Sequence[tuple[Probe, Any]]) -> dict[str, Any] | None:
+    """{"probe", "steps", "rows": [{"parameter", "per_step": [E[p, 0], …, E[p, T−1]]}]}
+    from a backward stage's gradient-check calls at the reference's states, one per loss
+    step t in order, as (probe, outcome); None when there are fewer than two steps or
+    more than MAX_STEPS. A cell is None where the call raised or its answer for p could
+    not be read with the reference's shape."""
+    if not 1 < len(calls) <= MAX_STEPS or stage.gradient_of is None:
+        return None
+    parameters = [name for name in stage.gradient_of.wrt if name in stage.outputs]
+    cells: dict[str, list[float | None]] = {name: [] for name in parameters}
+    for probe, outcome in calls:
+        expected = stage.named(stage.solve(probe.variant or variant,
+                                           **copy.deepcopy(dict(probe.kwargs))))
+        got = None if outcome is None or outcome.error is not None else outcome.outputs
+        for name in parameters:
+            if expected.get(name) is None:
+                cells.pop(name, None)            # a bias gradient in a variant without bias
+                continue
+            if name not in cells:
+                continue
+            reference = np.asarray(expected[name], dtype=np.float64)
+            answer = None if got is None else _readable(got.get(name), reference)
+            cells[name].append(None if answer is None
+                               else float(relative_errors(answer, reference).max(initial=0.0)))
+    rows = [{"parameter": name, "per_step": cells[name]} for name in parameters
+            if name in cells]
+    if not rows:
+        return None
+    return {"probe": f"gradient check of {stage.name}", "steps": len(calls), "rows": rows}

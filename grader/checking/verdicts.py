@@ -45,13 +45,15 @@ from grader.checking.checks import (
     steps_right,
 )
 from grader.checking.consistency import (
+    backward_calls_at_reference,
+    checked_stages,
     gradient_check_probes,
     judge_consistency,
     reference_pairs,
     with_followups,
 )
 from grader.checking.equations import as_text
-from grader.checking.error_map import error_map, step_series
+from grader.checking.error_map import error_map, loss_step_map, step_series
 from grader.reports.results import CheckResult, SubmissionResult
 
 # The maths' symbols as the notebooks' code names them, said under a correction using them.
@@ -385,6 +387,10 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
                    "misconception": verdict.misconception}
         if stage.visibility == "visible":    # per-step data only where the student sees it
             details.update(verdict.pictures)
+            by_loss_step = _loss_step_map(instance, stage, plan, outcomes)
+            if by_loss_step is not None:
+                details["error_map"] = {"rows": [], **details.get("error_map", {}),
+                                        "by_loss_step": by_loss_step}
             if verdict.misconception is not None:
                 details["correction"] = _correction(verdict)
             if stage.training is not None:
@@ -401,6 +407,18 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
                             checks=tuple(checks),
                             metadata={"variant": _plain(instance.variant.as_dict()),
                                       **(metadata or {})})
+
+
+def _loss_step_map(instance: Instance, stage: Stage, plan: Mapping[str, list[Probe]],
+                   outcomes: Mapping[str, list[Outcome]]) -> dict[str, Any] | None:
+    """The relative error of each parameter gradient for the loss at each step t alone,
+    from the gradient check's calls at the reference's states (`error_map.loss_step_map`),
+    or None for a stage without such calls."""
+    if stage not in checked_stages(instance):
+        return None
+    with np.errstate(all="ignore"):
+        return loss_step_map(stage, instance.variant,
+                             backward_calls_at_reference(plan, outcomes, stage))
 
 
 def loss_curve(instance: Instance, stage: Stage, probe: Probe,

@@ -38,7 +38,12 @@ CAPTIONS = {
     "error_map": "Where your answer departs from the reference, output by output and step by "
                  "step (the first probe that went wrong). Pale green cells are right, the darker "
                  "a cell the larger its relative error; grey cells are steps an output does "
-                 "not have (a parameter gradient is one sum over every step: \"all t\").",
+                 "not have (a parameter gradient is one sum over every step: \"all t\"), or "
+                 "calls whose answer could not be read. For "
+                 "a backward, the map below it takes the sum apart: row by row your gradient "
+                 "of each parameter for the loss at one step t alone (column t), against the "
+                 "reference's at the same arguments, so a bug that starts at the loss at step "
+                 "k shows as a band from column k.",
     "step_series": "Your values step by step (dashed) over the reference's (solid).",
     "loss_curve": "Training loss per step: yours (dashed) over the reference's (solid).",
 }

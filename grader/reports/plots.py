@@ -8,7 +8,11 @@ Each function takes a check's plain-JSON details and returns an <svg> element
   (rows) and per time step (columns); an output without a time axis (a
   parameter gradient, summed over time) fills the last column, "all t". A
   bug that starts at one step and spreads back through the recurrence shows
-  as a band that begins at that step.
+  as a band that begins at that step. Below it, for a backward stage, its
+  "by_loss_step" map: per parameter gradient (dU, dW, db, …, rows) the error
+  of the gradient of the loss at step t alone (columns), so that a backward
+  wrong from the loss at step k on shows as a band of columns from k. It is
+  drawn only when some cell is not zero.
 - `step_series_svg`: details["step_series"], an output that is one number per
   step (‖∂s_{T−1}/∂s_k‖ against k in the vanishing-gradient exercise), the
   student's curve over the reference's, on a log scale where every value is
@@ -68,51 +72,87 @@ def _svg(figure) -> str:
     return svg_element(buffer.getvalue(), f"fig{next(_PICTURES)}")
 
 
-def error_map_svg(details: Mapping[str, Any]) -> str | None:
-    """The heat map of details["error_map"], or None when it is absent or empty."""
+def _grid(rows: Sequence[Mapping[str, Any]], steps: int) -> tuple[Any, Any, list[str]]:
+    """(errors, missing, labels) of a heat map's rows: one column per step, and a last
+    "all t" column when some row has one number for every step ("overall")."""
     import numpy as np
+
+    timeless = any("overall" in row for row in rows)
+    grid = np.full((len(rows), steps + timeless), np.nan)
+    missing = np.zeros(grid.shape, dtype=bool)     # cells a row does not have
+    for i, row in enumerate(rows):
+        if "per_step" in row:
+            values = [number(v) for v in row["per_step"]][:steps]
+            grid[i, :len(values)] = values
+            missing[i, :steps] = np.isnan(grid[i, :steps])   # no usable answer at that step
+            missing[i, steps:] = True
+        else:
+            grid[i, -1] = number(row.get("overall"))
+            missing[i, :steps] = True
+    labels = [str(t) for t in range(steps)] + (["all t"] if timeless else [])
+    return grid, missing, labels
+
+
+def _heat_map(axes, found: Mapping[str, Any], name: str, xlabel: str, title: str, cmap, norm):
+    """One panel: found["rows"] (each named by row[name]) against the steps."""
+    import numpy as np
+
+    rows = found["rows"]
+    grid, missing, labels = _grid(rows, int(found["steps"]))
+    right = grid == 0.0
+    shown = np.where(np.isnan(grid), 1.0, np.clip(grid, FLOOR, 1.0))
+    masked = np.ma.masked_where(right | missing, shown)
+    columns = grid.shape[1]
+    image = axes.pcolormesh(np.arange(columns + 1) - 0.5, np.arange(len(rows) + 1) - 0.5,
+                            masked, cmap=cmap, norm=norm)
+    axes.invert_yaxis()
+    for i, j in zip(*np.nonzero(missing), strict=True):
+        axes.add_patch(_blank(j, i))
+    axes.set_yticks(range(len(rows)), [str(row.get(name, "")) for row in rows])
+    every = max(1, columns // 20)
+    axes.set_xticks(range(0, columns, every), labels[::every])
+    axes.set_xlabel(xlabel, fontsize=8)
+    axes.set_title(title, fontsize=8, loc="left")
+    return image
+
+
+def error_map_svg(details: Mapping[str, Any]) -> str | None:
+    """The heat maps of details["error_map"]: the outputs against the time step t, and
+    the parameters against the step t of the loss ("by_loss_step"), or None when there
+    is nothing wrong to show."""
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm
 
     found = details.get("error_map")
-    if not isinstance(found, Mapping) or not found.get("rows"):
+    if not isinstance(found, Mapping):
         return None
-    steps = int(found["steps"])
-    rows = found["rows"]
-    timeless = any("overall" in row for row in rows)
-    columns = steps + (1 if timeless else 0)
-    grid = np.full((len(rows), columns), np.nan)
-    for i, row in enumerate(rows):
-        if "per_step" in row:
-            grid[i, :steps] = [number(v) for v in row["per_step"]][:steps]
-        else:
-            grid[i, -1] = number(row.get("overall"))
-    right = grid == 0.0
-    shown = np.where(np.isnan(grid), 1.0, np.clip(grid, FLOOR, 1.0))
-    missing = np.zeros_like(right)     # cells an output does not have
-    for i, row in enumerate(rows):
-        missing[i, :steps] = "per_step" not in row
-        if timeless and "per_step" in row:
-            missing[i, -1] = True
-    masked = np.ma.masked_where(right | missing, shown)
+    panels = []
+    if found.get("rows"):
+        panels.append((found, "output", "time step t", f"probe: {found.get('probe', '')}"))
+    by_loss = found.get("by_loss_step")
+    if isinstance(by_loss, Mapping) and by_loss.get("rows") and any(
+            number(v) != 0.0 for row in by_loss["rows"] for v in row.get("per_step", [])):
+        panels.append((by_loss, "parameter", "loss at step t",
+                       "each gradient for the loss at one step t alone"))
+    if not panels:
+        return None
+    columns = max(int(panel["steps"]) + 1 for panel, *_ in panels)
+    heights = [0.38 * len(panel["rows"]) for panel, *_ in panels]
+    gap = 0.85                                # inches between panels: labels and a title
+    figure = _figure(min(max(4.8, 2.2 + 0.32 * columns), 9.0),
+                     0.9 + sum(heights) + gap * (len(panels) - 1), right=1.3)
     cmap = colormaps["magma_r"].with_extremes(bad="#e8f5e9")    # masked: right
-    figure = _figure(min(max(4.8, 2.2 + 0.32 * columns), 9.0), 1.3 + 0.38 * len(rows),
-                     right=1.3)
-    axes = figure.add_subplot()
-    image = axes.pcolormesh(np.arange(columns + 1) - 0.5, np.arange(len(rows) + 1) - 0.5,
-                            masked, cmap=cmap, norm=LogNorm(FLOOR, 1.0))
-    axes.invert_yaxis()
-    for i, j in zip(*np.nonzero(missing), strict=True):
-        axes.add_patch(_blank(j, i))
-    axes.set_yticks(range(len(rows)), [str(row["output"]) for row in rows])
-    labels = [str(t) for t in range(steps)] + (["all t"] if timeless else [])
-    every = max(1, columns // 20)
-    axes.set_xticks(range(0, columns, every), labels[::every])
-    axes.set_xlabel("time step t")
-    axes.set_title(f"probe: {found.get('probe', '')}", fontsize=8, loc="left")
-    box = axes.get_position()
-    bar = figure.colorbar(image, cax=figure.add_axes((box.x1 + 0.03, box.y0, 0.025,
-                                                     box.height)))
+    norm = LogNorm(FLOOR, 1.0)
+    grid = figure.add_gridspec(len(panels), 1, height_ratios=heights,
+                               hspace=gap / (sum(heights) / len(panels)))
+    image, boxes = None, []
+    for k, (panel, name, xlabel, title) in enumerate(panels):
+        axes = figure.add_subplot(grid[k], gid=f"{name}-map")      # "parameter-map": by loss step
+        image = _heat_map(axes, panel, name, xlabel, title, cmap, norm)
+        boxes.append(axes.get_position())
+    top, bottom = boxes[0], boxes[-1]
+    bar = figure.colorbar(image, cax=figure.add_axes((top.x1 + 0.03, bottom.y0, 0.025,
+                                                     top.y1 - bottom.y0)))
     bar.solids.set_rasterized(False)          # vectors: no bitmap inside the page
     ticks = [FLOOR, 1e-9, 1e-6, 1e-3, 1.0]    # plain labels: mathtext's "10^{-k}" is slow
     bar.set_ticks(ticks, labels=[f"{t:.0e}".replace("e-0", "e-").replace("e+00", "")
