@@ -41,6 +41,7 @@ from exercises.training_runs import (
     descending_rate,
     training_bugs,
     trajectory,
+    wrong_update,
 )
 from reference import activations
 from reference.bidirectional import reversed_in_time
@@ -142,11 +143,7 @@ def training_example(variant: Variant, rng: np.random.Generator) -> dict:
 
 
 def buggy_sgd(variant, params, grads, lr, *, bug):
-    if bug == "update-weight-skipped":      # the biases bf, bb and c left as they were
-        return {key: params[key] if key in BIASES else params[key] - lr * grads[key]
-                for key in params}
-    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
-    return {key: params[key] - step * lr * grads[key] for key in params}
+    return wrong_update(params, grads, lr, bug=bug, biases=BIASES)   # BIASES: bf, bb and c
 
 
 def buggy_train(variant, params, x, f0, r0, d, lr, k_updates, *, bug):

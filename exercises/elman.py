@@ -34,6 +34,7 @@ from exercises.training_runs import (
     descending_rate,
     training_bugs,
     trajectory,
+    wrong_update,
 )
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
@@ -223,11 +224,7 @@ def buggy_forward(variant, x, s0, U, W, b, *, bug):
 
 
 def buggy_sgd(variant, params, grads, lr, *, bug):
-    if bug == "update-weight-skipped":      # the biases b and c left as they were
-        return {key: params[key] if key in BIASES else params[key] - lr * grads[key]
-                for key in params}
-    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
-    return {key: params[key] - step * lr * grads[key] for key in params}
+    return wrong_update(params, grads, lr, bug=bug, biases=BIASES)   # BIASES: b and c
 
 
 BIASES = ("b", "c")

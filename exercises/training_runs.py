@@ -83,6 +83,18 @@ def buggy_trajectory(model, params, x, d, lr, k, *, bug: str, biases: tuple[str,
     return stacked(steps)
 
 
+def wrong_update(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], lr: float,
+                 *, bug: str, biases: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """θ − α ∇θ with one of the update stage's mistakes: the sign flipped
+    ("update-wrong-sign"), α applied twice ("update-applied-twice"), or `biases` left
+    as they were ("update-weight-skipped")."""
+    if bug == "update-weight-skipped":
+        return {key: params[key] if key in biases else params[key] - lr * grads[key]
+                for key in params}
+    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
+    return {key: params[key] - step * lr * grads[key] for key in params}
+
+
 def training_bugs(implementation: Callable[..., Any], weights: str,
                   biases: str) -> tuple[Bug, ...]:
     """The four bugs of a training loop; `weights` and `biases` name them in the notation."""

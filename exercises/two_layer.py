@@ -42,6 +42,7 @@ from exercises.training_runs import (
     descending_rate,
     training_bugs,
     trajectory,
+    wrong_update,
 )
 from reference import activations, losses
 from reference.network import as_injection, band_total, output_layer_grads
@@ -196,11 +197,7 @@ def training_example(variant: Variant, rng: np.random.Generator) -> dict:
 
 
 def buggy_sgd(variant, params, grads, lr, *, bug):
-    if bug == "update-weight-skipped":      # the biases b1, b2 and c left as they were
-        return {key: params[key] if key in BIASES else params[key] - lr * grads[key]
-                for key in params}
-    step = {"update-wrong-sign": -1.0, "update-applied-twice": 2.0}[bug]
-    return {key: params[key] - step * lr * grads[key] for key in params}
+    return wrong_update(params, grads, lr, bug=bug, biases=BIASES)   # BIASES: b1, b2 and c
 
 
 def buggy_train(variant, params, x, s0, z0, d, lr, k_updates, *, bug):
