@@ -144,7 +144,8 @@ class StartingWorker:
 @click.option("--no-isolation", is_flag=True,
               help="Run student code without bubblewrap (weaker; for debugging).")
 @click.option("--nbgrader", "nbgrader_course", type=click.Path(file_okay=False, exists=True),
-              help="Also write the scores into this nbgrader course's gradebook.db.")
+              help="Also write the scores into this nbgrader course's gradebook.db, its "
+                   "autograded/ notebooks (for `nbgrader generate_feedback`) and feedback/.")
 @click.option("--demo-secret", is_flag=True,
               help="Allow grading an nbgrader course with the demo secret (never for a class).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
@@ -221,9 +222,14 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
                 for result in summary.results])
         except ValueError as error:
             raise InvocationError(str(error)) from None
-        for problem in problems:
+        from grader.grading.nbgrader_feedback import write_autograded
+
+        autograded, missing = write_autograded(nbgrader_course, summary.results)
+        for problem in problems + missing:
             console.print(f"[yellow]nbgrader:[/] {problem}")
-        console.print(f"scores written to {nbgrader_course}/gradebook.db")
+        console.print(f"scores written to {nbgrader_course}/gradebook.db, and {len(autograded)} "
+                      f"autograded notebooks for `nbgrader generate_feedback` to "
+                      f"{nbgrader_course}/autograded/")
     for result in summary.results:
         if result.checks and result.checks[0].name == "Submission" and result.score == 0:
             console.print(f"[red]not graded:[/] {escape(str(result.metadata.get('path')))}: "
