@@ -522,6 +522,12 @@ def test_bptt_grade_writes_pages_and_report_where_asked(graded_class, tmp_path):
     outcome = CliRunner().invoke(main, ["grade", *chosen, *course, "--results",
                                         str(tmp_path / "r3"), "--no-feedback"])
     assert outcome.exit_code == 0 and not (tmp_path / "r3" / "feedback").exists()
+    outcome = CliRunner().invoke(main, ["grade", chosen[0], *course, "--results",
+                                        str(tmp_path / "r4")])
+    assert outcome.exit_code == 0, outcome.output       # one submission: a page, no class
+    assert (tmp_path / "r4" / "feedback" / "s01.html").is_file()
+    assert not (tmp_path / "r4" / "report.html").exists() and "class report" not in \
+        outcome.output
 
 
 def test_bptt_report_writes_html_and_csv(graded_class, tmp_path):

@@ -120,6 +120,6 @@ def test_the_release_notebook_asks_the_seed_s_question_in_its_words(exercise_id)
     exercise = all_exercises()[exercise_id]
     for student in STUDENTS[:6]:
         text = "\n".join(source for _, source, _ in
-                         notebook_cells(exercise, "release", student, self_check_plans=False))
+                         notebook_cells(exercise, "release", student, student_views=False))
         missing = [word for word in SEED_WORDS[exercise_id] if word not in text]
         assert missing == [], (student, missing)

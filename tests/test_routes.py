@@ -49,10 +49,11 @@ def {name}(*args, **kwargs):
 
 
 def release(exercise, student: str | None, salt: str) -> dict:
-    """The release notebook as JSON, without the self-check plans (not graded, costly)."""
+    """The release notebook as JSON, without the self-check plans and loss plots (not graded,
+    costly)."""
     cells = []
     for cell_type, source, metadata in notebook_cells(exercise, "release", student, salt,
-                                                      self_check_plans=False):
+                                                      student_views=False):
         metadata = dict(metadata)
         cells.append({"cell_type": cell_type, "id": metadata.pop("id"), "metadata": metadata,
                       "source": source, **({"outputs": [], "execution_count": None}

@@ -188,12 +188,13 @@ def _shared_given_cell(exercise: Exercise, salt: str, *, announce: bool = True) 
 
 def notebook_cells(exercise: Exercise, kind: str, student: str | None,
                    salt: str = PUBLIC_SALT, *,
-                   self_check_plans: bool = True) -> list[tuple[str, str, dict]]:
+                   student_views: bool = True) -> list[tuple[str, str, dict]]:
     """The notebook's cells as (cell type, source, metadata); metadata holds "id".
 
-    self_check_plans=False leaves out the self-check helper cell, whose plans
-    are verified by running the solution on them: the one costly cell, and one
-    that only the student's own self-checks depend on.
+    student_views=False leaves out the costly cells that only the student's own
+    views in the kernel depend on: the self-check helper, whose plans are verified
+    by running the solution on them, and each training stage's loss-plot cell,
+    whose reference curves are training runs (twenty of them in a shared release).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -220,7 +221,7 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
     else:
         add("code", given_cell(exercise, student, variant), "given", locked=True)
     add("markdown", render("notebook/self_check_intro.md.j2"), "self-check-intro", locked=True)
-    if self_check_plans:
+    if student_views:
         plans = (shared_self_checks(exercise.id, salt) if shared
                  else student_self_checks(exercise.id, student, salt))
         add("code", helper_source(exercise, _format_plans(plans)), "self-check-helper",
@@ -235,7 +236,7 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
             stage.name, solution=True)
         add("code", render("notebook/self_check.py.j2", stage=stage),
             f"{stage.name}-self-check", locked=True)
-        if stage.demo is not None:
+        if stage.demo is not None and (student_views or stage.training is None):
             add("code", demo_cell(exercise, stage, variant), f"{stage.name}-demo", locked=True)
         if kind == "source":
             add("code", render("notebook/hidden_tests.py.j2", exercise=exercise, stage=stage),

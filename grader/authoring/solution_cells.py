@@ -56,6 +56,13 @@ class SolutionCode:
 _NOQA = re.compile(r"[ \t]+# noqa[^\n]*")
 
 
+def _statement_source(lines: list[str], node: ast.stmt) -> str:
+    """The source of a top-level statement (`ast.get_source_segment`, without splitting the
+    whole module's text again for each statement); offsets are in UTF-8 bytes."""
+    *whole, last = lines[node.lineno - 1:node.end_lineno]
+    return "\n".join([*whole, last.encode()[:node.end_col_offset].decode()])
+
+
 @cache
 def solution_code(module_name: str) -> SolutionCode:
     """Imports, module constants and functions of a solution module, in file order."""
@@ -64,7 +71,7 @@ def solution_code(module_name: str) -> SolutionCode:
     lines = text.splitlines()
     imports, constants, functions = [], [], []
     for node in ast.parse(text).body:
-        segment = _NOQA.sub("", ast.get_source_segment(text, node) or "")
+        segment = _NOQA.sub("", _statement_source(lines, node))
         if isinstance(node, ast.Import | ast.ImportFrom):
             if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
                 imports.append(segment)

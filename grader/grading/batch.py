@@ -209,14 +209,15 @@ def released_locked_cells(exercise_id: str, student: str | None, salt: str) -> d
     """grade_id → source of the release's locked code cells (cached: a shared release is
     the same notebook for the whole class, so a batch builds it once per worker).
 
-    The self-check helper cell is left out of the comparison: rebuilding it means
-    verifying its plans, most of the cost of a release, and what it holds only
-    matters to the student's own self-checks."""
+    The self-check helper and the loss-plot cells are left out of the comparison:
+    rebuilding them means verifying the self-checks' plans and running the reference's
+    training (most of the cost of a release, 0.3 s of a cold single grade), and what
+    they hold only matters to the student's own self-checks and plots."""
     from grader.authoring.notebooks import notebook_cells
 
     try:
         cells = notebook_cells(get_exercise(exercise_id), "release", student, salt,
-                               self_check_plans=False)
+                               student_views=False)
     except Exception:  # noqa: BLE001 — no release for this exercise: nothing to compare with
         return {}
     return {metadata["nbgrader"]["grade_id"]: source for kind, source, metadata in cells
