@@ -198,7 +198,15 @@ def _stage_specs(exercise: Exercise, variant: Variant) -> dict[str, dict]:
 
 
 def symbolic_specs(exercise: Exercise, structure: Mapping[str, Any]) -> dict[str, dict]:
-    """Specs with sizes written as variant field names, for one choice of the other fields."""
+    """Specs with sizes written as variant field names, for one choice of the other fields.
+
+    Worked out once per structure (a class of 200 has about 60) and copied out."""
+    return copy.deepcopy(_symbolic_specs(exercise.id, tuple(structure.items())))
+
+
+@cache
+def _symbolic_specs(exercise_id: str, structure_items: tuple) -> dict[str, dict]:
+    exercise, structure = _exercise(exercise_id), dict(structure_items)
     first, second = _size_assignments(exercise.variant_space)
     a = _stage_specs(exercise, _variant_from_choices({**structure, **first}))
     b = _stage_specs(exercise, _variant_from_choices({**structure, **second}))
@@ -471,10 +479,14 @@ def _verified(exercise: Exercise, plans: dict, variants: list[Mapping[str, Any]]
     worked example, then all."""
     plans = json.loads(json.dumps(plans))
     for variant in variants:
+        failing = _failing_checks(exercise, plans, variant)
+        if not failing:
+            continue            # the usual case: nothing to take out, so no second run
         for part in ("gradient", "examples"):
-            for name in _failing_checks(exercise, plans, variant):
+            for name in failing:
                 plans[name].pop(part, None)
-        for name in _failing_checks(exercise, plans, variant):
+            failing = _failing_checks(exercise, plans, variant)
+        for name in failing:
             plans[name]["failed"] = True
     return {name: plan for name, plan in plans.items() if not plan.get("failed")}
 
