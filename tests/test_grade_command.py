@@ -211,3 +211,25 @@ def test_in_the_sandbox_a_wrong_callee_costs_its_own_stage_only(course):
     put(course / "elman-wrong-phi.ipynb", submission)
     run = bptt("grade", "elman-wrong-phi.ipynb", "--results", "out", cwd=course)
     assert f"Points {get_exercise('elman').points - 1:g}/{ELMAN}" in run.output, run.output
+
+
+def test_a_rerun_grades_only_what_changed_and_records_the_bytes_it_graded(course):
+    import hashlib
+    import sqlite3
+
+    salt = CourseConfig.from_file(course / "bptt-course.toml").salt
+    paths = [put(course / "submitted" / s / "elman" / "elman.ipynb",
+                 solved("elman", s, salt, shared=True)) for s in ("ann", "bo")]
+    first = bptt("grade", "submitted", "--results", "out", cwd=course)
+    assert first.exit_code == 0 and "graded 2, unchanged since the last run 0" in first.output
+    again = bptt("grade", "submitted", "--results", "out", cwd=course)
+    assert "graded 0, unchanged since the last run 2" in again.output, again.output
+    broken = json.loads(paths[1].read_text())
+    broken["cells"] = broken["cells"][:3]                  # bo's notebook, changed
+    paths[1].write_text(json.dumps(broken))
+    third = bptt("grade", "submitted", "--results", "out", cwd=course)
+    assert "graded 1, unchanged since the last run 1" in third.output, third.output
+    with sqlite3.connect(course / "out" / "gradebook.sqlite") as db:
+        recorded = dict(db.execute("SELECT student, digest FROM grades"))
+    assert recorded == {s: hashlib.sha256(p.read_bytes()).hexdigest()
+                        for s, p in zip(("ann", "bo"), paths, strict=True)}

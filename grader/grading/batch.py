@@ -411,14 +411,17 @@ def grade_batch(targets: list[Target], config: CourseConfig, results_dir: Path, 
     gradebook = Gradebook(results_dir / "gradebook.sqlite")
     context = context_fingerprint(config)
     names = results_names(targets)
+    graded_before = gradebook.paths()
     todo, digests = [], {}
     for target in targets:
-        try:
-            digests[target.path] = hashlib.sha256(target.path.read_bytes()).hexdigest()
-        except OSError:
-            digests[target.path] = "unreadable"
-        if not gradebook.is_current(str(target.path.resolve()), digests[target.path], context):
-            todo.append(target)
+        # Only a file graded before is hashed here, to see whether it changed; a new one's
+        # digest is that of the bytes its worker read and graded (`metadata.digest`).
+        if str(target.path.resolve()) in graded_before:
+            digests[target.path] = file_digest(target.path)
+            if gradebook.is_current(str(target.path.resolve()), digests[target.path],
+                                    context):
+                continue
+        todo.append(target)
     skipped = len(targets) - len(todo)
     isolation = ""
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
@@ -468,9 +471,19 @@ def _record(graded, total: int, gradebook: Gradebook, context: str, digests: dic
             continue
         gradebook.record(Grade(
             path=str(target.path.resolve()), student=result.student,
-            exercise=result.exercise, digest=digests[target.path], context=context,
+            exercise=result.exercise, context=context,
+            digest=result.metadata.get("digest") or digests.get(target.path)
+            or file_digest(target.path),
             score=result.score, max_score=result.max_score, results=payload))
     return done, isolation, unrecorded
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes, as `Submission.digest`; "unreadable" when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -61,6 +61,10 @@ class Gradebook:
             (path, digest, context)).fetchone()
         return row is not None
 
+    def paths(self) -> set[str]:
+        """The paths graded before, in any context."""
+        return {path for (path,) in self._connection.execute("SELECT DISTINCT path FROM grades")}
+
     def record(self, grade: Grade) -> None:
         """Insert or replace one grade, atomically."""
         with self._connection:
