@@ -492,4 +492,4 @@ def test_an_unusable_backward_call_leaves_its_column_empty(forged):
             broken = set(range(j, len(cells)))
         assert [t for t, cell in enumerate(cells) if cell is None] == sorted(broken), name
         assert all(cell == 0.0 for t, cell in enumerate(cells) if t not in broken), name
-    assert re.search(r'<g id="fig\d+-parameter-map">', render_feedback_html(result))
+    assert re.search(r'<g id="c\d+error_map-parameter-map">', render_feedback_html(result))

@@ -243,7 +243,7 @@ def test_a_wrong_backward_s_gradients_by_loss_step_are_drawn(catalogue_pages):
                                               for row in found["rows"]), label
             json.dumps(found, allow_nan=False)                 # plain JSON
         wanted = sum(any(cell != 0.0 for cell in loss_step_cells(c)) for c in result.checks)
-        assert len(re.findall(r'<g id="fig\d+-parameter-map">', page)) == wanted, label
+        assert len(re.findall(r'<g id="c\d+error_map-parameter-map">', page)) == wanted, label
         panels += wanted
         if wanted:
             assert page_problems(page) == [], label
@@ -635,3 +635,16 @@ def test_matplotlib_is_imported_only_to_draw():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_pages_drawn_in_several_processes_are_those_drawn_in_one(graded_class, tmp_path):
+    from grader.reports.feedback import write_feedback
+
+    results, _ = graded_class
+    batch = [(result, f"{copy}-{index}") for copy in ("a", "b")
+             for index, result in enumerate(results)]
+    one = write_feedback(batch, tmp_path / "one", workers=1)
+    two = write_feedback(batch, tmp_path / "two", workers=2)
+    assert [p.name for p in one] == [p.name for p in two] and len(one) == 4 * len(results)
+    for path in one:
+        assert path.read_bytes() == (tmp_path / "two" / path.name).read_bytes(), path.name

@@ -23,10 +23,12 @@ nothing a student's code printed can become markup.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +99,8 @@ def check_view(number: int, check: CheckResult, drawn: bool = True) -> CheckView
     if drawn and check.details:
         from grader.reports.plots import pictures as draw
 
-        pictures = [(kind, svg, CAPTIONS[kind]) for kind, svg in draw(check.details)]
+        pictures = [(kind, re.sub(r'(id="|href="#|url\(#)fig[0-9a-f]+', rf"\1c{number}{kind}",
+                                  svg), CAPTIONS[kind]) for kind, svg in draw(check.details)]
     misconception = check.details.get("misconception")
     return CheckView(number=number, name=check.name, status=check.status,
                      score=score_text(check.earned, check.points), fraction=check.score,
@@ -162,14 +165,39 @@ def render_feedback_markdown(result: SubmissionResult,
 
 
 def write_feedback(results: Iterable[tuple[SubmissionResult, str]], directory: Path,
-                   shown: Sequence[str] = STUDENT_SHOWN) -> list[Path]:
-    """<directory>/<stem>.html and <stem>.md for each (result, file stem); the paths."""
+                   shown: Sequence[str] = STUDENT_SHOWN, workers: int | None = None
+                   ) -> list[Path]:
+    """<directory>/<stem>.html and <stem>.md for each (result, file stem); the paths.
+
+    A class's pages are drawn in `workers` forked processes (default: one per core),
+    which find the results in the memory they inherit and send back only their paths."""
+    global _PAGES
     directory.mkdir(parents=True, exist_ok=True)
+    _PAGES = (list(results), directory, tuple(shown))
+    try:
+        count = len(_PAGES[0])
+        workers = min(workers or os.cpu_count() or 1, count // PAGES_PER_WORKER)
+        if workers <= 1:
+            return [path for index in range(count) for path in _write_pages(index)]
+        with get_context("fork").Pool(workers) as pool:
+            written = pool.map(_write_pages, range(count),
+                               chunksize=max(1, count // (4 * workers)))
+        return [Path(path) for paths in written for path in paths]
+    finally:
+        _PAGES = None
+
+
+PAGES_PER_WORKER = 8         # fewer pages than this per process are drawn here
+_PAGES: tuple[list[tuple[SubmissionResult, str]], Path, tuple[str, ...]] | None = None
+
+
+def _write_pages(index: int) -> list[Path]:
+    """The two pages of the index-th (result, stem) of the batch being written."""
+    results, directory, shown = _PAGES
+    result, stem = results[index]
     written = []
-    for result, stem in results:
-        for suffix, render in ((".html", render_feedback_html),
-                               (".md", render_feedback_markdown)):
-            path = directory / f"{stem}{suffix}"
-            path.write_text(render(result, shown), encoding="utf-8")
-            written.append(path)
+    for suffix, render in ((".html", render_feedback_html), (".md", render_feedback_markdown)):
+        path = directory / f"{stem}{suffix}"
+        path.write_text(render(result, shown), encoding="utf-8")
+        written.append(path)
     return written

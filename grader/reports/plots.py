@@ -28,17 +28,16 @@ prefix of their own, so that no two SVG elements of one page share an id.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from collections.abc import Mapping, Sequence
-from itertools import count
 from typing import Any
 
 from grader.reports.maths import svg_element
 
 STUDENT, REFERENCE, WRONG_STEP = "#c0392b", "#1f4e79", "#555555"
 FLOOR = 1e-12            # relative errors shown from here to 1 on a log scale
-_PICTURES = count()
 
 
 def number(value: Any) -> float:
@@ -69,7 +68,8 @@ def _svg(figure) -> str:
     buffer = io.StringIO()
     with rc_context({"svg.fonttype": "path", "svg.hashsalt": "bptt"}):
         figure.savefig(buffer, format="svg")
-    return svg_element(buffer.getvalue(), f"fig{next(_PICTURES)}")
+    document = buffer.getvalue()
+    return svg_element(document, "fig" + hashlib.sha256(document.encode()).hexdigest()[:10])
 
 
 def _grid(rows: Sequence[Mapping[str, Any]], steps: int) -> tuple[Any, Any, list[str]]:
