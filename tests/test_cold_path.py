@@ -102,3 +102,51 @@ def test_a_sandbox_that_cannot_start_is_said_for_one_file_too(tmp_path, monkeypa
     result = CliRunner().invoke(main, ["grade", str(path), "--no-isolation"])
     assert isinstance(result.exception, SandboxUnavailable)
     assert "could not start" in str(result.exception)
+
+
+def test_one_file_s_pages_drawn_by_the_forked_drawer_are_the_batch_s(tmp_path):
+    """`bptt grade` of one file, in a fresh process (one thread, so its pages are drawn by
+    the child forked at the start), writes the same pages as a batch draws."""
+    (tmp_path / "bptt-course.toml").write_text(f'secret = "{SECRET}"\n')
+    exercise = get_exercise("elman")
+    salt = CourseConfig(secret=SECRET).salt
+    for student, bug in (("ada", None), ("bo", sorted(ELMAN_BUGS)[0])):
+        code = stage_solutions(exercise, make_instance(exercise, student, SECRET, salt).variant)
+        code = with_bug(code, bug) if bug else code
+        path = tmp_path / "class" / f"elman-{student}.ipynb"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(filled_in(release_json(exercise, student, salt), student,
+                                             code)))
+    command = [sys.executable, "-c", "from grader.cli import main; main()", "grade"]
+    batch = subprocess.run([*command, "class", "--results", "batch"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert batch.returncode == 0, batch.stderr[-2000:]
+    for student in ("ada", "bo"):
+        alone = subprocess.run([*command, f"class/elman-{student}.ipynb", "--results", student],
+                               cwd=tmp_path, capture_output=True, text=True)
+        assert alone.returncode == 0, alone.stderr[-2000:]
+        for suffix in (".html", ".md"):
+            page = f"elman-{student}{suffix}"
+            assert (tmp_path / student / "feedback" / page).read_bytes() == \
+                (tmp_path / "batch" / "feedback" / page).read_bytes(), page
+
+
+def test_the_drawer_child_writes_the_pages_and_a_broken_order_falls_back(tmp_path):
+    script = f"""
+import json, sys
+from pathlib import Path
+from grader.cli.grade import PageDrawer
+from grader.reports.results import CheckResult, SubmissionResult
+result = SubmissionResult("ada", "elman", checks=[CheckResult("rnn_forward", 1, 1.0, "passed",
+                                                              message="right")])
+drawer = PageDrawer()
+print(drawer.draw(result, "ada", Path({str(tmp_path / "pages")!r})))
+broken = PageDrawer()
+print(broken.draw(result, "ada", Path("/proc/no/such/folder")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "False"]
+    assert "right" in (tmp_path / "pages" / "ada.md").read_text()
+    assert (tmp_path / "pages" / "ada.html").is_file()

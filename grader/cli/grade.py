@@ -8,8 +8,10 @@ unreadable course or roster file, an nbgrader course graded with the demo secret
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,6 +72,79 @@ def executor_for(kind: str, scheduler: str | None, workers: int | None, ship: st
             raise
     else:
         context.__exit__(None, None, None)
+
+
+class PageDrawer:
+    """One submission's feedback pages, drawn by a child process forked at the start.
+
+    Importing matplotlib takes longer (0.3 s) than grading one notebook; the child does
+    it on the other core while this process imports the grader, plans and grades, then
+    reads the result (its Gradescope JSON, through a pipe) and writes the two pages.
+    Fork it only while this process has one thread. `draw` says whether the pages were
+    written; a child that fails, or takes longer than WAIT_SECONDS, is ended and the
+    caller draws them itself."""
+
+    WAIT_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        read, self.pipe = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.pipe)
+            os._exit(self._child(read))
+        os.close(read)
+
+    @staticmethod
+    def _child(read: int) -> int:
+        try:
+            import json
+
+            from grader.reports.feedback import write_feedback
+            from grader.reports.plots import load_matplotlib
+            from grader.reports.results import SubmissionResult
+
+            load_matplotlib()
+            with os.fdopen(read, "rb") as handle:
+                data = handle.read()
+            if not data:
+                return 0                        # nothing to draw: the command failed
+            order = json.loads(data)
+            write_feedback([(SubmissionResult.from_gradescope(order["result"]), order["stem"])],
+                           Path(order["folder"]), workers=1)
+            return 0
+        except BaseException:  # noqa: BLE001 — the parent draws the pages itself
+            return 1
+
+    def draw(self, result, stem: str, folder: Path) -> bool:
+        import json
+
+        order = {"result": result.to_gradescope(), "stem": stem, "folder": str(folder)}
+        try:
+            with os.fdopen(self.pipe, "wb") as handle:
+                self.pipe = None
+                handle.write(json.dumps(order).encode())
+        except OSError:
+            return False
+        return self._wait() == 0
+
+    def _wait(self) -> int | None:
+        if self.pid is None:
+            return None
+        deadline = time.monotonic() + self.WAIT_SECONDS
+        while (done := os.waitpid(self.pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                done = os.waitpid(self.pid, 0)
+                break
+            time.sleep(0.005)
+        self.pid = None
+        return os.waitstatus_to_exitcode(done[1])
+
+    def close(self) -> None:
+        if self.pipe is not None:
+            os.close(self.pipe)
+            self.pipe = None
+        self._wait()
 
 
 class StartingWorker:
@@ -165,9 +240,13 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
           nbgrader_course, demo_secret, executor, scheduler, ship, feedback_dir,
           no_feedback) -> None:
     """Grade notebooks or .py files: files, folders or an nbgrader submitted/ tree."""
-    sandbox = None
+    sandbox = drawer = None
     if executor == "local" and len(paths) == 1 and os.path.isfile(paths[0]):
-        # one submission: no pool, and its sandbox starts beside the imports
+        # one submission: no pool; its page's drawer (forked first, while this process has
+        # one thread) and its sandbox start beside the imports
+        if not no_feedback and threading.active_count() == 1:
+            drawer = PageDrawer()
+            click.get_current_context().call_on_close(drawer.close)
         sandbox = StartingWorker((course, nbgrader_course, demo_secret, False),
                                  not no_isolation)
         click.get_current_context().call_on_close(sandbox.close)
@@ -212,7 +291,7 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
                               executor=where, worker=sandbox)
     write_class_reports(summary.results, results_dir, summary.isolation)
     pages = write_pages(summary.results, targets, results_dir, feedback_dir, no_feedback,
-                        nbgrader_course)
+                        nbgrader_course, drawer)
     if nbgrader_course:
         from grader.grading.nbgrader_gradebook import write_auto_scores
 
@@ -256,7 +335,8 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
 
 
 def write_pages(results, targets, results_dir: Path, feedback_dir: str | None,
-                no_feedback: bool, nbgrader_course: str | None) -> list[str]:
+                no_feedback: bool, nbgrader_course: str | None,
+                drawer: PageDrawer | None = None) -> list[str]:
     """Each submission's feedback page (HTML + Markdown, named as its results file), the
     class report beside the results (of two or more), and, for an nbgrader course,
     nbgrader's own feedback/<student>/<assignment>/<notebook>.html; lines saying where
@@ -269,9 +349,10 @@ def write_pages(results, targets, results_dir: Path, feedback_dir: str | None,
     if not no_feedback:
         names = {str(path): Path(name).stem for path, name in results_names(targets).items()}
         folder = Path(feedback_dir) if feedback_dir else results_dir / "feedback"
-        write_feedback([(result, names.get(str(result.metadata.get("path", "")),
-                                            result.student or "submission"))
-                        for result in results], folder)
+        pages = [(result, names.get(str(result.metadata.get("path", "")),
+                                    result.student or "submission")) for result in results]
+        if not (drawer and len(pages) == 1 and drawer.draw(*pages[0], folder)):
+            write_feedback(pages, folder)
         lines.append(f"feedback pages in {folder}/")
         if nbgrader_course:
             from grader.grading.nbgrader_feedback import write_nbgrader_feedback

@@ -62,6 +62,12 @@ def _figure(width: float, height: float, left: float = 0.8, right: float = 0.2,
     return figure
 
 
+def load_matplotlib() -> None:
+    """Import what drawing a picture needs (a quarter of a second), ahead of the first one."""
+    import matplotlib.backends.backend_svg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
 def _svg(figure) -> str:
     from matplotlib import rc_context
 
