@@ -245,6 +245,7 @@ class StageVerdict:
     errored: bool = False
     probe_scores: list[float] = field(default_factory=list)
     pictures: dict[str, Any] = field(default_factory=dict)
+    expected: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(probe) → answer
 
 
 def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
@@ -253,6 +254,8 @@ def judge_stage(instance: Instance, stage: Stage, probes: list[Probe],
     verdict = StageVerdict(stage, instance.variant, 0.0)
     expected_per_probe = [stage.named(stage.solve(probe.variant or instance.variant,
                                                   **probe.kwargs)) for probe in probes]
+    verdict.expected = {id(probe): expected
+                        for probe, expected in zip(probes, expected_per_probe, strict=True)}
     for probe, outcome, expected in zip(probes, outcomes, expected_per_probe, strict=True):
         label = f"{probe.name}" + (f" ({probe.purpose})" if probe.purpose else "")
         if outcome.error is not None:
@@ -394,8 +397,10 @@ def grade_outcomes(instance: Instance, outcomes: Mapping[str, list[Outcome]],
             if verdict.misconception is not None:
                 details["correction"] = _correction(verdict)
             if stage.training is not None:
-                details["loss_curve"] = loss_curve(instance, stage, plan[stage.name][0],
-                                                   outcomes[stage.name][0])
+                first = plan[stage.name][0]
+                details["loss_curve"] = loss_curve(instance, stage, first,
+                                                   outcomes[stage.name][0],
+                                                   verdict.expected.get(id(first)))
         message = _message(verdict, failed)
         consistency = judge_consistency(instance, stage, plan, outcomes)
         if consistency is not None:   # beside the comparison, and worth no points of its own
@@ -421,17 +426,19 @@ def _loss_step_map(instance: Instance, stage: Stage, plan: Mapping[str, list[Pro
                              backward_calls_at_reference(plan, outcomes, stage))
 
 
-def loss_curve(instance: Instance, stage: Stage, probe: Probe,
-               outcome: Outcome) -> dict[str, list[float | None]]:
+def loss_curve(instance: Instance, stage: Stage, probe: Probe, outcome: Outcome,
+               expected: Mapping[str, Any] | None = None) -> dict[str, list[float | None]]:
     """The loss of a training run's batch after every update, at the student's weights and
     at the reference's: {"student": [...], "reference": [...]}, one float per update, by
     the reference's loss (`Training.loss`) on the stage's first probe.
 
     The student's curve is empty when the call failed or its weights cannot be read (a
-    wrong shape, a missing weight); a non-finite loss is None.
+    wrong shape, a missing weight); a non-finite loss is None. `expected`: the reference's
+    answer to the probe, when the caller has it (`judge_stage` computed it).
     """
     variant = probe.variant or instance.variant
-    expected = stage.named(stage.solve(variant, **probe.kwargs))
+    if expected is None:
+        expected = stage.named(stage.solve(variant, **probe.kwargs))
     steps = len(next(iter(expected.values())))
     reference = [_finite(stage.training.loss(variant, probe.kwargs, as_weights(expected, i)))
                  for i in range(steps)]
