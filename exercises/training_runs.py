@@ -53,15 +53,27 @@ def descending_rate(model, params, x, d, lr: float, k: int, **initial) -> float:
     """
     loss = model.loss(params, x, d, **initial)
     for _ in range(30):
-        with np.errstate(all="ignore"):
-            try:
-                losses = ref.train_steps(model, params, x, d, lr, k, **initial).losses
-            except ValueError:                      # NaN or inf weights
-                losses = [np.inf]
-        if np.all(np.diff([loss, *losses]) < 0):
+        if _descends(model, params, x, d, lr, k, loss, **initial):
             return lr
         lr /= 2
     raise ValueError("no rate brings this run's loss down")
+
+
+def _descends(model, params, x, d, lr: float, k: int, loss: float, **initial) -> bool:
+    """Whether each of k updates θ_{i+1} = θ_i − α∇L(θ_i) (`reference.train_steps`) brings
+    the loss below the last, stopping at the first that does not."""
+    params = {key: np.asarray(value, dtype=np.float64) for key, value in params.items()}
+    with np.errstate(all="ignore"):
+        for _ in range(k):
+            try:
+                params = ref.sgd(params, model.grad(params, x, d, **initial), lr)
+                now = model.loss(params, x, d, **initial)
+            except ValueError:                      # NaN or inf weights
+                return False
+            if not now < loss:
+                return False
+            loss = now
+    return True
 
 
 def buggy_trajectory(model, params, x, d, lr, k, *, bug: str, biases: tuple[str, ...],
