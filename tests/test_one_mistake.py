@@ -8,14 +8,18 @@ callers see it: in the very namespace their globals come from.
 
 from __future__ import annotations
 
+import copy
 from functools import partial
 
+import numpy as np
 import pytest
 from conftest import report
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.registry import all_exercises
-from grader.authoring.solution_cells import solution_namespace
+from grader.authoring.solution_cells import snapshot, solution_namespace
 from grader.checking.verdicts import grade_outcomes
 from grader.grading.in_process import run_in_process
 
@@ -42,3 +46,51 @@ def test_a_bug_costs_only_the_points_of_its_own_stage(exercise_id):
            f"{total - len(over)}/{total} catalogue bugs cost only their own stage")
     assert total > 0
     assert over == [], over[:5]
+
+
+# -- the callee tables' copies --------------------------------------------------------------
+
+_arrays = st.builds(lambda shape, dtype, seed: np.random.default_rng(seed).normal(
+                        size=shape).astype(dtype),
+                    st.lists(st.integers(0, 3), max_size=3).map(tuple),
+                    st.sampled_from(["f8", "f4", "i8"]), st.integers(0, 2**32 - 1))
+_leaves = _arrays | st.floats(allow_nan=False) | st.integers() | st.booleans() | st.none() \
+    | st.text(max_size=5) | st.builds(np.float64, st.floats(allow_nan=False))
+_values = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=4)
+                       | st.lists(inner, max_size=4).map(tuple)
+                       | st.dictionaries(st.text(max_size=4), inner, max_size=4), max_leaves=12)
+
+
+def _same_structure(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_structure(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(_same_structure, a, b))
+    return a == b
+
+
+def _arrays_in(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _arrays_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays_in(item)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_values)
+def test_snapshot_copies_what_deepcopy_copies(value):
+    """The recorded arguments and answers of a callee table are `snapshot`s: equal to
+    `copy.deepcopy`'s copy, type for type, and sharing no memory with the original, so a
+    solution that later changes an argument in place cannot change the table."""
+    copied = snapshot(value)
+    assert _same_structure(copied, copy.deepcopy(value))
+    for original, made in zip(_arrays_in(value), _arrays_in(copied), strict=True):
+        assert not np.shares_memory(original, made)

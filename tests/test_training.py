@@ -28,6 +28,7 @@ import reference as ref
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.misconceptions import CATALOGUE
 from exercises.registry import get_exercise
+from exercises.training_runs import descending_rate
 from grader.authoring.demos import structure_variants, training_example
 from grader.authoring.solution_cells import solution_code, solution_namespace
 from grader.checking.checks import entries_right
@@ -64,6 +65,31 @@ def test_train_steps_is_gradient_descent_with_the_oracle_s_losses(problem, lr, k
             assert loss == pytest.approx(oracle, rel=1e-9, abs=1e-12)
             compared += 1
     assume(compared)
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems(T=st.integers(1, 5)), st.floats(1e-2, 50.0), st.integers(1, 5))
+def test_descending_rate_is_the_first_halving_whose_every_update_brings_the_loss_down(
+        problem, lr, k):
+    """descending_rate stops a trial rate at its first failing update; the definition, the
+    whole trajectory of each trial rate by `train_steps`, must give the same rate."""
+    m, x, d, states = problem.model, problem.x, problem.d, problem.states
+    start = m.loss(problem.params, x, d, **states)
+    want = lr
+    for _ in range(30):
+        with np.errstate(all="ignore"):
+            try:
+                losses = ref.train_steps(m, problem.params, x, d, want, k, **states).losses
+            except ValueError:
+                losses = [np.inf]
+        if np.all(np.diff([start, *losses]) < 0):
+            break
+        want /= 2
+    else:
+        with pytest.raises(ValueError, match="no rate"):
+            descending_rate(m, problem.params, x, d, lr, k, **states)
+        return
+    assert descending_rate(m, problem.params, x, d, lr, k, **states) == want
 
 
 def test_train_steps_refuses_a_count_that_is_not_a_positive_int():
