@@ -21,6 +21,7 @@ The mistakes of a training loop, each departing at its own update:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -60,19 +61,16 @@ def descending_rate(model, params, x, d, lr: float, k: int, **initial) -> float:
 
 
 def _descends(model, params, x, d, lr: float, k: int, loss: float, **initial) -> bool:
-    """Whether each of k updates θ_{i+1} = θ_i − α∇L(θ_i) (`reference.train_steps`) brings
-    the loss below the last, stopping at the first that does not."""
-    params = {key: np.asarray(value, dtype=np.float64) for key, value in params.items()}
+    """Whether each of the k updates of `reference.descent` brings the loss below the
+    last, stopping at the first that does not."""
     with np.errstate(all="ignore"):
-        for _ in range(k):
-            try:
-                params = ref.sgd(params, model.grad(params, x, d, **initial), lr)
-                now = model.loss(params, x, d, **initial)
-            except ValueError:                      # NaN or inf weights
-                return False
-            if not now < loss:
-                return False
-            loss = now
+        try:
+            for _, now in itertools.islice(ref.descent(model, params, x, d, lr, **initial), k):
+                if not now < loss:
+                    return False
+                loss = now
+        except ValueError:                          # NaN or inf weights
+            return False
     return True
 
 

@@ -25,7 +25,7 @@ from reference.recurrence import layer_backward, layer_forward, step_backward, s
 from reference.scalar_linear import scalar_linear_closed_forms, scalar_linear_states
 from reference.stacked import Stacked, StackedTrace
 from reference.stacked_weights import split_weights, stack_weights
-from reference.training import TrainingRun, Trajectory, train_chunks, train_steps
+from reference.training import TrainingRun, Trajectory, descent, train_chunks, train_steps
 from reference.updates import SGD, Adagrad, clip_by_norm, clip_by_value, global_norm, sgd
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
     "Elman", "ElmanTrace", "Stacked", "StackedTrace", "Bidirectional", "BidirectionalTrace",
     "step_forward", "step_backward", "layer_forward", "layer_backward",
     "sgd", "SGD", "Adagrad", "clip_by_value", "clip_by_norm", "global_norm",
-    "train_chunks", "TrainingRun", "train_steps", "Trajectory",
+    "train_chunks", "TrainingRun", "train_steps", "Trajectory", "descent",
     "scalar_linear_states", "scalar_linear_closed_forms",
     "state_jacobians", "jacobian_norms",
     "explicit_state_derivative", "implicit_state_derivative", "total_state_derivatives",

@@ -14,6 +14,8 @@ does with `hprev`.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,13 +41,21 @@ def train_steps(model, params, x, d, lr: float, k: int, **initial) -> Trajectory
     Returns the weights after every update and the loss of (x, d) at each.
     """
     k = positive_int("k", k)
-    params = {key: np.asarray(value, dtype=np.float64) for key, value in params.items()}
     trajectory = Trajectory(params=[], losses=[])
-    for _ in range(k):
-        params = sgd(params, model.grad(params, x, d, **initial), lr)
-        trajectory.params.append(params)
-        trajectory.losses.append(model.loss(params, x, d, **initial))
+    for weights, loss in itertools.islice(descent(model, params, x, d, lr, **initial), k):
+        trajectory.params.append(weights)
+        trajectory.losses.append(loss)
     return trajectory
+
+
+def descent(model, params, x, d, lr: float, **initial) -> Iterator[tuple[dict, float]]:
+    """`train_steps` without an end: after each update θ_{i+1} = θ_i − α ∇_θ L(θ_i), the
+    weights θ_{i+1} and the loss L(θ_{i+1}) of (x, d), for a caller that stops on its own
+    (at the first update that does not bring the loss down, say)."""
+    params = {key: np.asarray(value, dtype=np.float64) for key, value in params.items()}
+    while True:
+        params = sgd(params, model.grad(params, x, d, **initial), lr)
+        yield params, model.loss(params, x, d, **initial)
 
 
 @dataclass

@@ -190,9 +190,11 @@ def answering(table, own, parameters, outputs):
     def callee(*args, **kwargs):
         bound = _bind(parameters, args, kwargs)
         first = position[0] % max(len(table), 1)
-        with _ERRSTATE(all="ignore"):
-            found = next((index for index in (*range(first, len(table)), *range(first))
-                          if _same(bound, table[index][0])), None) if bound is not None else None
+        found = None
+        if bound is not None:
+            with _ERRSTATE(all="ignore"):
+                found = next((index for index in (*range(first, len(table)), *range(first))
+                              if _same(bound, table[index][0])), None)
         if found is not None:
             position[0] = found + 1
             answer = copy.deepcopy(table[found][1])
