@@ -18,14 +18,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import report
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exercises.instance import PUBLIC_SALT, choose_variant
 from exercises.registry import all_exercises, get_exercise
 from grader.authoring.notebooks import notebook, notebook_cells, plain
-from grader.authoring.self_checks import helper_source, shared_self_checks, student_self_checks
+from grader.authoring.self_checks import (
+    helper_source,
+    pooled_arrays,
+    shared_self_checks,
+    student_self_checks,
+)
 from grader.authoring.solution_cells import solution_namespace
 from grader.cli import main
 from grader.grading.hidden_tests import claimed_variant_mismatch
@@ -186,7 +194,7 @@ def test_self_check_finds_a_dropped_recurrent_term():
         assert "gradient" in plans["rnn_backward"]
         variant = choose_variant(exercise.variant_space, "elman", student).as_dict()
         namespace = solution_namespace(exercise, variant, student)
-        exec(helper_source(exercise, repr(plans)), namespace)
+        exec(helper_source(exercise, plans), namespace)
         step = namespace["rnn_step_backward"]
         np = namespace["np"]
 
@@ -215,7 +223,7 @@ def test_gradient_self_checks_catch_a_scaled_gradient(exercise_id):
     plans = student_self_checks(exercise_id, "ada", PUBLIC_SALT)
     variant = choose_variant(exercise.variant_space, exercise_id, "ada").as_dict()
     namespace = solution_namespace(exercise, variant, "ada")
-    exec(helper_source(exercise, repr(plans)), namespace)
+    exec(helper_source(exercise, plans), namespace)
     for name in (name for name, plan in plans.items() if "gradient" in plan):
         right = namespace[name]
 
@@ -248,6 +256,96 @@ def test_every_exercise_has_self_checks():
         shared += len(names & shared_self_checks(exercise_id, PUBLIC_SALT).keys())
     report("notebook self-checks", f"{per_student}/{stages} stages per student "
            f"({gradient} by finite differences), {shared}/{stages} in the shared release")
+
+
+def _unpooled(value, arrays):
+    """pooled_arrays undone: every ["array", kind, shape, i] back to its base64 string."""
+    if isinstance(value, list) and value and value[0] == "array" and len(value) == 4:
+        return [*value[:3], arrays[value[3]]]
+    if isinstance(value, list) and value and value[0] == "value":
+        return value
+    if isinstance(value, dict):
+        return {key: _unpooled(item, arrays) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unpooled(item, arrays) for item in value]
+    return value
+
+
+_b64 = st.binary(min_size=8, max_size=24).map(lambda b: __import__("base64").b64encode(b).decode())
+_encoded = st.recursive(
+    st.one_of(st.builds(lambda b, n: ["array", "f", [n], b], st.sampled_from(
+        ["AAAAAAAA8D8=", "AAAAAAAAAEA="]) | _b64, st.integers(1, 3)),
+        st.builds(lambda v: ["value", v], st.lists(st.sampled_from(["array", "f", "x"]),
+                                                   max_size=4)),
+        st.builds(lambda v: ["value", v], st.integers() | st.none())),
+    lambda inner: st.builds(lambda d: ["dict", d], st.dictionaries(st.text(max_size=3), inner,
+                                                                   max_size=3))
+    | st.builds(lambda items: ["list", items], st.lists(inner, max_size=3))
+    | st.dictionaries(st.sampled_from(["inputs", "outputs", "calls"]), inner, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_encoded)
+def test_pooled_arrays_store_each_array_once_and_lose_nothing(plans):
+    pooled, arrays = pooled_arrays(plans)
+    assert _unpooled(pooled, arrays) == plans
+    assert len(arrays) == len(set(arrays))
+    assert set(arrays) == set(_array_strings(plans))
+
+
+def _array_strings(value):
+    if isinstance(value, list) and value and value[0] == "array" and len(value) == 4:
+        yield value[3]
+    elif isinstance(value, list) and value and value[0] == "value":
+        return
+    elif isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _array_strings(item)
+
+
+def _array_pairs(built, pooled):
+    """(as built, as pooled) for every array literal, walking both plans side by side."""
+    if isinstance(built, list) and built and built[0] == "array" and len(built) == 4:
+        yield built, pooled
+    elif isinstance(built, list) and built and built[0] == "value":
+        return
+    elif isinstance(built, dict):
+        for key, item in built.items():
+            yield from _array_pairs(item, pooled[key])
+    elif isinstance(built, list):
+        for item, other in zip(built, pooled, strict=True):
+            yield from _array_pairs(item, other)
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_the_helper_cell_decodes_every_worked_example_as_built(exercise_id):
+    """Every array of the helper's worked examples, read back through the cell's own
+    _decode, is the array the plans were built with, bit for bit."""
+    import base64
+
+    exercise = get_exercise(exercise_id)
+    for plans in (shared_self_checks(exercise_id, PUBLIC_SALT),
+                  student_self_checks(exercise_id, "ada", PUBLIC_SALT)):
+        namespace = {}
+        exec(helper_source(exercise, plans), namespace)
+        pairs = list(_array_pairs(plans, namespace["SELF_CHECKS"]))
+        assert pairs, exercise_id
+        for built, pooled in pairs:
+            expected = np.frombuffer(base64.b64decode(built[3]),
+                                     "<i8" if built[1] == "i" else "<f8").reshape(built[2])
+            got = namespace["_decode"](pooled)
+            assert got.shape == expected.shape and got.dtype.kind == expected.dtype.kind
+            assert got.tobytes() == expected.tobytes()
+        assert len(namespace["EXAMPLE_ARRAYS"]) == len(set(namespace["EXAMPLE_ARRAYS"]))
+
+
+def test_the_shared_release_helper_holds_each_array_once():
+    """elman's shared release repeats the same weights in every training example's calls:
+    pooled, its helper cell is less than half of one base64 string per array."""
+    plans = shared_self_checks("elman", PUBLIC_SALT)
+    pooled = len(helper_source(get_exercise("elman"), plans))
+    assert pooled < len(repr(plans)) / 2, (pooled, len(repr(plans)))
 
 
 # -- in a real kernel ------------------------------------------------------------------------

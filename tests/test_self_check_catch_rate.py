@@ -98,7 +98,7 @@ def mutants(source: str) -> list[tuple[str, str]]:
 
 def self_check_status(exercise, variant, plans, namespace, name) -> tuple[object, str]:
     """The status the named stage's self-check records, and what it printed."""
-    exec(helper_source(exercise, repr(plans)), namespace)
+    exec(helper_source(exercise, plans), namespace)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
         try:
@@ -175,7 +175,7 @@ def test_a_right_solution_never_gets_a_cross(exercise_id):
         variant = choose_variant(exercise.variant_space, exercise.id, student, PUBLIC_SALT)
         for plans in (student_self_checks(exercise.id, student, PUBLIC_SALT), shared):
             namespace = solution_namespace(exercise, variant, student)
-            exec(helper_source(exercise, repr(plans)), namespace)
+            exec(helper_source(exercise, plans), namespace)
             printed = io.StringIO()
             with contextlib.redirect_stdout(printed):
                 for stage in exercise.stages:
@@ -197,7 +197,7 @@ def test_a_failing_self_check_names_its_own_function(exercise_id):
     for stage in exercise.stages:
         for bug in stage.bugs_for(variant):
             namespace = _injected(exercise, variant, student, stage, bug=bug)
-            exec(helper_source(exercise, repr(plans)), namespace)
+            exec(helper_source(exercise, plans), namespace)
             printed = io.StringIO()
             with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
                 for other in exercise.stages:
@@ -294,7 +294,7 @@ def test_the_finite_differences_name_the_one_wrong_output(exercise_id):
         for stage in (stage for stage in exercise.stages if stage.gradient_of is not None):
             for result in stage.gradient_of.wrt:
                 namespace = solution_namespace(exercise, variant, student)
-                exec(helper_source(exercise, repr(plans)), namespace)
+                exec(helper_source(exercise, plans), namespace)
                 namespace[stage.name] = _one_output_wrong(namespace[stage.name], stage, result)
                 printed = io.StringIO()
                 with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
@@ -326,7 +326,7 @@ def test_a_check_that_sees_only_shapes_says_so_and_does_not_tick():
         plan.pop("examples", None)
         plan.pop("gradient", None)
     namespace = solution_namespace(exercise, variant, "ada")
-    exec(helper_source(exercise, repr(plans)), namespace)
+    exec(helper_source(exercise, plans), namespace)
     for stage in exercise.stages:
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
@@ -339,7 +339,7 @@ def test_a_check_that_sees_only_shapes_says_so_and_does_not_tick():
 def test_the_report_is_html_in_jupyter_and_text_in_a_terminal():
     exercise = all_exercises()["elman"]
     namespace = {"__name__": "__main__"}
-    exec(helper_source(exercise, "{}"), namespace)
+    exec(helper_source(exercise, {}), namespace)
     report_ = namespace["SelfCheckReport"](["✓ f: matches <the> example", "✗ g: differs"],
                                            title="Self-checks")
     assert repr(report_) == "Self-checks\n✓ f: matches <the> example\n✗ g: differs"

@@ -224,7 +224,7 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
     if student_views:
         plans = (shared_self_checks(exercise.id, salt) if shared
                  else student_self_checks(exercise.id, student, salt))
-        add("code", helper_source(exercise, _format_plans(plans)), "self-check-helper",
+        add("code", helper_source(exercise, plans), "self-check-helper",
             locked=True)
     tokens = None if shared else variant_tokens(variant.as_dict())
     for index, stage in enumerate(exercise.stages, start=1):
@@ -243,14 +243,6 @@ def notebook_cells(exercise: Exercise, kind: str, student: str | None,
                 f"{stage.name}-tests", locked=True, points=stage.points)
     add("code", render("notebook/self_check_summary.py.j2"), "self-check-summary", locked=True)
     return cells
-
-
-def _format_plans(plans: Mapping[str, Any]) -> str:
-    """The plans as a Python literal, one stage a line."""
-    if not plans:
-        return "{}"
-    lines = [f"    {name!r}: {plan!r}," for name, plan in plans.items()]
-    return "{\n" + "\n".join(lines) + "\n}"
 
 
 def notebook_metadata(exercise: Exercise, kind: str, student: str | None,
