@@ -2,12 +2,12 @@
 
 out.bundle is written by the zygote, but in the fallback a job can reach its exchange
 folder: every index a bundle can carry is read as untrusted, and a file is only what
-its bytes are.
+its bytes are. An answer is a place in answers.bin that the record names: read only
+when the dtype is a plain number's and the bytes are there.
 """
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -15,7 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.sandbox.protocol import JobFiles, PackedArrays, _decode_value
+from grader.checking.verdicts import ForeignValue
+from grader.sandbox.protocol import (
+    MAX_RESULT_BYTES,
+    Budget,
+    JobFiles,
+    PackedArrays,
+    _decode_value,
+)
 
 
 def bundle(folder, index, body: bytes) -> JobFiles:
@@ -23,18 +30,12 @@ def bundle(folder, index, body: bytes) -> JobFiles:
     return JobFiles(folder)
 
 
-def npy(array) -> bytes:
-    handle = io.BytesIO()
-    np.save(handle, array, allow_pickle=False)
-    return handle.getvalue()
-
-
 def test_a_bundle_is_split_into_its_files(tmp_path):
-    one, two = npy(np.arange(3.0)), b'{"cell_errors": []}\n'
-    files = bundle(tmp_path, [["c0_0.npy", len(one)], ["outputs.jsonl", len(two)]], one + two)
+    one, two = np.arange(3.0).tobytes(), b'{"cell_errors": []}\n'
+    files = bundle(tmp_path, [["outputs.jsonl", len(two)], ["answers.bin", len(one)]], two + one)
     assert files.read("outputs.jsonl", 1000) == two
     assert files.read("outputs.jsonl", 5) is None                # over the cap
-    value = _decode_value({"array": "c0_0.npy"}, files)
+    value = _decode_value({"array": ["<f8", [3], 0]}, files)
     assert type(value) is np.ndarray and value.tolist() == [0.0, 1.0, 2.0]
 
 
@@ -100,26 +101,78 @@ def test_job_in_carries_every_argument_back_to_the_job_bit_for_bit(specs, seed, 
         assert got.tobytes() == array.tobytes() and got.flags.writeable
 
 
+def answers_of(arrays, folder):
+    """answers.bin and the records of `arrays` as the job writes them (zygote.Answers)."""
+    from grader.sandbox.zygote import Answers
+
+    answers = Answers(str(folder))
+    try:
+        records = [answers.add(np.asarray(array)) for array in arrays]
+    finally:
+        answers.close()
+    return (folder / "answers.bin").read_bytes(), records
+
+
 @settings(max_examples=60, deadline=None)
 @given(dtype=st.sampled_from(["<f8", ">f8", "<f4", "<i8", ">i4", "|b1", "|u1", "<c16", "<f2"]),
        shape=st.lists(st.integers(0, 4), max_size=3), fortran=st.booleans(),
        seed=st.integers(0, 2 ** 32 - 1))
-def test_an_answer_is_read_as_numpy_itself_reads_it(dtype, shape, fortran, seed):
-    """The parent reads each .npy header once; what it gets is what np.load gets."""
-    from grader.sandbox.protocol import _load_npy
-
+def test_an_answer_comes_back_with_its_dtype_shape_and_values(dtype, shape, fortran, seed,
+                                                              tmp_path_factory):
+    """What the job's Answers writes, the parent reads back as the same array: dtype
+    (byte order too), shape and every value, in an array of its own."""
     rng = np.random.default_rng(seed)
     array = np.asarray(rng.standard_normal(shape) * 50).astype(dtype)
     if fortran:
         array = np.asfortranarray(array)
-    data = npy(array)
-    expected = np.load(io.BytesIO(data), allow_pickle=False)
-    got = _load_npy(data)
-    assert type(got) is np.ndarray and got.dtype == expected.dtype
-    assert got.shape == expected.shape and got.tobytes(order="A") == expected.tobytes(order="A")
-    assert got.flags.f_contiguous == expected.flags.f_contiguous and got.flags.writeable
-    for forged in (data + b"x", data[:-1]):           # a byte too many, a byte too few
-        try:
-            assert _load_npy(forged) is None
-        except ValueError:                            # a cut header: the caller's "unreadable"
-            pass
+    other = np.arange(5.0)
+    folder = tmp_path_factory.mktemp("job")
+    data, records = answers_of([other, array], folder)
+    files = bundle(folder, [["answers.bin", len(data)]], data)
+    got = _decode_value(records[1], files)
+    assert type(got) is np.ndarray and got.dtype == array.dtype and got.shape == array.shape
+    assert got.tobytes() == array.tobytes() and got.flags.writeable
+    assert _decode_value(records[0], files).tolist() == other.tolist()
+
+
+@pytest.mark.parametrize("place", [
+    ["<f8", [2, 3], 8],                      # ends past the file
+    ["<f8", [10 ** 5, 10 ** 5], 0],          # 75 GiB promised, 48 bytes there
+    ["|O", [1], 0], ["<U4", [1], 0], ["V8", [1], 0], ["<M8", [1], 0], ["(2,)f8", [1], 0],
+    ["<f8", [-1], 0], ["<f8", [1.0], 0], ["<f8", [True], 0], ["<f8", 3, 0],
+    ["<f8", [1] * 33, 0], ["<f8", [1], -8], ["<f8", [1], 0.0], ["<f8", [1]],
+    "answers.bin", "c0.npy", "../../../etc/passwd", None, 7, ["<f8", [1], "0"],
+])
+def test_a_forged_answer_place_reads_nothing(place, tmp_path):
+    data = np.arange(6.0).tobytes()
+    files = bundle(tmp_path, [["answers.bin", len(data)]], data)
+    got = _decode_value({"array": place}, files)
+    assert isinstance(got, ForeignValue), got
+
+
+def test_an_answer_over_the_budget_is_not_read_and_the_budget_says_so(tmp_path):
+    data = np.zeros(1000).tobytes()
+    files = bundle(tmp_path, [["answers.bin", len(data)]], data)
+    budget = Budget(bytes=3000)
+    first = _decode_value({"array": ["<f8", [300], 0]}, files, budget)
+    second = _decode_value({"array": ["<f8", [300], 0]}, files, budget)
+    assert type(first) is np.ndarray and isinstance(second, ForeignValue)
+    assert budget.spent == "bytes" and "64 MB" in budget.note()
+
+
+def test_a_huge_answer_costs_its_own_call_only(tmp_path):
+    """The job refuses to write an array the parent would not read, and a write that
+    fails is taken back: the answers after it are where their records say."""
+    from grader.sandbox.zygote import MAX_ANSWER_BYTES, Answers
+
+    assert MAX_ANSWER_BYTES == MAX_RESULT_BYTES
+    answers = Answers(str(tmp_path))
+    try:
+        huge = answers.add(np.zeros(MAX_ANSWER_BYTES // 8 + 1))
+        after = answers.add(np.arange(3.0))
+    finally:
+        answers.close()
+    data = (tmp_path / "answers.bin").read_bytes()
+    files = bundle(tmp_path, [["answers.bin", len(data)]], data)
+    assert "type" in huge and "MB" in huge["type"]
+    assert _decode_value(after, files).tolist() == [0.0, 1.0, 2.0]

@@ -45,10 +45,11 @@ The protocol, in full:
    own; in the fallback, a new folder), forks the job (namespaces, limits, no
    capabilities, no new privileges, seccomp, an empty environment, then the given
    cell, the student's cells and the planned calls), and waits at most the wall
-   limit. The job writes `outputs.jsonl` (one record per call, as it ends), one
-   `.npy` per returned array, and its printed output in `stdout.txt`.
+   limit. The job writes `outputs.jsonl` (one record per call, as it ends), the
+   returned arrays' bytes one after another in `answers.bin` (a record names an
+   array as [dtype, shape, byte offset]), and its printed output in `stdout.txt`.
 4. Nothing the job started outlives it (its pid namespace, or kill(-1) as its own
-   uid). The zygote reads stdout.txt, outputs.jsonl and [cr]<n>[_<k>].npy with
+   uid). The zygote reads stdout.txt, outputs.jsonl and answers.bin with
    `isolation.read_untrusted` (no link followed, regular files with one link,
    never blocking, capped), writes them into the job folder as one file, out.bundle
    (a first line [[name, length], …] in JSON, then their bytes), and answers
@@ -60,9 +61,9 @@ The protocol, in full:
    one; a second failure is reported as the sandbox's, never cached as a grade.
 5. The parent reads out.bundle with `protocol.call_outcomes` (`JobFiles`), as untrusted
    as the job's own: no link followed, regular files only, size-capped, JSON only,
-   `.npy` headers checked against file sizes before loading without pickle, at most
-   MAX_ITEMS values per result and a budget of bytes, arrays and records per
-   submission (said in the feedback when it is spent). Every verdict is computed by
+   arrays made only of plain numeric dtypes and of bytes that are there, without
+   pickle, at most MAX_ITEMS values per result and a budget of bytes, arrays and
+   records per submission (said in the feedback when it is spent). Every verdict is computed by
    `grader.checking`, never in the sandbox. The parent then removes the job folder
    without recursion and without following a link.
 

@@ -2,21 +2,21 @@
 
 In: a job folder written by the parent, one file `job.in` (see `write_job`). Out:
 `out.bundle` (`JobFiles`), which holds `outputs.jsonl`, one JSON record per call, and
-the `.npy` answers, read here as data only: JSON with every name and type checked,
-`.npy` headers read once and checked against their size before any array is made,
-objects refused, never more than MAX_ITEMS values per result or
-MAX_RESULT_BYTES per file, and never more than a `Budget` of bytes, arrays and
-records per submission. Every file is opened as a job could have left it: no
-link followed, never blocking, regular with one link, size-capped
-(`isolation.read_untrusted`), and what is checked is what is loaded (one read).
-Nothing is unpickled and no method of a student's object is ever called here;
-anything malformed becomes a `ForeignValue`.
+`answers.bin`, the returned arrays' bytes, read here as data only: JSON with every
+name and type checked, an array only as {"array": [dtype, shape, byte offset]} with a
+plain numeric dtype, its bytes inside answers.bin, checked before any array is made,
+never more than MAX_ITEMS values per result or MAX_RESULT_BYTES per array, and never
+more than a `Budget` of bytes, arrays and records per submission. Every file is
+opened as a job could have left it: no link followed, never blocking, regular with
+one link, size-capped (`isolation.read_untrusted`), and what is checked is what is
+loaded (one read). Nothing is unpickled and no method of a student's object is ever
+called here; anything malformed becomes a `ForeignValue`.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,7 +29,6 @@ from grader.checking.verdicts import ForeignValue, Outcome
 from grader.sandbox.isolation import read_untrusted
 
 MAX_RESULT_BYTES = 16 * 1024 * 1024
-MAX_NPY_HEADER = 4096
 
 
 @dataclass
@@ -163,7 +162,10 @@ def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> 
         handle.writelines(body)
 
 
-_OUTPUT_NAME = re.compile(r"^[cr]\d+(_\d+)?\.npy$")
+# The dtypes an answer may have: what the job writes for numbers (numpy's bool, ints,
+# floats and complex, either byte order), never objects, strings, records or dates.
+ANSWER_DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f(2|4|8|16)|c(8|16|32))$")
+MAX_DIMENSIONS = 32
 
 
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024 + 1024 * 1024     # the zygote's cap, and its index
@@ -206,55 +208,40 @@ def _decode_value(encoded: Any, files: JobFiles, budget: Budget | None = None) -
         return None
     if "type" in encoded:
         return ForeignValue(str(encoded["type"])[:200])
-    name = encoded.get("array")
-    if not isinstance(name, str) or not _OUTPUT_NAME.match(name):
+    where = _answer_place(encoded.get("array"))
+    if where is None:
         return ForeignValue("malformed result")
     if not budget.take("arrays"):
         return ForeignValue("not read: over the submission's budget")
-    data = files.read(name, min(MAX_RESULT_BYTES + MAX_NPY_HEADER, budget.bytes))
-    if data is None:
-        if budget.bytes < MAX_RESULT_BYTES + MAX_NPY_HEADER:
+    dtype, shape, offset = where
+    count = math.prod(shape)
+    size = count * dtype.itemsize
+    if size > MAX_RESULT_BYTES or size > budget.bytes:
+        if size > budget.bytes and size <= MAX_RESULT_BYTES:
             budget.spent = budget.spent or "bytes"
         return ForeignValue("unreadable array")
-    budget.take("bytes", len(data))
-    try:
-        array = _load_npy(data)
-    except (OSError, ValueError, EOFError, MemoryError):
+    answers = files.read("answers.bin", MAX_BUNDLE_BYTES) or b""
+    if offset + size > len(answers):
         return ForeignValue("unreadable array")
-    if array is None:
-        return ForeignValue("unreadable array")
-    return array if type(array) is np.ndarray else ForeignValue("malformed result")
+    budget.take("bytes", size)
+    if count == 0:
+        return np.empty(shape, dtype)
+    return np.frombuffer(answers, dtype, count, offset).reshape(shape).copy()
 
 
-def _load_npy(data: bytes) -> np.ndarray | None:
-    """The array of a .npy file's bytes, or None when it does not hold exactly the data
-    its header promises, or more than MAX_RESULT_BYTES of it, or objects.
-
-    The header is read once, and checked before anything is allocated: np.load
-    allocates what the header says before reading, and a forged header of shape
-    (10**5, 10**5) with 100 bytes behind it asked this process for 75 GiB
-    (MemoryError, "the grader failed"). The data is then taken as it is, as np.load
-    would take it (a Fortran-ordered array stays so), into an array of its own.
-    """
-    fmt = np.lib.format
-    handle = io.BytesIO(data)
-    version = fmt.read_magic(handle)
-    if version == (1, 0):
-        shape, fortran_order, dtype = fmt.read_array_header_1_0(handle)
-    elif version == (2, 0):
-        shape, fortran_order, dtype = fmt.read_array_header_2_0(handle)
-    else:
+def _answer_place(where: Any) -> tuple[np.dtype, tuple[int, ...], int] | None:
+    """(dtype, shape, byte offset) of a record's [dtype, shape, offset], or None when it
+    is anything else: a dtype that is not a plain number's, a shape that is not a short
+    list of non-negative ints, an offset that is not a non-negative int."""
+    if not (isinstance(where, list) and len(where) == 3):
         return None
-    if dtype.hasobject:
+    name, shape, offset = where
+    if not (isinstance(name, str) and ANSWER_DTYPE.match(name)
+            and isinstance(shape, list) and len(shape) <= MAX_DIMENSIONS
+            and all(type(n) is int and n >= 0 for n in shape)
+            and type(offset) is int and offset >= 0):
         return None
-    count = int(np.prod(shape, dtype=object))
-    if count * dtype.itemsize > MAX_RESULT_BYTES or \
-            count * dtype.itemsize != len(data) - handle.tell():
-        return None
-    flat = np.frombuffer(data, dtype, count, handle.tell())
-    if fortran_order:
-        return flat.reshape(shape[::-1]).transpose().copy(order="K")
-    return flat.reshape(shape).copy()
+    return np.dtype(name), tuple(shape), offset
 
 
 MAX_ITEMS = 64        # as in the worker: more values than any stage returns

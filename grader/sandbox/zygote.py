@@ -11,17 +11,17 @@ For each job it forks a child that walls itself in (`job_main`: its own pid,
 mount, IPC and UTS namespaces and tmpfs inside bubblewrap; limits; no
 capabilities; no new privileges; the seccomp filter; an empty environment),
 runs the given code and the student's cells, calls the planned functions and
-writes what they returned as `.npy` files (no pickle) and `outputs.jsonl`, one
-line per call as it ends. The zygote then makes sure nothing of the job is left
-(`end_leftovers`), copies those files, read as untrusted, into the job's
-exchange folder, and lets the job's scratch vanish.
+writes what they returned: the arrays' bytes one after another in `answers.bin`
+(no pickle, no per-array file) and `outputs.jsonl`, one line per call as it ends.
+The zygote then makes sure nothing of the job is left (`end_leftovers`), copies
+those files, read as untrusted, into the job's exchange folder, and lets the
+job's scratch vanish.
 
 The first half (decode, encode_output, `answering`, `trusted_callees`,
 run_calls) is also imported in-process by `grader.grading.in_process`.
 """
 
 import copy
-import itertools
 import json
 import os
 import re
@@ -79,8 +79,46 @@ def _plain_numbers(value):
     return True
 
 
-def encode_output(value, folder, stem):
-    """Save one returned value as plain data, judging its type by exact class only.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024      # an array the parent reads at most (MAX_RESULT_BYTES)
+
+
+class Answers:
+    """The job's returned arrays, their C-order bytes one after another in answers.bin.
+
+    A record names an array as {"array": [dtype, shape, byte offset]}: one file for a
+    job's hundred-odd answers, where a `.npy` each cost the job, the zygote and the
+    parent a file and a header apiece. The bytes go where this object says (pwrite at
+    its own offset), so that whatever the student's code writes into the file costs
+    only answers it overwrote; a write that fails (the file-size limit, a full disk)
+    is taken back, so that one huge answer does not cost the calls after it.
+    """
+
+    def __init__(self, folder):
+        self.fd = os.open(os.path.join(folder, "answers.bin"),
+                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.size = 0
+
+    def add(self, array):
+        data = memoryview(array.tobytes())
+        if len(data) > MAX_ANSWER_BYTES:
+            return {"type": f"numpy array of {len(data) / 2 ** 20:.0f} MB (the grader reads "
+                            f"at most {MAX_ANSWER_BYTES // 2 ** 20} MB)"}
+        offset, done = self.size, 0
+        try:
+            while done < len(data):
+                done += os.pwrite(self.fd, data[done:], offset + done)
+        except OSError:
+            os.ftruncate(self.fd, offset)
+            raise
+        self.size += len(data)
+        return {"array": [array.dtype.str, list(array.shape), offset]}
+
+    def close(self):
+        os.close(self.fd)
+
+
+def encode_output(value, answers):
+    """One returned value as plain data, judging its type by exact class only.
 
     Numbers keep their dtype (float32 stays float32), so that the parent can say
     when lost precision is what made an answer wrong.
@@ -91,8 +129,7 @@ def encode_output(value, folder, stem):
     if cls is np.ndarray:
         if value.dtype.kind in "OVSUMm":
             return {"type": f"numpy array of dtype {value.dtype.name}"}
-        np.save(os.path.join(folder, stem + ".npy"), value, allow_pickle=False)
-        return {"array": stem + ".npy"}
+        return answers.add(value)
     if cls in (list, tuple) or cls in NUMBERS:
         if cls in (list, tuple) and not _plain_numbers(value):
             return {"type": f"{cls.__name__} holding non-numbers"}
@@ -102,8 +139,7 @@ def encode_output(value, folder, stem):
                 array = np.array(value, dtype=np.float64)
         except (ValueError, TypeError):
             return {"type": f"ragged {cls.__name__}"}
-        np.save(os.path.join(folder, stem + ".npy"), array, allow_pickle=False)
-        return {"array": stem + ".npy"}
+        return answers.add(array)
     if isinstance(value, np.ndarray):
         return {"type": "subclass of numpy.ndarray (" + cls.__qualname__ + ")"}
     return {"type": type.__dict__["__qualname__"].__get__(cls, type)}
@@ -248,7 +284,7 @@ def run_source(source, filename, namespace):
 MAX_ITEMS = 64
 
 
-def encode_result(value, folder, stem):
+def encode_result(value, answers):
     """A function's return value: a sequence or a mapping of values, or one value.
 
     Any tuple or list (a namedtuple too) and any Mapping with string keys (an
@@ -257,14 +293,12 @@ def encode_result(value, folder, stem):
     values is judged there, not here.
     """
     if isinstance(value, (tuple, list)) and len(value) <= MAX_ITEMS:
-        return {"tuple": [encode_output(item, folder, f"{stem}_{i}")
-                          for i, item in enumerate(value)]}
+        return {"tuple": [encode_output(item, answers) for item in value]}
     if isinstance(value, Mapping):
         items = list(value.items())
         if len(items) <= MAX_ITEMS and all(type(key) is str for key, _ in items):
-            return {"dict": {key: encode_output(item, folder, f"{stem}_{i}")
-                             for i, (key, item) in enumerate(items)}}
-    return encode_output(value, folder, stem)
+            return {"dict": {key: encode_output(item, answers) for key, item in items}}
+    return encode_output(value, answers)
 
 
 def changed(before, after):
@@ -295,21 +329,23 @@ LOG_RESERVE = 1024 * 1024
 
 
 def run_calls(plan, arguments, out):
-    # The log is opened, and room for it reserved, before any student code runs: a
-    # submission that fills the scratch disk still gets its cell errors and its calls
-    # reported (its .npy answers then fail to save, and each call says so), where the
-    # job used to crash with nothing written.
+    # The log and the answers' file are opened, and room for the log reserved, before
+    # any student code runs: a submission that fills the scratch disk still gets its
+    # cell errors and its calls reported (its answers then fail to save, and each call
+    # says so), where the job used to crash with nothing written.
     log = open(os.path.join(out, "outputs.jsonl"), "w")
+    answers = Answers(out)
     try:
         os.posix_fallocate(log.fileno(), 0, LOG_RESERVE)
     except OSError:
         pass
     try:
-        write_records(plan, arguments, out, log)
+        write_records(plan, arguments, answers, log)
     finally:
         if os.getpid() == JOB_PID:
             log.truncate()      # drop the unused reserve (a killed job leaves NULs: skipped)
         log.close()
+        answers.close()
 
 
 def read_job(path):
@@ -323,7 +359,7 @@ def read_job(path):
     return plan, arguments
 
 
-def write_records(plan, arguments, out, log):
+def write_records(plan, arguments, answers, log):
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     run_source(plan["given"], "<given cell>", namespace)
     cell_errors = []
@@ -335,7 +371,7 @@ def write_records(plan, arguments, out, log):
     only_the_job_itself()
     log.write(json.dumps({"cell_errors": cell_errors}) + "\n")
     log.flush()
-    for index, call in enumerate(plan["calls"]):
+    for call in plan["calls"]:
         record = {"stage": call["stage"], "probe": call["probe"]}
         function = namespace.get(call["stage"])
         if not callable(function):
@@ -353,12 +389,12 @@ def write_records(plan, arguments, out, log):
             with trusted_callees(namespace, callees):
                 value = function(**kwargs)
             only_the_job_itself()
-            record["result"] = encode_result(value, out, f"c{index}")
+            record["result"] = encode_result(value, answers)
             if call["repeat"]:
                 with trusted_callees(namespace, callees):
                     again = function(**copy.deepcopy(given))
                 only_the_job_itself()
-                record["repeat_result"] = encode_result(again, out, f"r{index}")
+                record["repeat_result"] = encode_result(again, answers)
             record["mutated"] = [name for name in given if changed(given[name], kwargs[name])]
         except NotImplementedError:
             record["error"] = f"NotImplementedError: {call['stage']} is not implemented yet"
@@ -379,12 +415,10 @@ EXCHANGE = os.environ.get("BPTT_EXCHANGE", "/exchange")
 SCRATCH = os.environ.get("BPTT_SCRATCH", "/tmp")
 UID = os.environ.get("BPTT_UID", "")                       # the worker's host uid
 DEDICATED = os.environ.get("BPTT_DEDICATED_UID") == "1"    # no other process has it
-OUTPUT_NAME = re.compile(r"^(outputs\.jsonl|[cr]\d{1,5}(_\d{1,3})?\.npy)$")
+OUTPUT_CAPS = {"outputs.jsonl": 16 * 1024 * 1024 + 4096,     # the files copied out of a job
+               "answers.bin": MAX_COPY_BYTES}
 JOB_NAME = re.compile(r"^[0-9a-f]{16}$")
 NONCE = re.compile(r"^[0-9a-f]{32}$")
-MAX_FILE_BYTES = 16 * 1024 * 1024 + 4096     # a result array and its .npy header
-MAX_ENTRIES = 4096                           # output files copied from a job at most
-MAX_SCANNED = 100_000                        # names looked at (the tmpfs holds 16,384)
 LIMIT_RANGES = {"wall_seconds": (0.1, 3600), "cpu_seconds": (0.1, 3600),
                 "memory_mb": (64, 65536), "file_mb": (1, 4096), "processes": (4, 4096),
                 "output_kb": (1, 65536)}
@@ -605,11 +639,12 @@ def descendants(root, table):
 
 
 def collect(root_fd, job_fd, output_cap):
-    """(printed output, names copied): stdout.txt, outputs.jsonl and the answers' .npy,
+    """(printed output, names copied): stdout.txt, and outputs.jsonl and answers.bin
     read only as `isolation.read_untrusted` allows, copied into the job's exchange
     folder as one file, out.bundle, at most MAX_COPY_BYTES in all: a first line
     [[name, length], …] in JSON, then the files' bytes one after another (one file to
-    write here and to read in the parent, where a file per answer cost more than it)."""
+    write here and to read in the parent). Of answers.bin over the cap, the first
+    bytes are copied: the answers that fit stay readable."""
     try:
         scratch_fd = isolation.open_beneath(root_fd, "job", os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -619,16 +654,10 @@ def collect(root_fd, job_fd, output_cap):
         printed = isolation.read_untrusted(scratch_fd, "stdout.txt", output_cap)
         stdout = "" if printed is None else (printed[0].decode("utf-8", "replace")
                                              + ("\n[output cut]" if printed[1] else ""))
-        with os.scandir(scratch_fd) as entries:     # bounded by the tmpfs's inodes
-            names = [entry.name for entry in itertools.islice(entries, MAX_SCANNED)
-                     if OUTPUT_NAME.match(entry.name)]
-        # The log first, then the answers in the order the calls wrote them
-        names.sort(key=lambda n: (n != "outputs.jsonl", len(n), n))
-        for name in names[:MAX_ENTRIES]:
-            got = isolation.read_untrusted(scratch_fd, name,
-                                           min(MAX_FILE_BYTES, MAX_COPY_BYTES - total))
-            if got is None or got[1]:
-                continue                             # refused, or too big: not copied
+        for name, cap in OUTPUT_CAPS.items():
+            got = isolation.read_untrusted(scratch_fd, name, min(cap, MAX_COPY_BYTES - total))
+            if got is None or (got[1] and name == "outputs.jsonl"):
+                continue                             # refused, or a log too big: not copied
             total += len(got[0])
             index.append([name, len(got[0])])
             parts.append(got[0])

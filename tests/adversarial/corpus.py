@@ -149,7 +149,7 @@ ATTACKS = [
                               "did it change builtins, numpy or the grader's modules?"),
            bubblewrap=False),
     Attack("patch-worker-module", "import sys\nworker = sys.modules['__main__']\n"
-                                  "worker.encode_output = lambda value, folder, stem: "
+                                  "worker.encode_output = lambda *args: "
                                   "{'array': '../../../etc/passwd'}\n"
                                   "worker.changed = lambda before, after: False\n",
            zero=("*",), text=("malformed result",), bubblewrap=False),
@@ -268,33 +268,44 @@ ATTACKS = [
                            "def phi_prime(s):\n    return s * 0.0\n",
            zero=("phi_prime",), check="points_line",
            bubblewrap=False),
-    Attack("pickle-payload", "import os, numpy as np\n"
+    Attack("pickle-payload", "import io, json, os, pickle, numpy as np\n"
                              "class Evil:\n    def __reduce__(self):\n"
                              "        return (os.system, ('touch @MARKER@',))\n"
                              "def rnn_step_forward(x_t, s_prev, U, W, b):\n"
                              "    return np.array([Evil()], dtype=object)\n"
-                             "_right = sgd_update\n"
                              "def sgd_update(params, grads, lr):\n"
-                             "    # phi_prime's answer (call 0) replaced by a pickle\n"
-                             "    np.save('c0.npy', np.array([Evil()], dtype=object), "
-                             "allow_pickle=True)\n"
-                             "    return _right(params, grads, lr)\n",
-           zero=("rnn_step_forward",), hurt=("phi_prime",),
-           text=("dtype object", "unreadable array"), check="no_marker", bubblewrap=False),
-    Attack("npy-header-bomb", "import numpy as np\n_right = sgd_update\n"
-                              "def sgd_update(params, grads, lr):\n"
-                              "    # phi_prime's answer (call 0): a header of 75 GiB, 100 bytes\n"
-                              "    with open('c0.npy', 'wb') as f:\n"
-                              "        np.lib.format.write_array_header_1_0(f, {'descr': '<f8', "
-                              "'fortran_order': False, 'shape': (10 ** 5, 10 ** 5)})\n"
-                              "        f.write(bytes(100))\n"
-                              "    return _right(params, grads, lr)\n",
-           hurt=("phi_prime",), text=("unreadable array",), bubblewrap=False,
-           check="no_grader_failure"),
+                             "    # a pickle at the start of answers.bin, and phi_prime's\n"
+                             "    # answer (call 0) forged to name it as an object array\n"
+                             "    with open('answers.bin', 'r+b') as f:\n"
+                             "        f.write(pickle.dumps(Evil()))\n"
+                             "    with open('outputs.jsonl', 'a') as log:\n"
+                             "        log.write('\\n' + json.dumps({'stage': 'phi_prime', "
+                             "'probe': 0, 'result': {'array': ['|O', [1], 0]}}) + '\\n')\n"
+                             "    os._exit(0)\n",
+           zero=("rnn_step_forward", "sgd_update"), hurt=("phi_prime",),
+           text=("dtype object", "malformed result"), check="no_marker", bubblewrap=False),
+    Attack("answer-size-bomb", "import json, os\n"
+                               "def sgd_update(params, grads, lr):\n"
+                               "    # phi_prime's answer (call 0): 75 GiB promised, a few bytes\n"
+                               "    with open('outputs.jsonl', 'a') as log:\n"
+                               "        log.write('\\n' + json.dumps({'stage': 'phi_prime', "
+                               "'probe': 0, 'result': {'array': ['<f8', [10 ** 5, 10 ** 5], "
+                               "0]}}) + '\\n')\n"
+                               "    os._exit(0)\n",
+           zero=("sgd_update",), hurt=("phi_prime",), text=("unreadable array",),
+           bubblewrap=False, check="no_grader_failure"),
+    Attack("answer-overwritten", "import os\n_right = sgd_update\n"
+                                 "def sgd_update(params, grads, lr):\n"
+                                 "    # phi_prime's answer (call 0) overwritten in place\n"
+                                 "    with open('answers.bin', 'r+b') as f:\n"
+                                 "        f.write(b'\\x7f' * 16)\n"
+                                 "    return _right(params, grads, lr)\n",
+           hurt=("phi_prime",), bubblewrap=False, check="no_grader_failure"),
     Attack("outputs-json-bombs", "import json, os, numpy as np\n"
                                  "def sgd_update(params, grads, lr):\n"
-                                 "    np.save('c9.npy', np.zeros(10 ** 6))\n"
-                                 "    many = {str(i): {'array': 'c9.npy'}\n"
+                                 "    with open('answers.bin', 'ab') as f:\n"
+                                 "        f.write(np.zeros(10 ** 6).tobytes())\n"
+                                 "    many = {str(i): {'array': ['<f8', [10 ** 6], 0]}\n"
                                  "            for i in range(10 ** 5)}\n"
                                  "    with open('outputs.jsonl', 'a') as log:\n"
                                  "        deep = '[' * 10 ** 5 + ']' * 10 ** 5\n"
@@ -306,11 +317,11 @@ ATTACKS = [
            check="no_grader_failure"),
     Attack("malicious-outputs-lines", "import json, os, numpy as np\n"
                                       "def sgd_update(params, grads, lr):\n"
-                                      "    np.save('c9.npy', np.zeros(3))\n"
+                                      "    open('answers.bin', 'ab').write(bytes(24))\n"
                                       "    with open('outputs.jsonl', 'a') as log:\n"
                                       "        for line in ['[1, 2]', 'not json', '\"x\"',\n"
                                       "                json.dumps({'stage': 'phi_prime', "
-                                      "'probe': 0, 'result': {'array': 'c9.npy'}, "
+                                      "'probe': 0, 'result': {'array': ['<f8', [3], 0]}, "
                                       "'mutated': [['s']]}),\n"
                                       "                json.dumps({'stage': 'rnn_step_forward', "
                                       "'probe': 0, 'result': {'tuple': 5}, 'mutated': 's'}),\n"
@@ -389,7 +400,8 @@ def spoil():
                         os.kill(int(pid), sig)
                     except OSError:
                         pass
-        for path in glob.glob('/tmp/**/*.npy', recursive=True) + glob.glob('/exchange/*/*'):
+        for path in (glob.glob('/tmp/**/answers.bin', recursive=True)
+                     + glob.glob('/exchange/*/*')):
             try:
                 open(path, 'wb').write(b'spoiled')
             except OSError:
@@ -400,8 +412,8 @@ def spoil():
 REPLACE_ANSWER = '''
 _right = sgd_update
 def sgd_update(params, grads, lr):
-    # phi_prime's answer (call 0) replaced, once it is written, by {what}
-    os.unlink('c0.npy')
+    # every answer written so far, phi_prime's (call 0) first, replaced by {what}
+    os.unlink('answers.bin')
     {how}
     return _right(params, grads, lr)
 '''
@@ -432,17 +444,17 @@ ATTACKS += [
     Attack("stdout-fifo", "import os\nos.unlink('stdout.txt')\nos.mkfifo('stdout.txt')\n",
            check="no_grader_failure"),
     Attack("answer-symlink", "import os\n" + REPLACE_ANSWER.format(
-               what="a link to the host's files", how="os.symlink('/etc/passwd', 'c0.npy')"),
-           hurt=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+               what="a link to the host's files", how="os.symlink('/etc/passwd', 'answers.bin')"),
+           hurt=("*",), text=("unreadable array",), check="no_grader_failure"),
     Attack("answer-hard-link", "import os\n" + REPLACE_ANSWER.format(
-               what="a hard link", how="os.link('stdout.txt', 'c0.npy')"),
-           hurt=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+               what="a hard link", how="os.link('stdout.txt', 'answers.bin')"),
+           hurt=("*",), text=("unreadable array",), check="no_grader_failure"),
     Attack("answer-fifo", "import os\n" + REPLACE_ANSWER.format(
-               what="a FIFO", how="os.mkfifo('c0.npy')"),
-           hurt=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+               what="a FIFO", how="os.mkfifo('answers.bin')"),
+           hurt=("*",), text=("unreadable array",), check="no_grader_failure"),
     Attack("answer-socket", "import os, socket\n" + REPLACE_ANSWER.format(
-               what="a socket", how="socket.socket(socket.AF_UNIX).bind('c0.npy')"),
-           hurt=("phi_prime",), text=("unreadable array",), check="no_grader_failure"),
+               what="a socket", how="socket.socket(socket.AF_UNIX).bind('answers.bin')"),
+           hurt=("*",), text=("unreadable array",), check="no_grader_failure"),
     Attack("deep-chdir-tree", "import os\nfor _ in range(1500):\n"
                               "    os.mkdir('d')\n    os.chdir('d')\n"
                               "open('deep', 'w').write('x')\n"
@@ -496,8 +508,10 @@ ATTACKS += [
     # the trusted parent made to work
     Attack("one-big-npy-named-many-times", "import json, os, numpy as np\n"
            "def sgd_update(params, grads, lr):\n"
-           "    np.save('c9.npy', np.zeros(10 ** 6 - 100))     # 8 MB\n"
-           "    many = {'tuple': [{'array': 'c9.npy'}] * 64}\n"
+           "    with open('answers.bin', 'ab') as f:           # 8 MB\n"
+           "        start = f.tell()\n"
+           "        f.write(np.zeros(10 ** 6 - 100).tobytes())\n"
+           "    many = {'tuple': [{'array': ['<f8', [10 ** 6 - 100], start]}] * 64}\n"
            "    with open('outputs.jsonl', 'a') as log:\n"
            "        for stage in " + repr(STAGES) + ":\n"
            "            for probe in range(8):\n"
