@@ -41,8 +41,14 @@ def stacked(steps: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def trajectory(model, params, x, d, lr, k, **initial) -> dict[str, np.ndarray]:
-    """The reference's weights after each of k updates, stacked (`reference.train_steps`)."""
-    return stacked(ref.train_steps(model, params, x, d, lr, k, **initial).params)
+    """The reference's weights after each of k updates, stacked (`reference.train_steps`).
+
+    The run that `descending_rate` accepted for a probe is these very updates: it is
+    taken from there (`_RUNS`) rather than run again when the probe is judged."""
+    steps = _RUNS.get(_run_key(model, params, x, d, lr, k, initial))
+    if steps is None:
+        steps = ref.train_steps(model, params, x, d, lr, k, **initial).params
+    return stacked(steps)
 
 
 def descending_rate(model, params, x, d, lr: float, k: int, **initial) -> float:
@@ -54,24 +60,48 @@ def descending_rate(model, params, x, d, lr: float, k: int, **initial) -> float:
     """
     loss = model.loss(params, x, d, **initial)
     for _ in range(30):
-        if _descends(model, params, x, d, lr, k, loss, **initial):
+        steps = _descending_steps(model, params, x, d, lr, k, loss, **initial)
+        if steps is not None:
+            if len(_RUNS) >= MAX_RUNS:
+                del _RUNS[next(iter(_RUNS))]
+            _RUNS[_run_key(model, params, x, d, lr, k, initial)] = steps
             return lr
         lr /= 2
     raise ValueError("no rate brings this run's loss down")
 
 
-def _descends(model, params, x, d, lr: float, k: int, loss: float, **initial) -> bool:
-    """Whether each of the k updates of `reference.descent` brings the loss below the
-    last, stopping at the first that does not."""
+def _descending_steps(model, params, x, d, lr: float, k: int, loss: float,
+                      **initial) -> list[dict] | None:
+    """The weights after each of the k updates of `reference.descent` when each brings
+    the loss below the last, else None (found at the first that does not)."""
+    steps = []
     with np.errstate(all="ignore"):
         try:
-            for _, now in itertools.islice(ref.descent(model, params, x, d, lr, **initial), k):
+            for weights, now in itertools.islice(ref.descent(model, params, x, d, lr,
+                                                             **initial), k):
                 if not now < loss:
-                    return False
+                    return None
+                steps.append(weights)
                 loss = now
         except ValueError:                          # NaN or inf weights
-            return False
-    return True
+            return None
+    return steps
+
+
+MAX_RUNS = 64
+_RUNS: dict[tuple, list[dict]] = {}    # the last accepted runs, by everything that made them
+
+
+def _run_key(model, params, x, d, lr, k, initial) -> tuple:
+    """A run's inputs as a key: the model (a frozen dataclass), α, k and every array's
+    dtype, shape and bytes, so that only the very same run is found."""
+    def exactly(value):
+        value = np.asarray(value)
+        return value.dtype.str, value.shape, value.tobytes()
+
+    return (model, lr, k, tuple((key, exactly(value)) for key, value in params.items()),
+            exactly(x), exactly(d), tuple((name, exactly(value))
+                                          for name, value in sorted(initial.items())))
 
 
 def buggy_trajectory(model, params, x, d, lr, k, *, bug: str, biases: tuple[str, ...],

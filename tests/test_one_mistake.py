@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.registry import all_exercises
-from grader.authoring.solution_cells import snapshot, solution_namespace
+from grader.authoring.solution_cells import solution_namespace
 from grader.checking.verdicts import grade_outcomes
 from grader.grading.in_process import run_in_process
+from grader.sandbox.zygote import snapshot
 
 STUDENTS = [f"student-{i:03d}" for i in range(6)]
 
@@ -94,3 +95,47 @@ def test_snapshot_copies_what_deepcopy_copies(value):
     assert _same_structure(copied, copy.deepcopy(value))
     for original, made in zip(_arrays_in(value), _arrays_in(copied), strict=True):
         assert not np.shares_memory(original, made)
+
+
+def _close_everywhere(a, b) -> bool:
+    """The callee matching's tolerance, written out with numpy: |a − b| ≤ 1e-12 + 1e-9·|b|."""
+    with np.errstate(all="ignore"):
+        return bool(np.all(np.abs(a - b) <= 1e-12 + 1e-9 * np.abs(b)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.sampled_from(["same", "copy", "nudged", "moved", "f4"]),
+       st.lists(st.integers(1, 4), max_size=3))
+def test_a_callee_argument_matches_when_it_is_equal_up_to_rounding(seed, how, shape):
+    """A trusted callee answers an array argument that is the table's up to rounding, the
+    same bytes first (a caller passing on its weights), and nothing further off."""
+    from grader.sandbox.zygote import _same
+
+    table = np.random.default_rng(seed).standard_normal(shape)
+    given_ = {"same": table, "copy": table.copy(), "nudged": np.asarray(table * (1 + 1e-12)),
+              "moved": np.asarray(table + 1e-6), "f4": table.astype(np.float32)}[how]
+    with np.errstate(all="ignore"):
+        assert _same(given_, table) == _close_everywhere(given_, table)
+    assert _same({"W": given_, "T": 3}, {"W": table, "T": 3}) == _close_everywhere(given_, table)
+
+
+def test_a_recorded_call_names_its_arguments_as_inspect_binds_them():
+    """The solution's calls are recorded by parameter name in the parameters' order,
+    positional or not, a default left out as inspect.signature leaves it out."""
+    import inspect
+
+    from grader.authoring.solution_cells import _recorder
+
+    def step(x, s_prev, U, W, b=None):
+        return x
+
+    calls = []
+    recording = _recorder(step, calls)
+    shapes = [((1, 2, 3, 4, 5), {}), ((1,), {"U": 3, "W": 4, "s_prev": 2, "b": 5}),
+              ((1, 2), {"W": 4, "U": 3}), ((), {"b": 5, "x": 1, "U": 3, "W": 4, "s_prev": 2})]
+    for args, kwargs in shapes:
+        recording(*args, **kwargs)
+    expected = [dict(inspect.signature(step).bind(*args, **kwargs).arguments)
+                for args, kwargs in shapes]
+    assert [arguments for arguments, _ in calls] == expected
+    assert [list(arguments) for arguments, _ in calls] == [list(e) for e in expected]

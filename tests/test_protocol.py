@@ -59,7 +59,10 @@ def test_no_bundle_or_a_broken_one_is_no_files(tmp_path):
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from([np.zeros((2, 3)), np.arange(4), np.eye(3),
-                                 np.zeros(3, dtype=bool), np.ones((2, 2), dtype=np.float32)]),
+                                 np.zeros(3, dtype=bool), np.ones((2, 2), dtype=np.float32),
+                                 np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+                                 np.arange(6.0).reshape(2, 3), np.arange(10.0)[::2],
+                                 np.array(2.5)]),
                 max_size=12))
 def test_packed_arrays_come_back_equal_and_identical_ones_are_stored_once(arrays):
     packed = PackedArrays()
@@ -82,7 +85,7 @@ def test_job_in_carries_every_argument_back_to_the_job_bit_for_bit(specs, seed, 
     """write_job (the parent) and read_job (the job) agree on job.in: one file, every array
     back with its dtype, shape and bytes, and plain values as they were."""
     from grader.sandbox.protocol import Call, write_job
-    from grader.sandbox.zygote import decode, read_job
+    from grader.sandbox.zygote import decode, read_job, snapshot
 
     rng = np.random.default_rng(seed)
     arrays = [np.asarray(rng.standard_normal(shape) * 100).astype(dtype) for dtype, shape in specs]
@@ -98,7 +101,12 @@ def test_job_in_carries_every_argument_back_to_the_job_bit_for_bit(specs, seed, 
     for i, array in enumerate(arrays):
         got = back[f"a{i}"]
         assert got.dtype == array.dtype and got.shape == array.shape
-        assert got.tobytes() == array.tobytes() and got.flags.writeable
+        assert got.tobytes() == array.tobytes()
+        assert not got.flags.writeable          # the tables are read, never written
+        given = snapshot(got)                   # what a student's function is handed
+        assert given.flags.writeable and not np.shares_memory(given, got)
+        given[...] = 0
+        assert got.tobytes() == array.tobytes()
 
 
 def answers_of(arrays, folder):

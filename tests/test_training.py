@@ -28,7 +28,7 @@ import reference as ref
 from exercises.instance import DEMO_SECRET, make_instance
 from exercises.misconceptions import CATALOGUE
 from exercises.registry import get_exercise
-from exercises.training_runs import descending_rate
+from exercises.training_runs import descending_rate, stacked, trajectory
 from grader.authoring.demos import structure_variants, training_example
 from grader.authoring.solution_cells import solution_code, solution_namespace
 from grader.checking.checks import entries_right
@@ -90,6 +90,32 @@ def test_descending_rate_is_the_first_halving_whose_every_update_brings_the_loss
             descending_rate(m, problem.params, x, d, lr, k, **states)
         return
     assert descending_rate(m, problem.params, x, d, lr, k, **states) == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(T=st.integers(1, 5)), st.floats(1e-3, 0.1), st.integers(1, 4))
+def test_a_judged_trajectory_is_train_steps_whether_or_not_its_run_was_kept(problem, lr, k):
+    """trajectory() takes the run descending_rate accepted instead of running it again:
+    bit for bit train_steps' weights, and only for the very same inputs."""
+    m, x, d, states = problem.model, problem.x, problem.d, problem.states
+
+    def fresh(inputs, rate):
+        return stacked(ref.train_steps(m, problem.params, inputs, d, rate, k, **states).params)
+
+    try:
+        rate = descending_rate(m, problem.params, x, d, lr, k, **states)
+    except ValueError:
+        return
+    for inputs, at in ((x, rate), (x, rate / 3), (x + 0.5, rate)):   # kept, then two others
+        got, want = trajectory(m, problem.params, inputs, d, at, k, **states), fresh(inputs, at)
+        assert got.keys() == want.keys()
+        for key in want:
+            assert got[key].tobytes() == want[key].tobytes(), key
+    kept = trajectory(m, problem.params, x, d, rate, k, **states)
+    for key in kept:
+        kept[key][...] = np.nan                     # a caller's copy: the kept run is untouched
+    again = trajectory(m, problem.params, x, d, rate, k, **states)
+    assert all(not np.isnan(value).any() for value in again.values())
 
 
 def test_train_steps_refuses_a_count_that_is_not_a_positive_int():

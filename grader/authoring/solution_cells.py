@@ -11,7 +11,6 @@ the output head `<output>_<objective>` (`softmax_ce`), as in `exercises.solution
 from __future__ import annotations
 
 import ast
-import copy
 import importlib
 import inspect
 import re
@@ -22,9 +21,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import numpy as np
-
 from exercises.spec import Exercise, Stage, Variant
+from grader.sandbox.zygote import bind, snapshot
 
 
 @dataclass(frozen=True)
@@ -178,29 +176,23 @@ def recorded_calls(namespace: dict, exercise: Exercise, caller: str, callees: li
     return table
 
 
-def snapshot(value: Any) -> Any:
-    """A deep copy of a value made of arrays, numbers, strings and dicts, lists and tuples
-    of them, as `copy.deepcopy` makes it (anything else goes to deepcopy), at a fraction
-    of its cost: a callee table records a few hundred such values per submission."""
-    kind = type(value)
-    if kind is np.ndarray:
-        return value.copy()
-    if kind is dict:
-        return {key: snapshot(item) for key, item in value.items()}
-    if kind is list:
-        return [snapshot(item) for item in value]
-    if kind is tuple:
-        return tuple(snapshot(item) for item in value)
-    if kind in (float, int, bool, str, type(None)) or isinstance(value, np.generic):
-        return value
-    return copy.deepcopy(value)
-
-
 def _recorder(function, calls: list):
-    signature = inspect.signature(function)
+    """`function`, recording each call's arguments by name (in the order of its
+    parameters, as inspect.signature binds them) and its answer."""
+    code = function.__code__
+    plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+                 or code.co_kwonlyargcount or code.co_posonlyargcount)
+    parameters = list(code.co_varnames[:code.co_argcount]) if plain else None
+    signature = None
 
     def recording(*args, **kwargs):
-        arguments = snapshot(dict(signature.bind(*args, **kwargs).arguments))
+        nonlocal signature
+        bound = bind(parameters, args, kwargs) if parameters is not None else None
+        if bound is None:                  # a default left out, or an unusual signature
+            signature = signature or inspect.signature(function)
+            bound = signature.bind(*args, **kwargs).arguments
+        arguments = snapshot({name: bound[name] for name in (parameters or bound)
+                              if name in bound})
         answer = function(*args, **kwargs)
         calls.append((arguments, snapshot(answer)))
         return answer

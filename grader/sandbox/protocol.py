@@ -101,15 +101,15 @@ class PackedArrays:
         self.seen: dict[tuple, dict] = {}
 
     def add(self, array: np.ndarray) -> dict:
-        array = np.ascontiguousarray(array).reshape(array.shape)   # a 0-d array stays 0-d
-        key = (array.dtype.str, array.shape, array.tobytes())   # equal bytes, not a digest
-        if key not in self.seen:
-            name = array.dtype.str.lstrip("<>=|")      # f8, i8, b1: one buffer per dtype
+        key = (array.dtype.str, array.shape, array.tobytes())   # C order, equal bytes
+        found = self.seen.get(key)
+        if found is None:
+            name = key[0].lstrip("<>=|")               # f8, i8, b1: one buffer per dtype
             offset = self.sizes.get(name, 0)
-            self.buffers.setdefault(name, []).append(array.ravel())
+            self.buffers.setdefault(name, []).append(array.ravel())   # C order too
             self.sizes[name] = offset + array.size
-            self.seen[key] = {"packed": [name, offset, list(array.shape)]}
-        return self.seen[key]
+            found = self.seen[key] = {"packed": [name, offset, list(array.shape)]}
+        return found
 
     def layout(self) -> tuple[list[list], list[bytes]]:
         """([[dtype name, byte offset, count], …], the bytes): each buffer in native
