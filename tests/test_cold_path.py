@@ -35,6 +35,23 @@ def test_the_command_line_imports_no_command_before_it_runs():
                          "grader.grading.batch", "grader.sandbox.worker"}
 
 
+def test_the_command_line_keeps_blas_to_one_thread_unless_told_otherwise():
+    """Every core grades in a process of its own: numpy's BLAS gets one thread, set before
+    numpy loads, and a thread count the user chose stays theirs."""
+    import os
+
+    code = ("import grader.cli, numpy, os; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'])")
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, check=True, env=environment)
+    assert done.stdout.split() == ["1", "1"]
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, check=True, env={**environment, "OMP_NUM_THREADS": "3"})
+    assert done.stdout.split() == ["1", "3"]
+
+
 @pytest.mark.parametrize("exercise_id", sorted(all_exercises()))
 def test_an_exercise_is_loaded_alone(exercise_id):
     """get_exercise loads the exercise's module and what that module imports, not the

@@ -10,6 +10,13 @@
 Imports: anything in `grader`; nothing imports it.
 """
 
-from grader.cli.commands import main
+import os
+
+# Set before numpy loads its BLAS: `bptt grade` keeps every core busy with a process of
+# its own, and BLAS threads on arrays this small only spin against them.
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
+from grader.cli.commands import main  # noqa: E402
 
 __all__ = ["main"]

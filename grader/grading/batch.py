@@ -14,6 +14,7 @@ files.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -311,6 +312,7 @@ def _start_worker(config: CourseConfig, slot_counter, isolate: bool) -> None:
     # zygote stops and its sandbox folder goes, where every batch used to leave one
     # /tmp/bptt-sandbox-* per worker behind.
     util.Finalize(_WORKER, _WORKER.close, exitpriority=10)
+    gc.freeze()   # the modules, registry and sandbox worker live as long as the process
 
 
 class SandboxUnavailable(RuntimeError):

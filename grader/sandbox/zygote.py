@@ -22,6 +22,7 @@ run_calls) is also imported in-process by `grader.grading.in_process`.
 """
 
 import copy
+import gc
 import json
 import os
 import re
@@ -698,6 +699,7 @@ def collect(root_fd, job_fd, output_cap):
 
 def main():
     import numpy  # noqa: F401 — the point of a zygote: imported once, before any job
+    gc.freeze()   # what is here now is never collected: a job's collections leave its pages shared
     isolation.set_not_dumpable()
     own_pid_namespace = None
     if NAMESPACES:
