@@ -69,7 +69,7 @@ def test_packed_arrays_come_back_equal_and_identical_ones_are_stored_once(arrays
     codes = [packed.add(a) for a in arrays]
     buffers = {name: np.concatenate(parts) for name, parts in packed.buffers.items()}
     for array, code in zip(arrays, codes, strict=True):
-        name, offset, shape = code["packed"]
+        name, offset, shape = packed.arrays[code]
         back = buffers[name][offset:offset + int(np.prod(shape))].reshape(shape)
         assert back.dtype == array.dtype and np.array_equal(back, array)
     distinct = {(a.dtype.str, a.shape, a.tobytes()): a.size for a in arrays}
@@ -95,6 +95,7 @@ def test_job_in_carries_every_argument_back_to_the_job_bit_for_bit(specs, seed, 
     write_job(folder, "given = 1", ["cell"], [Call("f", 0, kwargs)])
     assert [p.name for p in folder.iterdir()] == ["job.in"]
     plan, buffers = read_job(folder / "job.in")
+    assert len(buffers) == len({(a.dtype.str, a.shape, a.tobytes()) for a in arrays})
     assert (plan["given"], plan["cells"]) == ("given = 1", ["cell"])
     back = {name: decode(value, buffers) for name, value in plan["calls"][0]["kwargs"].items()}
     assert back["plain"] == {"T": 3, "h": [1.5, None, "x"]}

@@ -23,16 +23,18 @@ The protocol, in full:
    into it while only root can write there, then gives it to the worker's uid. It holds
    one file, job.in: a first line of JSON, then the arrays' bytes:
        header          {"given": source, "cells": [source, …], "calls": [call, …],
+                        "arrays": [[buffer, element offset, shape], …],
                         "buffers": [[dtype, byte offset, count], …]}
        call            {"stage": name, "probe": i, "repeat": bool,
                         "kwargs": {name: encoded}, "callees": {name: table}}
-       encoded         {"packed": [buffer, offset, shape]} | {"dict": {key: encoded}}
+       encoded         i (the i-th of "arrays") | {"dict": {key: encoded}}
                        | {"list": [encoded, …]} | {"tuple": [encoded, …]} | {"value": v}
        table           {"inputs": [name, …], "outputs": [name, …],
-                        "calls": [{"kwargs": encoded, "answer": encoded}, …]}
+                        "calls": [[arguments encoded, answer encoded], …]}
        body            one flat numeric buffer per dtype ("f8", "i8"…), each at its byte
                        offset (a multiple of 16), read with numpy.frombuffer, never
-                       unpickled; an array is the slice [offset, offset + size) reshaped
+                       unpickled; an array is the slice [offset, offset + size) of its
+                       buffer reshaped, read-only, made once however often it is named
 2. The parent writes one request line to the zygote's stdin, a pipe that only the
    parent holds (a job closes every inherited descriptor; its stdin is /dev/null; it
    cannot see, trace or signal the zygote):

@@ -90,17 +90,19 @@ class PackedArrays:
 
     A job's callee tables hold hundreds of small arrays (every step's arguments and
     answers); one .npz member each cost more than grading, and opening an .npz made
-    each job import zipfile afresh (16 ms). Packed, an array is
-    {"packed": [buffer, offset, shape]}, and an array equal to one already packed (the
-    same weights passed at every step) is stored once.
+    each job import zipfile afresh (16 ms). Packed, the i-th distinct array is
+    `arrays[i]` = [buffer, element offset, shape], and a value names it by the bare int
+    i: an array equal to one already packed (the same weights passed at every step) is
+    stored, and made into an array in the job, once.
     """
 
     def __init__(self) -> None:
         self.buffers: dict[str, list[np.ndarray]] = {}
         self.sizes: dict[str, int] = {}
-        self.seen: dict[tuple, dict] = {}
+        self.arrays: list[list] = []
+        self.seen: dict[tuple, int] = {}
 
-    def add(self, array: np.ndarray) -> dict:
+    def add(self, array: np.ndarray) -> int:
         key = (array.dtype.str, array.shape, array.tobytes())   # C order, equal bytes
         found = self.seen.get(key)
         if found is None:
@@ -108,7 +110,8 @@ class PackedArrays:
             offset = self.sizes.get(name, 0)
             self.buffers.setdefault(name, []).append(array.ravel())   # C order too
             self.sizes[name] = offset + array.size
-            found = self.seen[key] = {"packed": [name, offset, list(array.shape)]}
+            found = self.seen[key] = len(self.arrays)
+            self.arrays.append([name, offset, list(array.shape)])
         return found
 
     def layout(self) -> tuple[list[list], list[bytes]]:
@@ -124,8 +127,9 @@ class PackedArrays:
         return entries, parts
 
 
-def _encode(value, arrays: PackedArrays) -> dict:
-    """A probe argument as JSON, its arrays packed into `arrays`."""
+def _encode(value, arrays: PackedArrays) -> int | dict:
+    """A probe argument as JSON, its arrays packed into `arrays` and named by their index:
+    an int stands for an array, and nothing else is a bare int."""
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise TypeError(f"cannot send an array of dtype {value.dtype} to the sandbox")
@@ -144,18 +148,19 @@ def _encode(value, arrays: PackedArrays) -> dict:
 
 def write_job(folder: Path, given: str, cells: list[str], calls: list[Call]) -> None:
     """The job folder the zygote reads: one file, job.in, a first line of JSON (the
-    plan, and where each dtype's buffer lies in the body), then every argument array
-    packed (numeric arrays only, read back with numpy.frombuffer, never unpickled)."""
+    plan: the calls, each callee's calls as [arguments, answer]; every distinct array as
+    [buffer, element offset, shape]; where each dtype's buffer lies in the body), then
+    the arrays packed (numeric only, read back with numpy.frombuffer, never unpickled)."""
     arrays = PackedArrays()
     plan = {"given": given, "cells": cells, "calls": [
         {"stage": call.stage, "probe": call.probe, "repeat": call.repeat,
          "kwargs": {key: _encode(value, arrays) for key, value in call.kwargs.items()},
          "callees": {name: {"inputs": spec["inputs"], "outputs": spec["outputs"],
-                            "calls": [{"kwargs": _encode(kwargs, arrays),
-                                       "answer": _encode(answer, arrays)}
+                            "calls": [[_encode(kwargs, arrays), _encode(answer, arrays)]
                                       for kwargs, answer in spec["calls"]]}
                      for name, spec in call.callees.items()}}
         for call in calls]}
+    plan["arrays"] = arrays.arrays
     plan["buffers"], body = arrays.layout()
     with open(folder / "job.in", "wb") as handle:
         handle.write(json.dumps(plan).encode() + b"\n")

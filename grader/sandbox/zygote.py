@@ -45,23 +45,19 @@ GRADER_CODE_FAILED = 121          # the child's exit status when the worker's ow
 # -- in the child: running the student's code ----------------------------------------
 
 
-def decode(value, arguments):
-    """A probe argument from its JSON form and the job's packed arrays ({dtype: buffer}).
+def decode(value, arrays):
+    """A probe argument from its JSON form: an int i is the job's i-th array (`read_job`).
 
-    Its arrays are read-only views of job.in's bytes: the callee tables are only read,
+    The arrays are read-only views of job.in's bytes: the callee tables are only read,
     and what a student's function is given or answered is a `snapshot` of them."""
-    if "packed" in value:
-        name, offset, shape = value["packed"]
-        size = 1
-        for length in shape:
-            size *= length
-        return arguments[name][offset:offset + size].reshape(shape)
+    if type(value) is int:
+        return arrays[value]
     if "dict" in value:
-        return {key: decode(item, arguments) for key, item in value["dict"].items()}
+        return {key: decode(item, arrays) for key, item in value["dict"].items()}
     if "list" in value:
-        return [decode(item, arguments) for item in value["list"]]
+        return [decode(item, arrays) for item in value["list"]]
     if "tuple" in value:
-        return tuple(decode(item, arguments) for item in value["tuple"])
+        return tuple(decode(item, arrays) for item in value["tuple"])
     return value["value"]
 
 
@@ -353,7 +349,7 @@ def only_the_job_itself():
 LOG_RESERVE = 1024 * 1024
 
 
-def run_calls(plan, arguments, out):
+def run_calls(plan, arrays, out):
     # The log and the answers' file are opened, and room for the log reserved, before
     # any student code runs: a submission that fills the scratch disk still gets its
     # cell errors and its calls reported (its answers then fail to save, and each call
@@ -365,7 +361,7 @@ def run_calls(plan, arguments, out):
     except OSError:
         pass
     try:
-        write_records(plan, arguments, answers, log)
+        write_records(plan, arrays, answers, log)
     finally:
         if os.getpid() == JOB_PID:
             log.truncate()      # drop the unused reserve (a killed job leaves NULs: skipped)
@@ -374,17 +370,24 @@ def run_calls(plan, arguments, out):
 
 
 def read_job(path):
-    """(plan, {dtype name: buffer}) of a job.in written by `protocol.write_job`: a first
-    line of JSON, then each dtype's buffer at the byte offset the plan gives."""
+    """(plan, [the job's arrays]) of a job.in written by `protocol.write_job`: a first line
+    of JSON, then each dtype's buffer at the byte offset the plan gives; array i is a
+    read-only view of its buffer, plan["arrays"][i] = [buffer, element offset, shape]."""
     with open(path, "rb") as handle:
         header, _, body = handle.read().partition(b"\n")
     plan = json.loads(header)
-    arguments = {name: np.frombuffer(body, np.dtype(name), count, offset)
-                 for name, offset, count in plan.pop("buffers")}
-    return plan, arguments
+    buffers = {name: np.frombuffer(body, np.dtype(name), count, offset)
+               for name, offset, count in plan.pop("buffers")}
+    arrays = []
+    for name, offset, shape in plan.pop("arrays"):
+        size = 1
+        for length in shape:
+            size *= length
+        arrays.append(buffers[name][offset:offset + size].reshape(shape))
+    return plan, arrays
 
 
-def write_records(plan, arguments, answers, log):
+def write_records(plan, arrays, answers, log):
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     run_source(plan["given"], "<given cell>", namespace)
     cell_errors = []
@@ -404,10 +407,10 @@ def write_records(plan, arguments, answers, log):
             log.write(json.dumps(record) + "\n")
             log.flush()
             continue
-        given = {name: decode(value, arguments) for name, value in call["kwargs"].items()}
+        given = {name: decode(value, arrays) for name, value in call["kwargs"].items()}
         callees = {name: {"inputs": spec["inputs"], "outputs": spec["outputs"],
-                          "calls": [(decode(c["kwargs"], arguments), decode(c["answer"], arguments))
-                                    for c in spec["calls"]]}
+                          "calls": [(decode(arguments, arrays), decode(answer, arrays))
+                                    for arguments, answer in spec["calls"]]}
                    for name, spec in call.get("callees", {}).items()}
         try:
             kwargs = snapshot(given)
