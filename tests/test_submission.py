@@ -90,6 +90,8 @@ def test_a_python_file_is_one_cell(tmp_path):
     (notebook(code("x = 1"), metadata={}), "no student id"),
     (notebook(code("x = 1"), metadata={"bptt": {"student": "ada"}}), "no exercise"),
     (notebook({"cell_type": "code", "source": 7, "metadata": {}}), "neither text nor"),
+    (notebook({"cell_type": "code", "source": ["x = 1\n", 2], "metadata": {}}), "neither text"),
+    (notebook({"cell_type": "code", "source": [None], "metadata": {}}), "neither text nor"),
 ])
 def test_unreadable_notebooks_are_refused_with_the_reason(tmp_path, text, message):
     with pytest.raises(SubmissionError, match=message):

@@ -46,10 +46,13 @@ class Submission:
 
 def _source(cell: dict) -> str:
     source = cell.get("source", "")
-    if isinstance(source, list) and all(isinstance(line, str) for line in source):
-        return "".join(source)
     if isinstance(source, str):
         return source
+    if isinstance(source, list):
+        try:
+            return "".join(source)          # TypeError at the first line that is not text
+        except TypeError:
+            pass
     raise SubmissionError("a cell's source is neither text nor a list of lines")
 
 
