@@ -221,9 +221,10 @@ def _decode_value(encoded: Any, files: JobFiles, budget: Budget | None = None) -
     dtype, shape, offset = where
     count = math.prod(shape)
     size = count * dtype.itemsize
-    if size > MAX_RESULT_BYTES or size > budget.bytes:
-        if size > budget.bytes and size <= MAX_RESULT_BYTES:
-            budget.spent = budget.spent or "bytes"
+    if size > MAX_RESULT_BYTES:
+        return ForeignValue("unreadable array")
+    if size > budget.bytes:
+        budget.spent = budget.spent or "bytes"
         return ForeignValue("unreadable array")
     answers = files.read("answers.bin", MAX_BUNDLE_BYTES) or b""
     if offset + size > len(answers):

@@ -24,6 +24,7 @@ run_calls) is also imported in-process by `grader.grading.in_process`.
 import copy
 import gc
 import json
+import math
 import os
 import re
 import resource
@@ -99,10 +100,10 @@ class Answers:
         self.size = 0
 
     def add(self, array):
+        if array.nbytes > MAX_ANSWER_BYTES:          # refused before any copy is made
+            return {"type": f"numpy array of {array.nbytes / 2 ** 20:.0f} MB (the grader "
+                            f"reads at most {MAX_ANSWER_BYTES // 2 ** 20} MB)"}
         data = memoryview(array.tobytes())
-        if len(data) > MAX_ANSWER_BYTES:
-            return {"type": f"numpy array of {len(data) / 2 ** 20:.0f} MB (the grader reads "
-                            f"at most {MAX_ANSWER_BYTES // 2 ** 20} MB)"}
         offset, done = self.size, 0
         try:
             while done < len(data):
@@ -378,12 +379,8 @@ def read_job(path):
     plan = json.loads(header)
     buffers = {name: np.frombuffer(body, np.dtype(name), count, offset)
                for name, offset, count in plan.pop("buffers")}
-    arrays = []
-    for name, offset, shape in plan.pop("arrays"):
-        size = 1
-        for length in shape:
-            size *= length
-        arrays.append(buffers[name][offset:offset + size].reshape(shape))
+    arrays = [buffers[name][offset:offset + math.prod(shape)].reshape(shape)
+              for name, offset, shape in plan.pop("arrays")]
     return plan, arrays
 
 
@@ -443,8 +440,8 @@ EXCHANGE = os.environ.get("BPTT_EXCHANGE", "/exchange")
 SCRATCH = os.environ.get("BPTT_SCRATCH", "/tmp")
 UID = os.environ.get("BPTT_UID", "")                       # the worker's host uid
 DEDICATED = os.environ.get("BPTT_DEDICATED_UID") == "1"    # no other process has it
-OUTPUT_CAPS = {"outputs.jsonl": 16 * 1024 * 1024 + 4096,     # the files copied out of a job
-               "answers.bin": MAX_COPY_BYTES}
+OUTPUT_CAPS = {"outputs.jsonl": MAX_ANSWER_BYTES,   # the files copied out of a job: the log
+               "answers.bin": MAX_COPY_BYTES}      # as much as the parent reads of it
 JOB_NAME = re.compile(r"^[0-9a-f]{16}$")
 NONCE = re.compile(r"^[0-9a-f]{32}$")
 LIMIT_RANGES = {"wall_seconds": (0.1, 3600), "cpu_seconds": (0.1, 3600),
