@@ -36,9 +36,10 @@ from grader.cli import main
 from grader.grading.in_process import run_in_process
 from grader.reports.class_page import class_view, report_csv, write_report
 from grader.reports.class_report import class_csv, summary_text
+from grader.reports.drawings import drawing_parts, page_drawings
 from grader.reports.feedback import render_feedback_html, render_feedback_markdown
 from grader.reports.numbers import points_text
-from grader.reports.render import points_line, render_text
+from grader.reports.render import points_line, render_text, split_by_audience
 from grader.reports.results import CheckResult, SubmissionResult
 
 STUDENT = "student-007"
@@ -248,6 +249,20 @@ def test_a_wrong_backward_s_gradients_by_loss_step_are_drawn(catalogue_pages):
         if wanted:
             assert page_problems(page) == [], label
     assert carried > 20 and panels > 5
+
+
+def test_a_page_drawn_apart_and_in_two_processes_is_the_page_drawn_in_place(catalogue_pages):
+    """page_drawings (what the command line's drawer sends back) draws the same page as
+    rendering draws in place, whether its drawings are shared with a forked process or
+    not, for every catalogue page; many of them share (two drawings or more)."""
+    shared = 0
+    for label, result, page in catalogue_pages:
+        seen, _ = split_by_audience(result)
+        shared += sum(len(drawing_parts(check)) for check in seen) >= 2
+        for fork in (False, True):
+            assert render_feedback_html(result, drawings=page_drawings(result, fork=fork)) \
+                == page, (label, fork)
+    assert shared > 20
 
 
 def test_a_full_marks_page_draws_no_error_map(catalogue_pages):

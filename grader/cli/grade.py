@@ -75,76 +75,117 @@ def executor_for(kind: str, scheduler: str | None, workers: int | None, ship: st
 
 
 class PageDrawer:
-    """One submission's feedback pages, drawn by a child process forked at the start.
+    """One submission's pictures and equations, drawn by a child process forked at the start.
 
-    Importing matplotlib takes longer (0.3 s) than grading one notebook; the child does
-    it on the other core while this process imports the grader, plans and grades, then
-    reads the result (its Gradescope JSON, through a pipe) and writes the two pages.
-    Fork it only while this process has one thread. `draw` says whether the pages were
-    written; a child that fails, or takes longer than WAIT_SECONDS, is ended and the
-    caller draws them itself."""
+    Importing matplotlib (0.2 s) takes about as long as grading one notebook: the child
+    does it on the other core while this process imports the grader, plans and grades.
+    `drawings` sends it the result (its Gradescope JSON, through a pipe) and, while it
+    draws, runs `meanwhile` (the page templates are compiled); the child sends back
+    `page_drawings` of the result (JSON, through another pipe), from which this process
+    writes the pages. Fork it only while this process has one thread. A child that
+    fails, answers what is not a page's drawings, or takes longer than WAIT_SECONDS gives
+    None: it is ended, and the caller draws the pictures itself."""
 
     WAIT_SECONDS = 30.0
 
     def __init__(self) -> None:
-        read, self.pipe = os.pipe()
+        self._answered = False
+        order, self._order = os.pipe()
+        self._answer, answer = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            os.close(self.pipe)
-            os._exit(self._child(read))
-        os.close(read)
+            os.close(self._order)
+            os.close(self._answer)
+            os._exit(self._child(order, answer))
+        os.close(order)
+        os.close(answer)
 
     @staticmethod
-    def _child(read: int) -> int:
+    def _child(order: int, answer: int) -> int:
         try:
             import json
 
-            from grader.reports.feedback import write_feedback
+            from grader.reports.drawings import page_drawings
             from grader.reports.plots import load_matplotlib
             from grader.reports.results import SubmissionResult
 
             load_matplotlib()
-            with os.fdopen(read, "rb") as handle:
+            with os.fdopen(order, "rb") as handle:
                 data = handle.read()
             if not data:
                 return 0                        # nothing to draw: the command failed
-            order = json.loads(data)
-            write_feedback([(SubmissionResult.from_gradescope(order["result"]), order["stem"])],
-                           Path(order["folder"]), workers=1)
+            drawings = page_drawings(SubmissionResult.from_gradescope(json.loads(data)),
+                                     fork=True)
+            with os.fdopen(answer, "wb") as handle:
+                handle.write(json.dumps(drawings).encode())
             return 0
-        except BaseException:  # noqa: BLE001 — the parent draws the pages itself
+        except BaseException:  # noqa: BLE001 — the parent draws the pictures itself
             return 1
 
-    def draw(self, result, stem: str, folder: Path) -> bool:
+    def drawings(self, result, meanwhile=lambda: None):
+        """`page_drawings(result)`, drawn by the child, or None."""
         import json
 
-        order = {"result": result.to_gradescope(), "stem": stem, "folder": str(folder)}
-        try:
-            with os.fdopen(self.pipe, "wb") as handle:
-                self.pipe = None
-                handle.write(json.dumps(order).encode())
-        except OSError:
-            return False
-        return self._wait() == 0
+        from grader.reports.render import split_by_audience
 
-    def _wait(self) -> int | None:
-        if self.pid is None:
+        try:
+            with os.fdopen(self._order, "wb") as handle:
+                self._order = None
+                handle.write(json.dumps(result.to_gradescope()).encode())
+            meanwhile()
+            answer = json.loads(self._read_answer())
+            return _as_drawings(answer, len(split_by_audience(result, "student")[0]))
+        except (OSError, TimeoutError, ValueError):
             return None
+
+    def _read_answer(self) -> bytes:
+        import select
+
         deadline = time.monotonic() + self.WAIT_SECONDS
-        while (done := os.waitpid(self.pid, os.WNOHANG))[0] == 0:
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                done = os.waitpid(self.pid, 0)
-                break
-            time.sleep(0.005)
-        self.pid = None
-        return os.waitstatus_to_exitcode(done[1])
+        chunks = []
+        with os.fdopen(self._answer, "rb", buffering=0) as handle:
+            self._answer = None
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([handle], [], [], left)[0]:
+                    raise TimeoutError("the page drawer took too long")
+                chunk = handle.read(1 << 20)
+                if not chunk:
+                    self._answered = True
+                    return b"".join(chunks)
+                chunks.append(chunk)
 
     def close(self) -> None:
-        if self.pipe is not None:
-            os.close(self.pipe)
-            self.pipe = None
-        self._wait()
+        """Close the pipes and end the child: killed, unless it has sent its answer."""
+        for name in ("_order", "_answer"):
+            if getattr(self, name) is not None:
+                os.close(getattr(self, name))
+                setattr(self, name, None)
+        if self.pid is not None:
+            if not self._answered:
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def _as_drawings(answer, checks: int) -> list:
+    """The drawer's JSON answer as `page_drawings` of a page of `checks` checks; ValueError
+    when it is not one."""
+    from grader.reports.plots import PICTURES
+
+    if not isinstance(answer, list) or len(answer) != checks:
+        raise ValueError("not one drawing per check")
+    drawings = []
+    for drawing in answer:
+        pictures, equation = drawing if isinstance(drawing, list) and len(drawing) == 2 \
+            else (None, None)
+        if not (isinstance(pictures, list) and isinstance(equation, str | None)
+                and all(isinstance(picture, list) and len(picture) == 2
+                        and picture[0] in dict(PICTURES) and isinstance(picture[1], str)
+                        for picture in pictures)):
+            raise ValueError("not a check's pictures and equation")
+        drawings.append(([(kind, svg) for kind, svg in pictures], equation))
+    return drawings
 
 
 class StartingWorker:
@@ -245,6 +286,7 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
         # one submission: no pool; its page's drawer (forked first, while this process has
         # one thread) and its sandbox start beside the imports
         if not no_feedback and threading.active_count() == 1:
+            import grader.reports.drawings  # noqa: F401 — numpy and the results: the drawer's too
             drawer = PageDrawer()
             click.get_current_context().call_on_close(drawer.close)
         sandbox = StartingWorker((course, nbgrader_course, demo_secret, False),
@@ -343,7 +385,7 @@ def write_pages(results, targets, results_dir: Path, feedback_dir: str | None,
     they are."""
     from grader.grading.batch import results_names
     from grader.reports.class_page import write_report
-    from grader.reports.feedback import write_feedback
+    from grader.reports.feedback import prepare_pages, write_feedback
 
     lines = []
     if not no_feedback:
@@ -351,8 +393,10 @@ def write_pages(results, targets, results_dir: Path, feedback_dir: str | None,
         folder = Path(feedback_dir) if feedback_dir else results_dir / "feedback"
         pages = [(result, names.get(str(result.metadata.get("path", "")),
                                     result.student or "submission")) for result in results]
-        if not (drawer and len(pages) == 1 and drawer.draw(*pages[0], folder)):
-            write_feedback(pages, folder)
+        drawn = None
+        if drawer is not None and len(pages) == 1:
+            drawn = drawer.drawings(pages[0][0], meanwhile=prepare_pages)
+        write_feedback(pages, folder, drawings=None if drawn is None else [drawn])
         lines.append(f"feedback pages in {folder}/")
         if nbgrader_course:
             from grader.grading.nbgrader_feedback import write_nbgrader_feedback

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from grader.reports.drawings import Drawing, draw_check
 from grader.reports.numbers import percent_text, points_text, score_text
 from grader.reports.render import STUDENT_SHOWN, split_by_audience, withheld_text
 from grader.reports.results import CheckResult, SubmissionResult
@@ -80,39 +81,34 @@ class FeedbackView:
     notes: str
 
 
-def _equation(details: Mapping[str, Any], drawn: bool, number: int) -> str | None:
-    """The correction drawn, its ids (shared by every drawing of that equation, which is
-    cached) made the check's own."""
-    correction = details.get("correction")
-    if not drawn or not isinstance(correction, str):
-        return None
-    from grader.reports.maths import equation_svg
-
-    svg = equation_svg(correction)
-    return None if svg is None else re.sub(r'(id="|href="#|url\(#)eq', rf"\1c{number}eq", svg)
-
-
-def check_view(number: int, check: CheckResult, drawn: bool = True) -> CheckView:
+def check_view(number: int, check: CheckResult, drawn: bool = True,
+               drawing: Drawing | None = None) -> CheckView:
     """A check shown to its reader (it must be one they may see); drawn=False skips the
-    pictures and equations (the Markdown twin)."""
-    pictures = []
-    if drawn and check.details:
-        from grader.reports.plots import pictures as draw
-
+    pictures and equations (the Markdown twin); `drawing`: its `draw_check`, drawn
+    already."""
+    pictures, equation = [], None
+    if drawn:
+        found, svg = drawing if drawing is not None else draw_check(check)
         pictures = [(kind, re.sub(r'(id="|href="#|url\(#)fig[0-9a-f]+', rf"\1c{number}{kind}",
-                                  svg), CAPTIONS[kind]) for kind, svg in draw(check.details)]
+                                  picture), CAPTIONS[kind]) for kind, picture in found]
+        if svg is not None:     # equation_svg's ids are shared by every drawing of it
+            equation = re.sub(r'(id="|href="#|url\(#)eq', rf"\1c{number}eq", svg)
     misconception = check.details.get("misconception")
     return CheckView(number=number, name=check.name, status=check.status,
                      score=score_text(check.earned, check.points), fraction=check.score,
                      message=check.message,
                      misconception=misconception if isinstance(misconception, str) else None,
-                     equation_svg=_equation(check.details, drawn, number), pictures=pictures)
+                     equation_svg=equation, pictures=pictures)
 
 
 def feedback_view(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN,
-                  drawn: bool = True) -> FeedbackView:
-    """What the student may see of `result`, ready for a template."""
+                  drawn: bool = True, drawings: Sequence[Drawing] | None = None
+                  ) -> FeedbackView:
+    """What the student may see of `result`, ready for a template; `drawings`: its
+    `page_drawings`, drawn already."""
     seen, withheld = split_by_audience(result, "student", shown)
+    if drawings is None:
+        drawings = [None] * len(seen)
     if withheld:
         earned, possible = sum(c.earned for c in seen), sum(c.points for c in seen)
         total = f"{score_text(earned, possible)} (checks shown)"
@@ -123,7 +119,8 @@ def feedback_view(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN
         title=f"Feedback: {result.exercise or '?'}, {result.student or '?'}",
         student=result.student, exercise=result.exercise, total=total,
         percent=percent_text(earned / possible) if possible > 0 else "",
-        checks=[check_view(i, c, drawn) for i, c in enumerate(seen, 1)],
+        checks=[check_view(i, check, drawn, drawing)
+                for i, (check, drawing) in enumerate(zip(seen, drawings, strict=True), 1)],
         withheld=withheld_text(withheld) if withheld else "", notes=result.output.strip())
 
 
@@ -146,6 +143,12 @@ def render_template(name: str, **context: Any) -> str:
     return _environment().get_template(name).render(**context)
 
 
+def prepare_pages() -> None:
+    """Compile the page templates ahead of the first page (a quarter of its cost)."""
+    for name in ("page.html.j2", "page.md.j2"):
+        _environment().get_template(name)
+
+
 def fenced(text: str) -> str:
     """text in a Markdown fenced block whose fence no run of backticks in it can close."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
@@ -153,9 +156,10 @@ def fenced(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def render_feedback_html(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN) -> str:
-    """The self-contained HTML feedback page."""
-    return render_template("page.html.j2", page=feedback_view(result, shown, drawn=True))
+def render_feedback_html(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN,
+                         drawings: Sequence[Drawing] | None = None) -> str:
+    """The self-contained HTML feedback page (`drawings`: its pictures, drawn already)."""
+    return render_template("page.html.j2", page=feedback_view(result, shown, True, drawings))
 
 
 def render_feedback_markdown(result: SubmissionResult,
@@ -165,17 +169,20 @@ def render_feedback_markdown(result: SubmissionResult,
 
 
 def write_feedback(results: Iterable[tuple[SubmissionResult, str]], directory: Path,
-                   shown: Sequence[str] = STUDENT_SHOWN, workers: int | None = None
-                   ) -> list[Path]:
+                   shown: Sequence[str] = STUDENT_SHOWN, workers: int | None = None,
+                   drawings: Sequence[Sequence[Drawing]] | None = None) -> list[Path]:
     """<directory>/<stem>.html and <stem>.md for each (result, file stem); the paths.
 
     A class's pages are drawn in `workers` forked processes (default: one per core),
-    which find the results in the memory they inherit and send back only their paths."""
+    which find the results in the memory they inherit and send back only their paths.
+    `drawings`: each result's `page_drawings`, drawn already."""
     global _PAGES
     directory.mkdir(parents=True, exist_ok=True)
-    _PAGES = (list(results), directory, tuple(shown))
+    results = list(results)
+    _PAGES = (results, directory, tuple(shown),
+              [None] * len(results) if drawings is None else list(drawings))
     try:
-        count = len(_PAGES[0])
+        count = len(results)
         workers = min(workers or os.cpu_count() or 1, count // PAGES_PER_WORKER)
         if workers <= 1:
             return [path for index in range(count) for path in _write_pages(index)]
@@ -188,16 +195,19 @@ def write_feedback(results: Iterable[tuple[SubmissionResult, str]], directory: P
 
 
 PAGES_PER_WORKER = 8         # fewer pages than this per process are drawn here
-_PAGES: tuple[list[tuple[SubmissionResult, str]], Path, tuple[str, ...]] | None = None
+_PAGES: tuple[list[tuple[SubmissionResult, str]], Path, tuple[str, ...],
+              list[Sequence[Drawing] | None]] | None = None
 
 
 def _write_pages(index: int) -> list[Path]:
     """The two pages of the index-th (result, stem) of the batch being written."""
-    results, directory, shown = _PAGES
+    results, directory, shown, drawings = _PAGES
     result, stem = results[index]
+    pages = {".html": render_feedback_html(result, shown, drawings[index]),
+             ".md": render_feedback_markdown(result, shown)}
     written = []
-    for suffix, render in ((".html", render_feedback_html), (".md", render_feedback_markdown)):
+    for suffix, text in pages.items():
         path = directory / f"{stem}{suffix}"
-        path.write_text(render(result, shown), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
