@@ -8,6 +8,10 @@ times, in paired rounds, each as a fresh process so that start-up counts:
     python -c "import numpy"                 the floor: any numpy grader pays this
     bptt grade <the notebook>                 sandboxed (bubblewrap where available), with
                                               its feedback pages (matplotlib draws them)
+    bptt grade <a notebook with a bug>        the same student with the catalogue's
+                                              recurrent-term-dropped bug: a page with the
+                                              most drawings (an error map, the corrected
+                                              equation, a loss curve)
     bptt grade <the notebook> --no-feedback   the grade alone (results.json, the CI case)
     nbgrader autograde elman --student s0000  nbgrader's own pipeline, one kernel
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import shutil
 import statistics
@@ -36,6 +41,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[0] = str(REPO)   # bench/reference.py would shadow the reference package
 
 from bench.grading import EXERCISE, build_course  # noqa: E402
+from exercises.instance import make_instance  # noqa: E402
+from exercises.registry import get_exercise  # noqa: E402
+from grader.authoring.course import CourseConfig  # noqa: E402
+from grader.authoring.solution_cells import stage_solutions  # noqa: E402
+from grader.cli.simulated import filled_in, with_bug  # noqa: E402
+
+BUG = "recurrent-term-dropped"
 
 BPTT = [sys.executable, "-c", "from grader.cli import main; main()"]
 
@@ -60,6 +72,19 @@ def summary(name: str, seconds: list[float], floor: list[float] | None = None) -
     return text
 
 
+def with_a_bug(root: Path, student: str) -> Path:
+    """root/buggy/<exercise>.ipynb: the student's notebook with the bug BUG in it."""
+    config = CourseConfig.from_file(root / "bptt-course.toml")
+    exercise = get_exercise(EXERCISE)
+    code = stage_solutions(exercise, make_instance(exercise, student, config.secret,
+                                                   config.salt).variant)
+    release = json.loads((root / "release" / EXERCISE / f"{EXERCISE}.ipynb").read_text())
+    path = root / "buggy" / f"{EXERCISE}.ipynb"
+    path.parent.mkdir()
+    path.write_text(json.dumps(filled_in(release, student, with_bug(code, BUG)), indent=1))
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="paired rounds (at least 3)")
@@ -75,9 +100,12 @@ def main() -> None:
     try:
         [student] = build_course(root, 1)
         notebook = root / "submitted" / student / EXERCISE / f"{EXERCISE}.ipynb"
+        buggy = with_a_bug(root, student)
         commands = {
             "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
             "bptt grade (one notebook)": [*BPTT, "grade", str(notebook), "--results", "RESULTS"],
+            "bptt grade (with a bug)": [*BPTT, "grade", str(buggy), "--results", "RESULTS",
+                                        "--student", student, "--exercise", EXERCISE],
             "bptt grade --no-feedback": [*BPTT, "grade", str(notebook), "--results",
                                          "RESULTS", "--no-feedback"],
             "nbgrader autograde (one)": ["nbgrader", "autograde", EXERCISE, "--student", student,
@@ -100,7 +128,8 @@ def main() -> None:
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     for name, times in seconds.items():
         print(summary(name, times, None if times is floor else floor))
-    for name in ("bptt grade (one notebook)", "bptt grade --no-feedback"):
+    for name in ("bptt grade (one notebook)", "bptt grade (with a bug)",
+                 "bptt grade --no-feedback"):
         ours = seconds[name]
         ratio = [t / o for o, t in zip(ours, theirs, strict=True)]
         met = statistics.median(ours) <= 0.5 or \
