@@ -181,13 +181,19 @@ started = time.monotonic()
 print(slow.drawings(result), time.monotonic() - started < 5)
 slow.close()
 print(slow.pid)
+long = SubmissionResult.from_gradescope({**result.to_gradescope(), "output": "x" * 300_000})
+stuck = PageDrawer()                # the order does not fit in the pipe: sending it waits too
+stuck.WAIT_SECONDS = 0.5
+started = time.monotonic()
+print(stuck.drawings(long), time.monotonic() - started < 5)
+stuck.close()
 """
 
 
 def test_the_drawer_child_draws_a_page_s_pictures_and_a_failed_one_gives_none():
     """What the forked drawer sends back draws the page the parent would draw itself; a
-    drawer that died, or takes longer than its wait, gives None (the caller draws) and is
-    ended."""
+    drawer that died, or takes longer than its wait (to take the order, or to answer),
+    gives None (the caller draws) and is ended."""
     exercise = get_exercise("elman")
     instance = make_instance(exercise, "ada", SECRET)
     namespace = dict(solution_cells.solution_namespace(exercise, instance.variant, "ada"))
@@ -198,7 +204,7 @@ def test_the_drawer_child_draws_a_page_s_pictures_and_a_failed_one_gives_none():
     done = subprocess.run([sys.executable, "-c", DRAWER_SCRIPT], cwd=REPO, capture_output=True,
                           text=True, input=json.dumps(result.to_gradescope()))
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["True", "None", "None", "True", "None"]
+    assert done.stdout.split() == ["True", "None", "None", "True", "None", "None", "True"]
 
 
 @pytest.mark.parametrize("answer", [

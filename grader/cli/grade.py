@@ -128,26 +128,40 @@ class PageDrawer:
 
         from grader.reports.render import split_by_audience
 
+        deadline = time.monotonic() + self.WAIT_SECONDS
         try:
-            with os.fdopen(self._order, "wb") as handle:
-                self._order = None
-                handle.write(json.dumps(result.to_gradescope()).encode())
+            self._send(json.dumps(result.to_gradescope()).encode(), deadline)
             meanwhile()
-            answer = json.loads(self._read_answer())
+            answer = json.loads(self._read_answer(deadline))
             return _as_drawings(answer, len(split_by_audience(result, "student")[0]))
         except (OSError, TimeoutError, ValueError):
             return None
 
-    def _read_answer(self) -> bytes:
+    def _send(self, order: bytes, deadline: float) -> None:
+        """Write the order, then close the pipe: the child reads it whole at its end."""
         import select
 
-        deadline = time.monotonic() + self.WAIT_SECONDS
+        descriptor, self._order = self._order, None
+        os.set_blocking(descriptor, False)
+        left = memoryview(order)
+        try:
+            while left:
+                wait = deadline - time.monotonic()
+                if wait <= 0 or not select.select([], [descriptor], [], wait)[1]:
+                    raise TimeoutError("the page drawer took too long")
+                left = left[os.write(descriptor, left):]
+        finally:
+            os.close(descriptor)
+
+    def _read_answer(self, deadline: float) -> bytes:
+        import select
+
         chunks = []
         with os.fdopen(self._answer, "rb", buffering=0) as handle:
             self._answer = None
             while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([handle], [], [], left)[0]:
+                wait = deadline - time.monotonic()
+                if wait <= 0 or not select.select([handle], [], [], wait)[0]:
                     raise TimeoutError("the page drawer took too long")
                 chunk = handle.read(1 << 20)
                 if not chunk:
