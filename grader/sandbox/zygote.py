@@ -17,8 +17,9 @@ The zygote then makes sure nothing of the job is left (`end_leftovers`), copies
 those files, read as untrusted, into the job's exchange folder, and lets the
 job's scratch vanish.
 
-The first half (decode, encode_output, `answering`, `trusted_callees`,
-run_calls) is also imported in-process by `grader.grading.in_process`.
+`grader.grading.in_process`, which calls a student's functions where the student's code
+already runs (a notebook's hidden-test cell under nbgrader), imports two pieces of the
+first half: `trusted_callees` and `changed`.
 """
 
 import copy
