@@ -210,3 +210,57 @@ def test_nbgrader_generate_feedback_runs_after_bptt_grade_and_shows_every_messag
         assert "Traceback" not in text and "grade_stage(" not in text
         assert "$$" not in text and "data:image/svg+xml;base64," in page   # maths offline
         assert "bonus" not in page
+
+
+# -- a class's drawings, drawn once for the three renderings --------------------------------
+
+
+def test_a_class_s_drawings_drawn_once_give_the_renderings_each_draws_alone(tmp_path):
+    """`bptt grade --nbgrader` draws each result's pictures once, in forked processes, for
+    the feedback page, nbgrader's page and the autograded notebook: the files are byte for
+    byte those each rendering writes when it draws for itself."""
+    from functools import partial
+
+    from exercises.instance import DEMO_SECRET
+    from grader.authoring.solution_cells import solution_namespace
+    from grader.checking.verdicts import grade_outcomes
+    from grader.cli.simulated import filled_in, release_json
+    from grader.grading.in_process import run_in_process
+    from grader.grading.nbgrader_feedback import write_autograded, write_nbgrader_feedback
+    from grader.reports.drawings import PAGES_PER_WORKER, class_drawings
+
+    exercise = get_exercise("elman")
+    handout = release_json(exercise, None, "salt")
+    results = []
+    for i in range(2 * PAGES_PER_WORKER):          # enough for two drawing processes
+        student = f"nb-{i}"
+        instance = make_instance(exercise, student, DEMO_SECRET)
+        namespace = dict(solution_namespace(exercise, instance.variant, student))
+        mistakes = [None] + [(stage, bug) for stage in exercise.stages
+                             for bug in stage.bugs_for(instance.variant)]
+        if (mistake := mistakes[i % len(mistakes)]) is not None:
+            stage, bug = mistake
+            namespace[stage.name] = partial(bug.implementation, instance.variant)
+        results.append(grade_outcomes(instance, run_in_process(instance, namespace), metadata={
+            "path": str(tmp_path / "submitted" / student / "elman" / "elman.ipynb")}))
+        path = tmp_path / "submitted" / student / "elman" / "elman.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(filled_in(handout, student, {})))
+    assert len({result.score for result in results}) > 3
+    alone, shared = tmp_path / "alone", tmp_path / "shared"
+    for course in (alone, shared):
+        (course / "release" / "elman").mkdir(parents=True)
+        (course / "release" / "elman" / "elman.ipynb").write_text(json.dumps(handout))
+    write_nbgrader_feedback(alone, results)
+    write_autograded(alone, results)
+    drawings = class_drawings(results, workers=2)
+    write_nbgrader_feedback(shared, results, drawings)
+    write_autograded(shared, results, drawings)
+    files = sorted(p.relative_to(alone) for p in alone.rglob("*") if p.is_file())
+    assert len(files) == 1 + 2 * len(results)
+    assert sorted(p.relative_to(shared) for p in shared.rglob("*") if p.is_file()) == files
+    for name in files:
+        assert (shared / name).read_bytes() == (alone / name).read_bytes(), name
+    drawn = [name.suffix for name in files if "<svg" in (alone / name).read_text()
+             or "data:image/svg+xml" in (alone / name).read_text()]
+    assert ".html" in drawn and ".ipynb" in drawn      # both renderings hold pictures

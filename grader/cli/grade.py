@@ -346,8 +346,9 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
                                                                            total=total),
                               executor=where, worker=sandbox)
     write_class_reports(summary.results, results_dir, summary.isolation)
+    drawings = shared_drawings(summary.results, no_feedback, nbgrader_course, drawer)
     pages = write_pages(summary.results, targets, results_dir, feedback_dir, no_feedback,
-                        nbgrader_course, drawer)
+                        nbgrader_course, drawings)
     if nbgrader_course:
         from grader.grading.nbgrader_gradebook import write_auto_scores
 
@@ -359,7 +360,7 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
             raise InvocationError(str(error)) from None
         from grader.grading.nbgrader_feedback import write_autograded
 
-        autograded, missing = write_autograded(nbgrader_course, summary.results)
+        autograded, missing = write_autograded(nbgrader_course, summary.results, drawings)
         for problem in problems + missing:
             console.print(f"[yellow]nbgrader:[/] {problem}")
         console.print(f"scores written to {nbgrader_course}/gradebook.db, and {len(autograded)} "
@@ -390,16 +391,31 @@ def grade(paths, results_dir, exercise, student, roster, course, workers, no_iso
         click.echo((results_dir / "summary.txt").read_text(), nl=False)
 
 
+def shared_drawings(results, no_feedback: bool, nbgrader_course: str | None,
+                    drawer: PageDrawer | None):
+    """Each result's `page_drawings` (or None: a rendering draws its own), drawn once for
+    the renderings that share them: one submission's by its drawer, and a class's for
+    nbgrader (its feedback page, nbgrader's page and the autograded notebook)."""
+    from grader.reports.feedback import prepare_pages
+
+    if drawer is not None and len(results) == 1 and not no_feedback:
+        return [drawer.drawings(results[0], meanwhile=prepare_pages)]
+    if nbgrader_course:
+        from grader.reports.drawings import class_drawings
+
+        return class_drawings(results)
+    return None
+
+
 def write_pages(results, targets, results_dir: Path, feedback_dir: str | None,
-                no_feedback: bool, nbgrader_course: str | None,
-                drawer: PageDrawer | None = None) -> list[str]:
+                no_feedback: bool, nbgrader_course: str | None, drawings=None) -> list[str]:
     """Each submission's feedback page (HTML + Markdown, named as its results file), the
     class report beside the results (of two or more), and, for an nbgrader course,
     nbgrader's own feedback/<student>/<assignment>/<notebook>.html; lines saying where
-    they are."""
+    they are. `drawings`: each result's `page_drawings`, drawn already."""
     from grader.grading.batch import results_names
     from grader.reports.class_page import write_report
-    from grader.reports.feedback import prepare_pages, write_feedback
+    from grader.reports.feedback import write_feedback
 
     lines = []
     if not no_feedback:
@@ -407,15 +423,12 @@ def write_pages(results, targets, results_dir: Path, feedback_dir: str | None,
         folder = Path(feedback_dir) if feedback_dir else results_dir / "feedback"
         pages = [(result, names.get(str(result.metadata.get("path", "")),
                                     result.student or "submission")) for result in results]
-        drawn = None
-        if drawer is not None and len(pages) == 1:
-            drawn = drawer.drawings(pages[0][0], meanwhile=prepare_pages)
-        write_feedback(pages, folder, drawings=None if drawn is None else [drawn])
+        write_feedback(pages, folder, drawings=drawings)
         lines.append(f"feedback pages in {folder}/")
         if nbgrader_course:
             from grader.grading.nbgrader_feedback import write_nbgrader_feedback
 
-            written = write_nbgrader_feedback(nbgrader_course, results)
+            written = write_nbgrader_feedback(nbgrader_course, results, drawings)
             lines.append(f"nbgrader feedback: {len(written)} pages in {nbgrader_course}/feedback/")
     if len(results) > 1:        # one submission (CI, Gradescope) has no class to report on
         report = write_report(results, results_dir)

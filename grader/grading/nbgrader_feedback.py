@@ -33,13 +33,14 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from grader.grading.nbgrader_gradebook import hidden_tests_cell
 from grader.grading.submission import MAX_BYTES, SubmissionError, read_notebook
+from grader.reports.drawings import Drawing
 from grader.reports.feedback import check_view, render_feedback_html, render_template
 from grader.reports.render import STUDENT_SHOWN, WITHHELD
 from grader.reports.results import CheckResult, SubmissionResult
@@ -58,20 +59,21 @@ def _identity(result: SubmissionResult) -> tuple[str, str, str] | None:
     return result.student, result.exercise, stem
 
 
-def write_nbgrader_feedback(course_dir: str | Path,
-                            results: Iterable[SubmissionResult]) -> list[Path]:
+def write_nbgrader_feedback(course_dir: str | Path, results: Sequence[SubmissionResult],
+                            drawings: Sequence[Sequence[Drawing]] | None = None) -> list[Path]:
     """COURSE_DIR/feedback/<student>/<exercise>/<notebook stem>.html for every result with a
-    student, an exercise and a file; the grader's own failures are left out."""
+    student, an exercise and a file; the grader's own failures are left out. `drawings`:
+    each result's `page_drawings`, drawn already."""
     feedback = Path(course_dir) / "feedback"
     written = []
-    for result in results:
+    for result, drawn in zip(results, drawings or [None] * len(results), strict=True):
         identity = _identity(result)
         if identity is None:
             continue
         student, assignment, stem = identity
         path = feedback / student / assignment / f"{stem}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_feedback_html(result), encoding="utf-8")
+        path.write_text(render_feedback_html(result, drawings=drawn), encoding="utf-8")
         written.append(path)
     return written
 
@@ -184,17 +186,20 @@ def _display(html: str, text: str) -> dict:
             "data": {"text/html": html, "text/plain": text}}
 
 
-def stage_outputs(result: SubmissionResult,
-                  shown: Sequence[str] = STUDENT_SHOWN) -> tuple[dict[str, list[dict]],
-                                                                 list[dict]]:
+def stage_outputs(result: SubmissionResult, shown: Sequence[str] = STUDENT_SHOWN,
+                  drawings: Sequence[Drawing] | None = None
+                  ) -> tuple[dict[str, list[dict]], list[dict]]:
     """({hidden-test cell grade_id: its outputs}, outputs about the whole submission).
 
     A check the student may see is its feedback-page section; one they may not, a
-    line saying it is withheld. Checks of no stage, and the notes, are the second."""
+    line saying it is withheld. Checks of no stage, and the notes, are the second.
+    `drawings`: the result's `page_drawings`, drawn already."""
     by_cell: dict[str, list[dict]] = {}
     general: list[dict] = []
+    drawn = iter(drawings) if drawings is not None else None
     for number, check in enumerate(result.checks, 1):
-        output = _check_output(number, check, shown)
+        drawing = next(drawn) if drawn is not None and check.visibility in shown else None
+        output = _check_output(number, check, shown, drawing)
         if check.tags:
             by_cell.setdefault(hidden_tests_cell(check.tags[0]), []).append(output)
         else:
@@ -211,25 +216,28 @@ def _output_html(check=None, notes: str = "", withheld: str = "") -> str:
                            withheld=withheld)
 
 
-def _check_output(number: int, check: CheckResult, shown: Sequence[str]) -> dict:
+def _check_output(number: int, check: CheckResult, shown: Sequence[str],
+                  drawing: Drawing | None = None) -> dict:
     if check.visibility not in shown:
         return _display(_output_html(withheld=WITHHELD), WITHHELD)
-    view = check_view(number, check)
+    view = check_view(number, check, drawing=drawing)
     return _display(_output_html(check=view),
                     f"{check.name}: {view.score}\n{check.message}".rstrip())
 
 
 def autograded_notebook(submitted: dict | None, released: dict, result: SubmissionResult,
-                        shown: Sequence[str] = STUDENT_SHOWN) -> dict:
+                        shown: Sequence[str] = STUDENT_SHOWN,
+                        drawings: Sequence[Drawing] | None = None) -> dict:
     """The notebook nbgrader's generate_feedback reads for this result (see the module
-    docstring); `submitted` None when the file could not be read: the release's cells."""
+    docstring); `submitted` None when the file could not be read: the release's cells;
+    `drawings`: the result's `page_drawings`, drawn already."""
     cells = merged_cells(submitted["cells"] if submitted else [], released["cells"])
     instructors = {_text(c.get("source")) for c in released["cells"]
                    if c.get("cell_type") == "markdown"}
     for cell in cells:      # the release's text only: a student's own maths is not drawn
         if cell["cell_type"] == "markdown" and cell["source"] in instructors:
             cell["source"] = offline_maths(cell["source"])
-    by_cell, general = stage_outputs(result, shown)
+    by_cell, general = stage_outputs(result, shown, drawings)
     graded = [cell for cell in cells if cell["cell_type"] == "code"
               and _nbgrader(cell).get("grade") and not _nbgrader(cell).get("solution")]
     for cell in graded:
@@ -256,13 +264,15 @@ def _read_submitted(path: Path) -> dict | None:
             return None
 
 
-def write_autograded(course_dir: str | Path,
-                     results: Iterable[SubmissionResult]) -> tuple[list[Path], list[str]]:
+def write_autograded(course_dir: str | Path, results: Sequence[SubmissionResult],
+                     drawings: Sequence[Sequence[Drawing]] | None = None
+                     ) -> tuple[list[Path], list[str]]:
     """COURSE_DIR/autograded/<student>/<assignment>/<notebook>.ipynb for every result
-    nbgrader can file whose notebook the release has; (paths written, problems)."""
+    nbgrader can file whose notebook the release has; (paths written, problems).
+    `drawings`: each result's `page_drawings`, drawn already."""
     course = Path(course_dir)
     written, problems = [], []
-    for result in results:
+    for result, drawn in zip(results, drawings or [None] * len(results), strict=True):
         identity = _identity(result)
         if identity is None or Path(str(result.metadata.get("path"))).suffix != ".ipynb":
             continue
@@ -275,7 +285,7 @@ def write_autograded(course_dir: str | Path,
                             "autograded copy on (run `nbgrader generate_assignment`)")
             continue
         notebook = autograded_notebook(_read_submitted(Path(result.metadata["path"])),
-                                       released, result)
+                                       released, result, drawings=drawn)
         path = course / "autograded" / student / assignment / f"{stem}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from multiprocessing import get_context
 from typing import Any
 
 from grader.reports.maths import equation_svg
@@ -81,6 +82,35 @@ def drawing_parts(check: CheckResult) -> list[str]:
 
 def _draw_part(check: CheckResult, part: str) -> str | None:
     return check_equation(check) if part == "equation" else dict(PICTURES)[part](check.details)
+
+
+def class_drawings(results: Sequence[SubmissionResult], shown: Sequence[str] = STUDENT_SHOWN,
+                   workers: int | None = None) -> list[list[Drawing]]:
+    """`page_drawings` of every result, drawn in `workers` forked processes (default: one
+    per core; here for fewer than PAGES_PER_WORKER results each): for the renderings that
+    share them, the feedback page and nbgrader's feedback and autograded notebook."""
+    global _RESULTS
+    workers = min(workers or os.cpu_count() or 1, len(results) // PAGES_PER_WORKER)
+    if workers <= 1:
+        return [page_drawings(result, shown) for result in results]
+    _RESULTS = (list(results), tuple(shown))
+    try:
+        with get_context("fork").Pool(workers) as pool:
+            return pool.map(_drawings_of, range(len(results)),
+                            chunksize=max(1, len(results) // (4 * workers)))
+    finally:
+        _RESULTS = None
+
+
+PAGES_PER_WORKER = 8         # fewer pages than this per process are drawn here
+_RESULTS: tuple[list[SubmissionResult], tuple[str, ...]] | None = None
+
+
+def _drawings_of(index: int) -> list[Drawing]:
+    """page_drawings of the index-th result of the class being drawn (forked processes
+    find the results in the memory they inherit)."""
+    results, shown = _RESULTS
+    return page_drawings(results[index], shown)
 
 
 def _forked(function: Callable[[], Any]) -> Callable[[], Any]:

@@ -32,7 +32,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from grader.reports.drawings import Drawing, draw_check
+from grader.reports.drawings import PAGES_PER_WORKER, Drawing, draw_check
 from grader.reports.numbers import percent_text, points_text, score_text
 from grader.reports.render import STUDENT_SHOWN, split_by_audience, withheld_text
 from grader.reports.results import CheckResult, SubmissionResult
@@ -194,7 +194,6 @@ def write_feedback(results: Iterable[tuple[SubmissionResult, str]], directory: P
         _PAGES = None
 
 
-PAGES_PER_WORKER = 8         # fewer pages than this per process are drawn here
 _PAGES: tuple[list[tuple[SubmissionResult, str]], Path, tuple[str, ...],
               list[Sequence[Drawing] | None]] | None = None
 
