@@ -8,7 +8,9 @@ import alone takes 0.2 s. So they can be drawn elsewhere and handed to the page:
 `page_drawings` gives every drawing of a page as plain JSON-able values, and, in a
 process of one thread, can share them with a forked process on another core. The
 command line draws a single submission's drawings in a child forked at its start
-(`grader.cli.grade.PageDrawer`) while it grades.
+(`grader.cli.grade.PageDrawer`) while it grades, and, for an nbgrader course, a class's
+once (`class_drawings`, one forked process per core) for the three renderings of each
+result: bptt's page, nbgrader's page and the autograded notebook.
 """
 
 from __future__ import annotations
