@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from exercises.instance import DEMO_SECRET, make_instance
@@ -393,7 +393,9 @@ def test_a_backward_wrong_from_the_loss_at_step_k_on_shows_as_a_band(case, stude
         right = np.asarray(stage.named(stage.solve(instance.variant, **kwargs))[result], float)
         wrong.append(t >= k and not entries_right(1.5 * right, right).all())
     assert [cell > 0 for cell in rows[result]] == wrong
-    assert any(wrong[k:])                      # the band is there
+    # A wrong term on a gradient that is zero from step k on (the last step's, through
+    # ReLU units all off there) changes nothing, and the map rightly shows nothing.
+    assume(any(wrong[k:]))
     for name, cells in rows.items():
         if name != result:
             assert cells == [0.0] * len(cells), name
