@@ -212,10 +212,13 @@ ATTACKS = [
                              "site-packages/*'))\n",
            text=("refused FileNotFoundError", "spec None None"),
            absent=("import numpy", "def solve_", "reference.")),
-    Attack("read-secret", "import os, glob\nprint('env', sorted(os.environ))\n"
-                          "found = [os.path.join(d, f)\n"
-                          "         for top in ('/tmp', '/root', '/opt', '/exchange')\n"
-                          "         for d, _, fs in os.walk(top) for f in fs if 'course' in f]\n"
+    Attack("read-secret", "import os, time\nprint('env', sorted(os.environ))\n"
+                          "found, deadline = [], time.monotonic() + 1.0\n"
+                          "for top in ('/tmp', '/exchange', '/opt', '/root'):\n"
+                          "    for d, _, fs in os.walk(top):\n"
+                          "        if time.monotonic() > deadline:\n"
+                          "            break          # the job's wall limit is 2 s here\n"
+                          "        found += [os.path.join(d, f) for f in fs if 'course' in f]\n"
                           "for path in ['@COURSE@', *found, '/proc/1/environ', "
                           "'/proc/1/cmdline']:\n"
                           "    try:\n        print(path, open(path).read()[:300])\n"
