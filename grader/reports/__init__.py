@@ -12,8 +12,9 @@
                      every rendering shows
     feedback.py      render_feedback_html, render_feedback_markdown,
                      write_feedback: a submission's feedback page
-    drawings.py      draw_check, page_drawings: a page's pictures and equations,
-                     drawn apart from it (in another process, on another core)
+    drawings.py      draw_check, page_drawings, class_drawings: a page's pictures
+                     and equations, drawn apart from it (in another process, on
+                     another core); forked_map: a class's work on every core
     plots.py         error_map_svg, step_series_svg, loss_curve_svg, score
                      histograms: matplotlib pictures as inline SVG
     maths.py         equation_svg: LaTeX drawn offline by mathtext

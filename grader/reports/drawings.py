@@ -88,31 +88,38 @@ def _draw_part(check: CheckResult, part: str) -> str | None:
 
 def class_drawings(results: Sequence[SubmissionResult], shown: Sequence[str] = STUDENT_SHOWN,
                    workers: int | None = None) -> list[list[Drawing]]:
-    """`page_drawings` of every result, drawn in `workers` forked processes (default: one
-    per core; here for fewer than PAGES_PER_WORKER results each): for the renderings that
-    share them, the feedback page and nbgrader's feedback and autograded notebook."""
-    global _RESULTS
-    workers = min(workers or os.cpu_count() or 1, len(results) // PAGES_PER_WORKER)
+    """`page_drawings` of every result, drawn on every core (`forked_map`): for the
+    renderings that share them, the feedback page and nbgrader's feedback and autograded
+    notebook."""
+    return forked_map(lambda result: page_drawings(result, shown), results, workers)
+
+
+def forked_map(function: Callable[[Any], Any], items: Sequence, workers: int | None = None
+               ) -> list:
+    """[function(item) for item in items], in `workers` forked processes (default: one per
+    core; here when each would have fewer than PAGES_PER_WORKER items). The processes find
+    the function and the items in the memory they inherit, and send back only what it
+    returns: neither needs to be picklable."""
+    global _TASK
+    workers = min(workers or os.cpu_count() or 1, len(items) // PAGES_PER_WORKER)
     if workers <= 1:
-        return [page_drawings(result, shown) for result in results]
-    _RESULTS = (list(results), tuple(shown))
+        return [function(item) for item in items]
+    _TASK = (function, items)
     try:
         with get_context("fork").Pool(workers) as pool:
-            return pool.map(_drawings_of, range(len(results)),
-                            chunksize=max(1, len(results) // (4 * workers)))
+            return pool.map(_run_task, range(len(items)),
+                            chunksize=max(1, len(items) // (4 * workers)))
     finally:
-        _RESULTS = None
+        _TASK = None
 
 
 PAGES_PER_WORKER = 8         # fewer pages than this per process are drawn here
-_RESULTS: tuple[list[SubmissionResult], tuple[str, ...]] | None = None
+_TASK: tuple[Callable[[Any], Any], Sequence] | None = None
 
 
-def _drawings_of(index: int) -> list[Drawing]:
-    """page_drawings of the index-th result of the class being drawn (forked processes
-    find the results in the memory they inherit)."""
-    results, shown = _RESULTS
-    return page_drawings(results[index], shown)
+def _run_task(index: int) -> Any:
+    function, items = _TASK
+    return function(items[index])
 
 
 def _forked(function: Callable[[], Any]) -> Callable[[], Any]:

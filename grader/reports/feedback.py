@@ -23,16 +23,14 @@ nothing a student's code printed can become markup.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from grader.reports.drawings import PAGES_PER_WORKER, Drawing, draw_check
+from grader.reports.drawings import Drawing, draw_check, forked_map
 from grader.reports.numbers import percent_text, points_text, score_text
 from grader.reports.render import STUDENT_SHOWN, split_by_audience, withheld_text
 from grader.reports.results import CheckResult, SubmissionResult
@@ -173,36 +171,21 @@ def write_feedback(results: Iterable[tuple[SubmissionResult, str]], directory: P
                    drawings: Sequence[Sequence[Drawing]] | None = None) -> list[Path]:
     """<directory>/<stem>.html and <stem>.md for each (result, file stem); the paths.
 
-    A class's pages are drawn in `workers` forked processes (default: one per core),
-    which find the results in the memory they inherit and send back only their paths.
-    `drawings`: each result's `page_drawings`, drawn already."""
-    global _PAGES
+    A class's pages are drawn on every core (`forked_map`: the processes send back only
+    their paths). `drawings`: each result's `page_drawings`, drawn already."""
     directory.mkdir(parents=True, exist_ok=True)
     results = list(results)
-    _PAGES = (results, directory, tuple(shown),
-              [None] * len(results) if drawings is None else list(drawings))
-    try:
-        count = len(results)
-        workers = min(workers or os.cpu_count() or 1, count // PAGES_PER_WORKER)
-        if workers <= 1:
-            return [path for index in range(count) for path in _write_pages(index)]
-        with get_context("fork").Pool(workers) as pool:
-            written = pool.map(_write_pages, range(count),
-                               chunksize=max(1, count // (4 * workers)))
-        return [Path(path) for paths in written for path in paths]
-    finally:
-        _PAGES = None
+    pages = list(zip(results, drawings or [None] * len(results), strict=True))
+    written = forked_map(lambda page: _write_pages(*page, directory, shown), pages, workers)
+    return [path for paths in written for path in paths]
 
 
-_PAGES: tuple[list[tuple[SubmissionResult, str]], Path, tuple[str, ...],
-              list[Sequence[Drawing] | None]] | None = None
-
-
-def _write_pages(index: int) -> list[Path]:
-    """The two pages of the index-th (result, stem) of the batch being written."""
-    results, directory, shown, drawings = _PAGES
-    result, stem = results[index]
-    pages = {".html": render_feedback_html(result, shown, drawings[index]),
+def _write_pages(result_and_stem: tuple[SubmissionResult, str],
+                 drawings: Sequence[Drawing] | None, directory: Path,
+                 shown: Sequence[str]) -> list[Path]:
+    """The two pages of one (result, stem)."""
+    result, stem = result_and_stem
+    pages = {".html": render_feedback_html(result, shown, drawings),
              ".md": render_feedback_markdown(result, shown)}
     written = []
     for suffix, text in pages.items():
